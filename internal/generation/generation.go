@@ -1,0 +1,240 @@
+package generation
+
+import (
+	"errors"
+	"time"
+)
+
+// Track is one song Suno made for a generation.
+type Track struct {
+	ID             string  `json:"id"`
+	AudioURL       string  `json:"audioUrl"`
+	StreamAudioURL string  `json:"streamAudioUrl"`
+	ImageURL       string  `json:"imageUrl"`
+	Title          string  `json:"title"`
+	Duration       float64 `json:"duration"`
+}
+
+// Progress milestones, as the seed reported them.
+const (
+	ProgressPickedUp  = 10
+	ProgressSubmitted = 30
+	ProgressFirst     = 70
+	ProgressSaving    = 90
+	ProgressDone      = 100
+)
+
+// Generation is one request for a song and everything that happened to it.
+// Its methods are the only way its status changes, so the lifecycle rules
+// live here and nowhere else.
+type Generation struct {
+	ID        string    `json:"generationId"`
+	UserID    string    `json:"userId"`
+	Tier      Tier      `json:"tier"`
+	Status    Status    `json:"status"`
+	Progress  int       `json:"progress"`
+	Message   string    `json:"message,omitempty"`
+	Request   Request   `json:"request"`
+	TaskID    string    `json:"taskId,omitempty"`
+	Tracks    []Track   `json:"tracks,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// LeaseUntil is how long a worker's claim holds while it has not yet
+	// submitted to Suno. A redelivered job may take over an expired lease,
+	// so a worker that died mid-claim does not strand the generation.
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+	// Deadline is when a generation that is still unfinished counts as
+	// stuck, for the sweeper.
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Version increases with every stored change; stores write only if the
+	// version they read is still current (optimistic concurrency).
+	Version int64 `json:"version"`
+}
+
+// ErrNoChange is returned by a transition that has already happened, such as
+// a second "first track ready" for the same task. Callers treat it as
+// success: it is what makes duplicate callbacks and polls idempotent.
+var ErrNoChange = errors.New("generation already in that state")
+
+// New returns a pending generation.
+func New(id, userID string, tier Tier, req Request, now time.Time, deadline time.Duration) Generation {
+	return Generation{
+		ID: id, UserID: userID, Tier: tier, Status: Pending, Request: req,
+		Message:   "Queued",
+		CreatedAt: now, UpdatedAt: now, Deadline: now.Add(deadline),
+	}
+}
+
+// AudioURL is the first track's audio, the seed's single audioUrl.
+func (g *Generation) AudioURL() string {
+	if len(g.Tracks) == 0 {
+		return ""
+	}
+	return g.Tracks[0].AudioURL
+}
+
+func (g *Generation) move(to Status, now time.Time) error {
+	if !CanTransition(g.Status, to) {
+		return &TransitionError{From: g.Status, To: to}
+	}
+	g.Status = to
+	g.UpdatedAt = now
+	return nil
+}
+
+// Claimable reports whether a worker delivering the given attempt may claim
+// the generation now: it is waiting for that attempt, or an earlier claim of
+// it lapsed before anything was sent to Suno.
+func (g *Generation) Claimable(attempt int, now time.Time) bool {
+	switch {
+	case g.Status == Pending:
+		return attempt == g.Attempts+1
+	case g.Status == Processing && g.TaskID == "":
+		return attempt == g.Attempts && now.After(g.LeaseUntil)
+	}
+	return false
+}
+
+// Claim starts an attempt. lease bounds how long the claim blocks others.
+func (g *Generation) Claim(attempt int, now time.Time, lease time.Duration) error {
+	if !g.Claimable(attempt, now) {
+		if g.Status.Terminal() {
+			return &TransitionError{From: g.Status, To: Processing}
+		}
+		return ErrNoChange
+	}
+	if g.Status == Pending {
+		g.Attempts++
+	}
+	g.Status = Processing
+	g.UpdatedAt = now
+	g.Progress = ProgressPickedUp
+	g.Message = "Picked up by a worker"
+	g.LeaseUntil = now.Add(lease)
+	return nil
+}
+
+// Submitted records Suno's task id. deadline bounds how long Suno may take.
+func (g *Generation) Submitted(taskID string, now time.Time, deadline time.Duration) error {
+	if g.Status != Processing || g.TaskID != "" {
+		return g.noChangeOr(Processing)
+	}
+	g.TaskID = taskID
+	g.Progress = ProgressSubmitted
+	g.Message = "Submitted to Suno"
+	g.LeaseUntil = time.Time{}
+	g.Deadline = now.Add(deadline)
+	g.UpdatedAt = now
+	return nil
+}
+
+// FirstReady records that Suno has a first track to stream.
+func (g *Generation) FirstReady(tracks []Track, now time.Time) error {
+	return g.advance(ProgressFirst, "First track ready", tracks, now)
+}
+
+// Saving records that every track is ready and is being saved.
+func (g *Generation) Saving(tracks []Track, now time.Time) error {
+	return g.advance(ProgressSaving, "Saving your song", tracks, now)
+}
+
+func (g *Generation) advance(progress int, msg string, tracks []Track, now time.Time) error {
+	if g.Status != Processing || g.TaskID == "" || g.Progress >= progress {
+		return g.noChangeOr(Processing)
+	}
+	g.Progress = progress
+	g.Message = msg
+	if len(tracks) > 0 {
+		g.Tracks = tracks
+	}
+	g.UpdatedAt = now
+	return nil
+}
+
+// Complete finishes the generation with its tracks.
+func (g *Generation) Complete(tracks []Track, now time.Time) error {
+	if g.Status == Completed {
+		return ErrNoChange
+	}
+	if g.Status == Processing && g.TaskID == "" {
+		return &TransitionError{From: g.Status, To: Completed}
+	}
+	if err := g.move(Completed, now); err != nil {
+		return err
+	}
+	g.Progress = ProgressDone
+	g.Message = "Your song is ready"
+	if len(tracks) > 0 {
+		g.Tracks = tracks
+	}
+	g.Error = ""
+	return nil
+}
+
+// Fail ends the generation with reason.
+func (g *Generation) Fail(reason string, now time.Time) error {
+	if g.Status == Failed {
+		return ErrNoChange
+	}
+	if err := g.move(Failed, now); err != nil {
+		return err
+	}
+	g.Error = reason
+	g.Message = "Generation failed"
+	g.LeaseUntil = time.Time{}
+	return nil
+}
+
+// Retry puts a failed attempt back to pending; the caller schedules it.
+func (g *Generation) Retry(reason string, now time.Time) error {
+	if g.Status != Processing {
+		return g.noChangeOr(Pending)
+	}
+	g.Status = Pending
+	g.UpdatedAt = now
+	g.Progress = 0
+	g.TaskID = ""
+	g.Tracks = nil
+	g.Error = reason
+	g.Message = "Retrying after a temporary error"
+	g.LeaseUntil = time.Time{}
+	return nil
+}
+
+// Defer puts an attempt that was turned away by a rate limit back to
+// pending without counting it: waiting for capacity is not a failure.
+func (g *Generation) Defer(now time.Time) error {
+	if g.Status != Processing || g.TaskID != "" {
+		return g.noChangeOr(Pending)
+	}
+	g.Status = Pending
+	g.Attempts--
+	g.Progress = 0
+	g.Message = "Waiting for capacity"
+	g.LeaseUntil = time.Time{}
+	g.UpdatedAt = now
+	return nil
+}
+
+// Cancel stops the generation wherever it is. Every later stage sees the
+// cancelled status through its conditional write and stops too.
+func (g *Generation) Cancel(now time.Time) error {
+	if g.Status == Cancelled {
+		return ErrNoChange
+	}
+	if err := g.move(Cancelled, now); err != nil {
+		return err
+	}
+	g.Message = "Cancelled"
+	g.LeaseUntil = time.Time{}
+	return nil
+}
+
+func (g *Generation) noChangeOr(to Status) error {
+	if g.Status.Terminal() {
+		return &TransitionError{From: g.Status, To: to}
+	}
+	return ErrNoChange
+}

@@ -1,0 +1,220 @@
+// Package memory holds in-process adapters for the service's ports, with
+// the semantics of their AWS counterparts: conditional writes, queues with
+// visibility, delay, receive counts and redrive. They back the local stack
+// and the tests, and are safe for concurrent use.
+package memory
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/service"
+)
+
+// Store keeps generations and connections in maps.
+type Store struct {
+	mu          sync.Mutex
+	generations map[string]generation.Generation
+	idempotency map[string]string // user + "\x00" + key → generation id
+	connections map[string]service.Connection
+	counts      map[generation.Tier]service.StatusCounts
+}
+
+var (
+	_ service.Store       = (*Store)(nil)
+	_ service.Connections = (*Store)(nil)
+)
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{
+		generations: map[string]generation.Generation{},
+		idempotency: map[string]string{},
+		connections: map[string]service.Connection{},
+		counts:      map[generation.Tier]service.StatusCounts{},
+	}
+}
+
+// clone keeps callers from sharing the stored slices.
+func clone(g generation.Generation) generation.Generation {
+	g.Tracks = slices.Clone(g.Tracks)
+	return g
+}
+
+func (s *Store) count(tier generation.Tier, st generation.Status, delta int64) {
+	c := s.counts[tier]
+	if c == nil {
+		c = service.StatusCounts{}
+		s.counts[tier] = c
+	}
+	c[st] += delta
+}
+
+// Create implements service.Store.
+func (s *Store) Create(_ context.Context, g generation.Generation, key string) (generation.Generation, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idem := g.UserID + "\x00" + key
+	if key != "" {
+		if id, ok := s.idempotency[idem]; ok {
+			return clone(s.generations[id]), false, nil
+		}
+	}
+	if _, ok := s.generations[g.ID]; ok {
+		return generation.Generation{}, false, service.ErrConflict
+	}
+	g.Version = 1
+	s.generations[g.ID] = clone(g)
+	if key != "" {
+		s.idempotency[idem] = g.ID
+	}
+	s.count(g.Tier, g.Status, 1)
+	return clone(g), true, nil
+}
+
+// Get implements service.Store.
+func (s *Store) Get(_ context.Context, id string) (generation.Generation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.generations[id]
+	if !ok {
+		return generation.Generation{}, service.ErrNotFound
+	}
+	return clone(g), nil
+}
+
+// Save implements service.Store.
+func (s *Store) Save(_ context.Context, g generation.Generation, from generation.Status) (generation.Generation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.generations[g.ID]
+	if !ok {
+		return generation.Generation{}, service.ErrNotFound
+	}
+	if cur.Version != g.Version || cur.Status != from {
+		return generation.Generation{}, service.ErrConflict
+	}
+	g.Version++
+	s.generations[g.ID] = clone(g)
+	if from != g.Status {
+		s.count(g.Tier, from, -1)
+		s.count(g.Tier, g.Status, 1)
+	}
+	return clone(g), nil
+}
+
+type cursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        string    `json:"i"`
+}
+
+func newest(a, b generation.Generation) int {
+	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.ID, a.ID)
+}
+
+// ListByUser implements service.Store.
+func (s *Store) ListByUser(_ context.Context, userID string, limit int, cur string) (service.Page, error) {
+	var after *generation.Generation
+	if cur != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cur)
+		var c cursor
+		if err != nil || json.Unmarshal(raw, &c) != nil || c.ID == "" {
+			return service.Page{}, service.ErrInvalidCursor
+		}
+		after = &generation.Generation{CreatedAt: c.CreatedAt, ID: c.ID}
+	}
+	s.mu.Lock()
+	var mine []generation.Generation
+	for _, g := range s.generations {
+		if g.UserID == userID && (after == nil || newest(*after, g) > 0) {
+			mine = append(mine, clone(g))
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(mine, newest)
+	page := service.Page{Items: mine}
+	if len(mine) > limit {
+		page.Items = mine[:limit]
+		last := page.Items[limit-1]
+		raw, _ := json.Marshal(cursor{last.CreatedAt, last.ID})
+		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+	}
+	return page, nil
+}
+
+// Counts implements service.Store.
+func (s *Store) Counts(context.Context) (map[generation.Tier]service.StatusCounts, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[generation.Tier]service.StatusCounts, len(s.counts))
+	for t, c := range s.counts {
+		out[t] = copyCounts(c)
+	}
+	return out, nil
+}
+
+func copyCounts(c service.StatusCounts) service.StatusCounts {
+	out := make(service.StatusCounts, len(c))
+	for k, v := range c {
+		out[k] = v
+	}
+	return out
+}
+
+// Overdue implements service.Store.
+func (s *Store) Overdue(_ context.Context, now time.Time, limit int) ([]generation.Generation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []generation.Generation
+	for _, g := range s.generations {
+		if !g.Status.Terminal() && g.Deadline.Before(now) {
+			out = append(out, clone(g))
+		}
+	}
+	slices.SortFunc(out, func(a, b generation.Generation) int { return a.Deadline.Compare(b.Deadline) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// PutConnection implements service.Connections.
+func (s *Store) PutConnection(_ context.Context, c service.Connection) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.connections[c.ID] = c
+	return nil
+}
+
+// DeleteConnection implements service.Connections.
+func (s *Store) DeleteConnection(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.connections, id)
+	return nil
+}
+
+// UserConnections implements service.Connections. Expired connections are
+// left out, as DynamoDB's TTL would eventually remove them.
+func (s *Store) UserConnections(_ context.Context, userID string) ([]service.Connection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	var out []service.Connection
+	for _, c := range s.connections {
+		if c.UserID == userID && (c.ExpiresAt.IsZero() || c.ExpiresAt.After(now)) {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b service.Connection) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}

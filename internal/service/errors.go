@@ -1,0 +1,30 @@
+package service
+
+import "fmt"
+
+// Kind classifies a user-facing error; transports map it to a status code.
+type Kind int
+
+const (
+	KindInvalid  Kind = iota + 1 // the request is malformed
+	KindNotFound                 // no such resource, or not the caller's
+	KindConflict                 // the resource is in the wrong state
+)
+
+// Error is an error meant for the caller, with a stable snake_case code and
+// a message that says how to fix the request.
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func invalid(code, format string, args ...any) *Error {
+	return &Error{Kind: KindInvalid, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(id string) *Error {
+	return &Error{Kind: KindNotFound, Code: "not_found", Message: fmt.Sprintf("no generation %q belongs to you", id)}
+}

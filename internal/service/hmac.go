@@ -1,0 +1,7 @@
+package service
+
+import "crypto/subtle"
+
+func hmacEqual(a, b string) bool {
+	return len(a) == len(b) && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}

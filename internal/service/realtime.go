@@ -1,0 +1,85 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// Connect registers a WebSocket connection of an authenticated caller.
+func (s *Service) Connect(ctx context.Context, c Caller, connectionID string) error {
+	now := s.now()
+	conn := Connection{ID: connectionID, UserID: c.UserID, Tier: c.Tier, ConnectedAt: now, ExpiresAt: now.Add(s.cfg.ConnectionTTL)}
+	if err := s.Connections.PutConnection(ctx, conn); err != nil {
+		return fmt.Errorf("register connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// Disconnect forgets a connection.
+func (s *Service) Disconnect(ctx context.Context, connectionID string) error {
+	if err := s.Connections.DeleteConnection(ctx, connectionID); err != nil {
+		return fmt.Errorf("forget connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// MaxClientMessage bounds what a client may send over the WebSocket.
+const MaxClientMessage = 4 << 10
+
+// SyncData is the answer to a sync: one event per generation that is
+// unfinished or finished within the recent window, oldest first.
+type SyncData struct {
+	Generations []Event `json:"generations"`
+}
+
+// HandleMessage answers a client message. Unknown or malformed messages get
+// an error event rather than a dropped connection.
+func (s *Service) HandleMessage(ctx context.Context, c Caller, body []byte) (Event, error) {
+	if len(body) > MaxClientMessage {
+		return badAction("message_too_large", fmt.Sprintf("messages are limited to %d bytes", MaxClientMessage)), nil
+	}
+	var msg struct {
+		Action string `json:"action"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return badAction("invalid_message", `send JSON such as {"action":"ping"}`), nil
+	}
+	switch msg.Action {
+	case "ping":
+		return Event{Event: EventPong}, nil
+	case "sync":
+		data, err := s.Sync(ctx, c)
+		if err != nil {
+			return Event{}, err
+		}
+		return Event{Event: EventSync, Data: data}, nil
+	}
+	return badAction("unknown_action", `action must be "ping" or "sync"`), nil
+}
+
+func badAction(code, msg string) Event {
+	return Event{Event: EventBadAction, Data: map[string]string{"code": code, "message": msg}}
+}
+
+// syncScan bounds how many of a user's newest generations sync looks at.
+const syncScan = 100
+
+// Sync returns the state of the caller's unfinished and recently finished
+// generations, so a reconnecting client misses nothing.
+func (s *Service) Sync(ctx context.Context, c Caller) (SyncData, error) {
+	p, err := s.Store.ListByUser(ctx, c.UserID, syncScan, "")
+	if err != nil {
+		return SyncData{}, fmt.Errorf("sync: %w", err)
+	}
+	since := s.now().Add(-s.cfg.RecentWindow)
+	out := SyncData{Generations: []Event{}}
+	for i := len(p.Items) - 1; i >= 0; i-- {
+		g := p.Items[i]
+		if g.Status.Terminal() && g.UpdatedAt.Before(since) {
+			continue
+		}
+		out.Generations = append(out.Generations, EventFor(g))
+	}
+	return out, nil
+}

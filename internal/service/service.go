@@ -1,0 +1,151 @@
+package service
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+)
+
+// Config tunes the pipeline. Zero values take the defaults of DESIGN.md.
+type Config struct {
+	Retry generation.RetryPolicy
+	// ClaimLease is how long a claim blocks a redelivered copy of the same
+	// job; it should exceed the worker's timeout.
+	ClaimLease time.Duration
+	// PollInterval is the wait before each poll of a submitted task.
+	PollInterval time.Duration
+	// Deadline is how long Suno may take with one attempt before it counts
+	// as a transient failure.
+	Deadline time.Duration
+	// CallbackBaseURL is the public base URL Suno calls back; empty means
+	// no callbacks, polling only.
+	CallbackBaseURL string
+	// CallbackSecret signs callback URLs so that only Suno, which was given
+	// the URL, can report on a generation.
+	CallbackSecret []byte
+	// RecentWindow is how far back sync reports finished generations.
+	RecentWindow time.Duration
+	// ConnectionTTL bounds a connection record whose disconnect is missed.
+	ConnectionTTL time.Duration
+	Now           func() time.Time
+	Logger        *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Retry.MaxAttempts <= 0 {
+		c.Retry.MaxAttempts = generation.DefaultRetryPolicy().MaxAttempts
+	}
+	if c.Retry.BackoffBase <= 0 {
+		c.Retry.BackoffBase = generation.DefaultRetryPolicy().BackoffBase
+	}
+	if c.ClaimLease <= 0 {
+		c.ClaimLease = 2 * time.Minute
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 20 * time.Second
+	}
+	if c.Deadline <= 0 {
+		c.Deadline = 10 * time.Minute
+	}
+	if c.RecentWindow <= 0 {
+		c.RecentWindow = time.Hour
+	}
+	if c.ConnectionTTL <= 0 {
+		c.ConnectionTTL = 2*time.Hour + 5*time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Deps are the adapters the service runs on.
+type Deps struct {
+	Store       Store
+	Connections Connections
+	Queue       Queue
+	Notifier    Notifier
+	Limiter     RateLimiter
+	Suno        Suno
+}
+
+// Service is the application. It is safe for concurrent use.
+type Service struct {
+	Deps
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a service on deps.
+func New(deps Deps, cfg Config) *Service {
+	cfg = cfg.withDefaults()
+	return &Service{Deps: deps, cfg: cfg, log: cfg.Logger}
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// newID returns a random UUID (version 4).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// CallbackSignature is the signature that proves a callback URL was issued
+// for generation id.
+func (s *Service) CallbackSignature(id string) string {
+	m := hmac.New(sha256.New, s.cfg.CallbackSecret)
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+func (s *Service) callbackURL(id string) string {
+	if s.cfg.CallbackBaseURL == "" {
+		return ""
+	}
+	q := url.Values{"g": {id}, "sig": {s.CallbackSignature(id)}}
+	return s.cfg.CallbackBaseURL + "/api/suno/callback?" + q.Encode()
+}
+
+// update applies change to g and saves it, re-reading and re-applying when
+// another writer got there first. It returns the stored generation, or
+// generation.ErrNoChange when there was nothing to do.
+func (s *Service) update(ctx context.Context, g generation.Generation, change func(*generation.Generation) error) (generation.Generation, error) {
+	const attempts = 5
+	for i := 0; ; i++ {
+		from := g.Status
+		next := g
+		next.Tracks = append([]generation.Track(nil), g.Tracks...)
+		if err := change(&next); err != nil {
+			return g, err
+		}
+		saved, err := s.Store.Save(ctx, next, from)
+		if err == nil {
+			return saved, nil
+		}
+		if !errors.Is(err, ErrConflict) || i == attempts-1 {
+			return g, fmt.Errorf("save generation %s: %w", g.ID, err)
+		}
+		if g, err = s.Store.Get(ctx, g.ID); err != nil {
+			return g, fmt.Errorf("reload generation %s: %w", g.ID, err)
+		}
+	}
+}
