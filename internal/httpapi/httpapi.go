@@ -1,0 +1,366 @@
+// Package httpapi is the HTTP API of DESIGN.md section 3 as a plain
+// http.Handler: the local stack serves it directly and the API Lambda
+// adapts API Gateway events to it.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/suno"
+)
+
+// Authenticator finds the caller of a request.
+type Authenticator interface {
+	Authenticate(r *http.Request) (service.Caller, error)
+}
+
+// App is what the API needs of the service.
+type App interface {
+	Create(ctx context.Context, c service.Caller, req generation.Request, idempotencyKey string) (service.CreateResult, error)
+	Get(ctx context.Context, c service.Caller, id string) (generation.Generation, error)
+	List(ctx context.Context, c service.Caller, limit int, cursor string) (service.Page, error)
+	Cancel(ctx context.Context, c service.Caller, id string) (generation.Generation, error)
+	Stats(ctx context.Context) (service.Stats, error)
+	HandleCallback(ctx context.Context, auth service.CallbackAuth, cb suno.Callback) error
+}
+
+// MaxBody is the largest request body accepted: Suno's longest fields
+// (5000 + 1000 + 100 characters) fit several times over, even escaped.
+const MaxBody = 64 << 10
+
+// New returns the API handler.
+func New(app App, authn Authenticator, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &api{app: app, authn: authn, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/generation/create", a.authed(a.create))
+	mux.HandleFunc("GET /api/generation/status/{id}", a.authed(a.status))
+	mux.HandleFunc("POST /api/generation/{id}/cancel", a.authed(a.cancel))
+	mux.HandleFunc("GET /api/generation", a.authed(a.list))
+	mux.HandleFunc("GET /api/queue/stats", a.authed(a.stats))
+	mux.HandleFunc("POST /api/suno/callback", a.callback)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route %s %s; see openapi.yaml", r.Method, r.URL.Path))
+	})
+	return a.recoverer(mux)
+}
+
+type api struct {
+	app   App
+	authn Authenticator
+	log   *slog.Logger
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, c service.Caller)
+
+func (a *api) authed(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.authn.Authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="songqueue"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "send a valid token as 'Authorization: Bearer <JWT>': "+err.Error())
+			return
+		}
+		h(w, r, c)
+	}
+}
+
+// recoverer turns a panic into a 500 so no input takes the process down.
+func (a *api) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path, "panic", v)
+				writeError(w, http.StatusInternalServerError, "internal", "something went wrong on our side; try again")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// CreateRequest is the body of a create. It is decoded strictly: unknown
+// fields are refused, so a client that sends "tier" learns it is ignored
+// instead of believing it worked.
+type CreateRequest = generation.Request
+
+// CreateResponse is the answer to a create.
+type CreateResponse struct {
+	GenerationID string            `json:"generationId"`
+	Status       generation.Status `json:"status"`
+	Tier         generation.Tier   `json:"tier"`
+	Priority     int               `json:"priority"`
+	Message      string            `json:"message"`
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	req, err := DecodeCreate(r.Body)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.app.Create(r.Context(), c, req, r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	g := res.Generation
+	msg := "Generation queued; follow it on the WebSocket or at GET /api/generation/status/" + g.ID
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+		msg = "Generation already created with this Idempotency-Key"
+	}
+	writeJSON(w, http.StatusAccepted, CreateResponse{g.ID, g.Status, g.Tier, g.Tier.Priority(), msg})
+}
+
+// DecodeCreate reads a create body strictly, with errors that say what is
+// wrong with it.
+func DecodeCreate(body io.Reader) (generation.Request, error) {
+	data, err := io.ReadAll(io.LimitReader(body, MaxBody+1))
+	if err != nil {
+		return generation.Request{}, &service.Error{Kind: service.KindInvalid, Code: "unreadable_body", Message: "the request body could not be read"}
+	}
+	if len(data) > MaxBody {
+		return generation.Request{}, errTooLarge
+	}
+	var req generation.Request
+	if err := decodeStrict(data, &req); err != nil {
+		return generation.Request{}, err
+	}
+	return req, nil
+}
+
+var errTooLarge = errors.New("body too large")
+
+func decodeStrict(data []byte, v any) error {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return badBody("empty_body", `send a JSON object such as {"prompt":"a calm piano song"}`)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return describeJSONError(err)
+	}
+	if dec.More() {
+		return badBody("invalid_json", "the body must hold exactly one JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badBody("invalid_json", "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func describeJSONError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return badBody("invalid_json", fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset))
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return badBody("invalid_json", "the body must be a JSON object")
+		}
+		return badBody("invalid_"+snake(typ.Field), fmt.Sprintf("%s must be a %s, not a %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if field == "tier" || field == "priority" || field == "userId" {
+			return badBody("unknown_field", fmt.Sprintf("%q cannot be set in the body: it comes from your token", field))
+		}
+		return badBody("unknown_field", fmt.Sprintf("unknown field %q; allowed fields are prompt, style, title, instrumental, model, customMode, negativeTags", field))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badBody("invalid_json", "the body is truncated JSON")
+	}
+	return badBody("invalid_json", "the body is not a valid JSON object: "+err.Error())
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "bool":
+		return "boolean"
+	case "string":
+		return "string"
+	}
+	return k
+}
+
+func badBody(code, msg string) error {
+	return &service.Error{Kind: service.KindInvalid, Code: code, Message: msg}
+}
+
+func snake(field string) string {
+	var b strings.Builder
+	for _, r := range field {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// StatusResponse is a generation as its owner sees it.
+type StatusResponse struct {
+	GenerationID string             `json:"generationId"`
+	Status       generation.Status  `json:"status"`
+	Progress     int                `json:"progress"`
+	Message      string             `json:"message"`
+	Tier         generation.Tier    `json:"tier"`
+	Prompt       string             `json:"prompt"`
+	Title        string             `json:"title,omitempty"`
+	Style        string             `json:"style,omitempty"`
+	Model        string             `json:"model"`
+	Instrumental bool               `json:"instrumental"`
+	Tracks       []generation.Track `json:"tracks"`
+	AudioURL     string             `json:"audioUrl"`
+	Error        string             `json:"error"`
+	Attempts     int                `json:"attempts"`
+	CreatedAt    time.Time          `json:"createdAt"`
+	UpdatedAt    time.Time          `json:"updatedAt"`
+}
+
+// View is the API's representation of g.
+func View(g generation.Generation) StatusResponse {
+	tracks := g.Tracks
+	if tracks == nil {
+		tracks = []generation.Track{}
+	}
+	return StatusResponse{
+		GenerationID: g.ID, Status: g.Status, Progress: g.Progress, Message: g.Message, Tier: g.Tier,
+		Prompt: g.Request.Prompt, Title: g.Request.Title, Style: g.Request.Style, Model: g.Request.Model,
+		Instrumental: g.Request.Instrumental, Tracks: tracks, AudioURL: g.AudioURL(), Error: g.Error,
+		Attempts: g.Attempts, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt,
+	}
+}
+
+func (a *api) status(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	g, err := a.app.Get(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, View(g))
+}
+
+func (a *api) cancel(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	g, err := a.app.Cancel(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"generationId": g.ID, "status": g.Status})
+}
+
+// ListResponse is a page of the caller's generations.
+type ListResponse struct {
+	Items      []StatusResponse `json:"items"`
+	NextCursor string           `json:"nextCursor,omitempty"`
+}
+
+func (a *api) list(w http.ResponseWriter, r *http.Request, c service.Caller) {
+	q := r.URL.Query()
+	limit := 0
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			a.fail(w, r, badBody("invalid_limit", fmt.Sprintf("limit must be a whole number between 1 and %d", service.MaxPageSize)))
+			return
+		}
+		limit = n
+	}
+	p, err := a.app.List(r.Context(), c, limit, q.Get("cursor"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := ListResponse{Items: make([]StatusResponse, 0, len(p.Items)), NextCursor: p.NextCursor}
+	for _, g := range p.Items {
+		out.Items = append(out.Items, View(g))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) stats(w http.ResponseWriter, r *http.Request, _ service.Caller) {
+	s, err := a.app.Stats(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+func (a *api) callback(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
+	if err != nil || len(data) > 1<<20 {
+		a.fail(w, r, errTooLarge)
+		return
+	}
+	cb, err := suno.ParseCallback(data)
+	if err != nil {
+		a.fail(w, r, badBody("invalid_callback", err.Error()))
+		return
+	}
+	q := r.URL.Query()
+	err = a.app.HandleCallback(r.Context(), service.CallbackAuth{GenerationID: q.Get("g"), Signature: q.Get("sig")}, cb)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "msg": "success"})
+}
+
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var se *service.Error
+	switch {
+	case errors.Is(err, errTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBody))
+	case errors.As(err, &se):
+		status := map[service.Kind]int{
+			service.KindInvalid: http.StatusBadRequest, service.KindNotFound: http.StatusNotFound,
+			service.KindConflict: http.StatusConflict,
+		}[se.Kind]
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		writeError(w, status, se.Code, se.Message)
+	default:
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "something went wrong on our side; try again")
+	}
+}
+
+// ErrorBody is the shape of every error answer.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b ErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,131 @@
+// Package localstack runs the whole system in one process: the HTTP API,
+// the WebSocket endpoint (with API Gateway's @connections management
+// routes), the page, queues with an emulated Lambda event source, the store
+// and the fake Suno, wired to the same service the Lambdas run.
+package localstack
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config is the stack's configuration, from the environment of DESIGN.md
+// section 7 and a few knobs of our own.
+type Config struct {
+	Port           int           // PORT, default 3001; 0 picks a free port
+	Host           string        // HOST, default 127.0.0.1
+	JWTSecret      string        // JWT_SECRET; a fixed development secret by default
+	SunoBaseURL    string        // SUNO_BASE_URL; empty runs the fake in-process
+	SunoAPIKey     string        // SUNO_API_KEY
+	Concurrency    int           // GENERATION_CONCURRENCY, per tier, default 5
+	RateLimit      float64       // GENERATION_RATE_LIMIT, per second, default 10
+	MaxAttempts    int           // GENERATION_MAX_ATTEMPTS, default 3
+	BackoffBase    time.Duration // GENERATION_BACKOFF_BASE, default 2s
+	PollInterval   time.Duration // GENERATION_POLL_INTERVAL, default 20s
+	Deadline       time.Duration // GENERATION_DEADLINE, default 10m
+	AgingStep      time.Duration // RATE_LIMIT_AGING_STEP, default 30s
+	Visibility     time.Duration // QUEUE_VISIBILITY_TIMEOUT, default 30s
+	MaxReceives    int           // QUEUE_MAX_RECEIVE_COUNT, default 5
+	BatchSize      int           // WORKER_BATCH_SIZE, default 1
+	AWSEndpointURL string        // AWS_ENDPOINT_URL: use the AWS adapters there
+	// Backend is "memory" or "aws" (BACKEND); it defaults to aws when
+	// AWS_ENDPOINT_URL is set, so real credentials alone need BACKEND=aws.
+	Backend        string
+	ResourcePrefix string // RESOURCE_PREFIX for AWS names, default songqueue
+	// Fake Suno timings, when it runs in-process (FAKE_SUNO_*_DELAY).
+	FakeTextDelay, FakeFirstDelay, FakeCompleteDelay time.Duration
+}
+
+// DefaultConfig is the embedded default of make dev.
+func DefaultConfig() Config {
+	return Config{
+		Port: 3001, Host: "127.0.0.1", Concurrency: 5, RateLimit: 10, MaxAttempts: 3,
+		BackoffBase: 2 * time.Second, PollInterval: 20 * time.Second, Deadline: 10 * time.Minute,
+		AgingStep: 30 * time.Second, Visibility: 30 * time.Second, MaxReceives: 5, BatchSize: 1,
+		ResourcePrefix:    "songqueue",
+		Backend:           "memory",
+		JWTSecret:         DevJWTSecret,
+		FakeTextDelay:     2 * time.Second,
+		FakeFirstDelay:    5 * time.Second,
+		FakeCompleteDelay: 10 * time.Second,
+	}
+}
+
+// FromEnv reads the configuration from getenv over the defaults.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	integer := func(name string, dst *int, min int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < min {
+				errs = append(errs, fmt.Errorf("%s=%q: want a whole number ≥ %d", name, v, min))
+				return
+			}
+			*dst = n
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 2s or 500ms", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	integer("PORT", &c.Port, 0)
+	str("HOST", &c.Host)
+	str("JWT_SECRET", &c.JWTSecret)
+	str("SUNO_BASE_URL", &c.SunoBaseURL)
+	str("SUNO_API_KEY", &c.SunoAPIKey)
+	integer("GENERATION_CONCURRENCY", &c.Concurrency, 1)
+	if v := getenv("GENERATION_RATE_LIMIT"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, fmt.Errorf("GENERATION_RATE_LIMIT=%q: want a positive number of jobs per second", v))
+		} else {
+			c.RateLimit = f
+		}
+	}
+	integer("GENERATION_MAX_ATTEMPTS", &c.MaxAttempts, 1)
+	dur("GENERATION_BACKOFF_BASE", &c.BackoffBase)
+	dur("GENERATION_POLL_INTERVAL", &c.PollInterval)
+	dur("GENERATION_DEADLINE", &c.Deadline)
+	dur("RATE_LIMIT_AGING_STEP", &c.AgingStep)
+	dur("QUEUE_VISIBILITY_TIMEOUT", &c.Visibility)
+	integer("QUEUE_MAX_RECEIVE_COUNT", &c.MaxReceives, 1)
+	integer("WORKER_BATCH_SIZE", &c.BatchSize, 1)
+	str("AWS_ENDPOINT_URL", &c.AWSEndpointURL)
+	str("RESOURCE_PREFIX", &c.ResourcePrefix)
+	c.Backend = "memory"
+	if c.AWSEndpointURL != "" {
+		c.Backend = "aws"
+	}
+	str("BACKEND", &c.Backend)
+	if c.Backend != "memory" && c.Backend != "aws" {
+		errs = append(errs, fmt.Errorf("BACKEND=%q: want memory or aws", c.Backend))
+	}
+	dur("FAKE_SUNO_TEXT_DELAY", &c.FakeTextDelay)
+	dur("FAKE_SUNO_FIRST_DELAY", &c.FakeFirstDelay)
+	dur("FAKE_SUNO_COMPLETE_DELAY", &c.FakeCompleteDelay)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %v", errs)
+	}
+	return c, nil
+}
+
+// EnvOrDefault is FromEnv on the process environment.
+func EnvOrDefault() (Config, error) { return FromEnv(os.Getenv) }
+
+// DevJWTSecret signs the demo tokens of the local stack. It is public on
+// purpose: tokens survive a restart, and nothing real is behind them.
+const DevJWTSecret = "songqueue-local-development-only"

@@ -1,0 +1,234 @@
+package localstack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/localstack"
+	"github.com/songqueue/songqueue/internal/service"
+)
+
+// fastConfig is the embedded default with every wait shortened, so the
+// whole lifecycle takes milliseconds.
+func fastConfig() localstack.Config {
+	c := localstack.DefaultConfig()
+	c.Port = 0
+	c.BackoffBase = 40 * time.Millisecond
+	c.PollInterval = 100 * time.Millisecond
+	c.Deadline = 10 * time.Second
+	c.Visibility = 2 * time.Second
+	c.RateLimit = 1000
+	c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 20*time.Millisecond, 60*time.Millisecond, 120*time.Millisecond
+	return c
+}
+
+// backend lets the same scenarios run on the memory and the AWS adapters.
+var backendConfig = func(c localstack.Config) localstack.Config { return c }
+
+func startStack(t *testing.T, mutate func(*localstack.Config), opt localstack.Options) *localstack.Stack {
+	t.Helper()
+	cfg := backendConfig(fastConfig())
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	s, err := localstack.Start(context.Background(), cfg, opt)
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return s
+}
+
+type client struct {
+	t     *testing.T
+	stack *localstack.Stack
+	token string
+}
+
+func user(t *testing.T, s *localstack.Stack, id string, tier generation.Tier) client {
+	tok, err := s.Tokens.Mint(id, tier, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client{t, s, tok}
+}
+
+func (c client) do(method, path string, body any, header ...string) (int, map[string]any) {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, c.stack.URL+path, rd)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		c.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, raw)
+	}
+	return resp.StatusCode, out
+}
+
+func (c client) create(prompt string) string {
+	c.t.Helper()
+	code, body := c.do("POST", "/api/generation/create", map[string]any{"prompt": prompt})
+	if code != http.StatusAccepted {
+		c.t.Fatalf("create: %d %v", code, body)
+	}
+	return body["generationId"].(string)
+}
+
+func (c client) status(id string) map[string]any {
+	c.t.Helper()
+	code, body := c.do("GET", "/api/generation/status/"+id, nil)
+	if code != http.StatusOK {
+		c.t.Fatalf("status %s: %d %v", id, code, body)
+	}
+	return body
+}
+
+// event is a server message as a client receives it.
+type event struct {
+	Event string         `json:"event"`
+	Data  map[string]any `json:"data"`
+	At    time.Time      `json:"-"`
+}
+
+func (e event) id() string     { s, _ := e.Data["generationId"].(string); return s }
+func (e event) progress() int  { f, _ := e.Data["progress"].(float64); return int(f) }
+func (e event) status() string { s, _ := e.Data["status"].(string); return s }
+func (e event) String() string { return fmt.Sprintf("%s %d %s", e.Event, e.progress(), e.status()) }
+
+// socket records every event a connection receives.
+type socket struct {
+	conn *websocket.Conn
+	mu   sync.Mutex
+	evs  []event
+	more chan struct{}
+}
+
+func (c client) dial() *socket {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, c.stack.WSURL+"?token="+c.token, nil)
+	if err != nil {
+		c.t.Fatalf("dial websocket: %v", err)
+	}
+	s := &socket{conn: conn, more: make(chan struct{}, 1)}
+	go func() {
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var ev event
+			if json.Unmarshal(data, &ev) == nil {
+				ev.At = time.Now()
+				s.mu.Lock()
+				s.evs = append(s.evs, ev)
+				s.mu.Unlock()
+				select {
+				case s.more <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	c.t.Cleanup(func() { conn.Close(websocket.StatusNormalClosure, "") })
+	// A ping round trip proves the connection is registered before the
+	// test creates anything.
+	s.send(c.t, `{"action":"ping"}`)
+	s.wait(c.t, "pong", func(e event) bool { return e.Event == "pong" }, 5*time.Second)
+	return s
+}
+
+func (s *socket) send(t *testing.T, msg string) {
+	t.Helper()
+	if err := s.conn.Write(context.Background(), websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatalf("send %s: %v", msg, err)
+	}
+}
+
+func (s *socket) events(id string) []event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []event
+	for _, e := range s.evs {
+		if id == "" || e.id() == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// wait blocks until an event matching ok arrives, and returns it.
+func (s *socket) wait(t *testing.T, what string, ok func(event) bool, timeout time.Duration) event {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		for _, e := range s.events("") {
+			if ok(e) {
+				return e
+			}
+		}
+		select {
+		case <-s.more:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; got %v", what, s.events(""))
+		}
+	}
+}
+
+func (s *socket) waitFinal(t *testing.T, id string, timeout time.Duration) event {
+	t.Helper()
+	return s.wait(t, "the end of "+id, func(e event) bool {
+		return e.id() == id && (e.Event == service.EventComplete || e.Event == service.EventError || e.Event == service.EventCancelled)
+	}, timeout)
+}
+
+func count(evs []event, name string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Event == name {
+			n++
+		}
+	}
+	return n
+}
+
+// quiet gives late callbacks and polls a chance to misbehave.
+func quiet() { time.Sleep(400 * time.Millisecond) }

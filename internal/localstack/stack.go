@@ -1,0 +1,218 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/auth"
+	"github.com/songqueue/songqueue/internal/eventsource"
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/httpapi"
+	"github.com/songqueue/songqueue/internal/memory"
+	"github.com/songqueue/songqueue/internal/ratelimit"
+	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/suno"
+	"github.com/songqueue/songqueue/internal/sunofake"
+)
+
+// Options are what a caller of Start may add to the configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Web is the page served at /; nil serves a placeholder.
+	Web fs.FS
+	// Suno replaces the Suno client, for tests that count calls.
+	Suno service.Suno
+	// Now replaces the clock.
+	Now func() time.Time
+}
+
+// Stack is a running local system.
+type Stack struct {
+	cfg     Config
+	URL     string // http://host:port
+	WSURL   string // ws://host:port/ws
+	Service *service.Service
+	Fake    *sunofake.Server // nil when SUNO_BASE_URL points elsewhere
+	Queues  *memory.Queues   // nil on the AWS backend
+	Store   *memory.Store    // nil on the AWS backend
+	Tokens  auth.HS256
+
+	server  *http.Server
+	workers sync.WaitGroup
+	stop    context.CancelFunc
+	log     *slog.Logger
+}
+
+// DemoUser is a ready-made user of one tier.
+type DemoUser struct {
+	UserID string          `json:"userId"`
+	Tier   generation.Tier `json:"tier"`
+	Token  string          `json:"token"`
+}
+
+// Start runs the stack until Shutdown.
+func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s:%d: %w", cfg.Host, cfg.Port, err)
+	}
+	base := "http://" + ln.Addr().String()
+	s := &Stack{cfg: cfg, URL: base, WSURL: "ws://" + ln.Addr().String() + "/ws", log: log}
+	s.Tokens = auth.HS256{Secret: []byte(cfg.JWTSecret)}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+
+	mux := http.NewServeMux()
+	sunoClient := opt.Suno
+	if sunoClient == nil {
+		sunoURL := cfg.SunoBaseURL
+		if sunoURL == "" {
+			fc := sunofake.DefaultConfig()
+			fc.APIKey = cfg.SunoAPIKey
+			fc.TextDelay, fc.FirstDelay, fc.CompleteDelay = cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay
+			fc.Logger = log.With("component", "fake-suno")
+			s.Fake = sunofake.New(fc)
+			mux.Handle("/suno/", http.StripPrefix("/suno", s.Fake))
+			mux.Handle("GET /fake-audio/", s.Fake)
+			mux.Handle("GET /fake-image/", s.Fake)
+			sunoURL = base + "/suno"
+		}
+		sunoClient = suno.NewClient(sunoURL, cfg.SunoAPIKey, nil)
+	}
+
+	hub := memory.NewHub()
+	deps := service.Deps{Notifier: hub, Suno: sunoClient}
+	var source eventsource.Source
+	switch cfg.Backend {
+	case "aws":
+		src, err := awsBackend(ctx, cfg, base, &deps)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		source = src
+	default:
+		s.Store = memory.NewStore()
+		s.Queues = memory.NewQueues(memory.QueueConfig{VisibilityTimeout: cfg.Visibility, MaxReceiveCount: cfg.MaxReceives, Now: now})
+		deps.Store, deps.Connections, deps.Queue = s.Store, s.Store, s.Queues
+		deps.Limiter = memory.NewLimiter(ratelimit.Policy{Rate: cfg.RateLimit, AgingStep: cfg.AgingStep}, now)
+		source = s.Queues
+	}
+	s.Service = service.New(deps, service.Config{
+		Retry:           generation.RetryPolicy{MaxAttempts: cfg.MaxAttempts, BackoffBase: cfg.BackoffBase},
+		PollInterval:    cfg.PollInterval,
+		Deadline:        cfg.Deadline,
+		ClaimLease:      cfg.Visibility,
+		CallbackBaseURL: base,
+		CallbackSecret:  []byte("callback:" + cfg.JWTSecret),
+		Now:             now,
+		Logger:          log,
+	})
+
+	rt := &realtime{svc: s.Service, verifier: s.Tokens, hub: hub, log: log}
+	mux.Handle("/api/", httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log))
+	mux.HandleFunc("GET /api/dev/users", s.serveDemoUsers)
+	mux.HandleFunc("GET /ws", rt.serveWS)
+	mux.HandleFunc("/@connections/{id}", rt.serveConnections)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	if opt.Web != nil {
+		mux.Handle("GET /", http.FileServerFS(opt.Web))
+	} else {
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte("<!doctype html><title>songqueue</title><h1>songqueue local stack</h1><p>API at /api, WebSocket at /ws.</p>"))
+		})
+	}
+
+	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+
+	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	handler := func(ctx context.Context, batch []eventsource.Message) []string {
+		ds := make([]service.Delivery, len(batch))
+		for i, m := range batch {
+			ds[i] = service.Delivery{ID: m.ID, Body: m.Body, ReceiveCount: m.ReceiveCount}
+		}
+		return s.Service.HandleBatch(ctx, ds)
+	}
+	for _, tier := range generation.Tiers {
+		s.workers.Go(func() {
+			eventsource.Run(workCtx, source, tier, eventsource.Options{
+				MaxConcurrency: cfg.Concurrency, BatchSize: cfg.BatchSize,
+				Wait: time.Second, Timeout: cfg.Visibility, Logger: log,
+			}, handler)
+		})
+	}
+	return s, nil
+}
+
+// Shutdown stops accepting requests, lets the workers finish the jobs they
+// hold, and stops the fake Suno.
+func (s *Stack) Shutdown(ctx context.Context) error {
+	err := s.server.Shutdown(ctx)
+	s.stop()
+	done := make(chan struct{})
+	go func() { s.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("workers still busy: %w", ctx.Err()))
+	}
+	if s.Fake != nil {
+		s.Fake.Close()
+	}
+	return err
+}
+
+// DemoUsers mints a token for a demo user of each tier.
+func (s *Stack) DemoUsers() ([]DemoUser, error) {
+	var out []DemoUser
+	for _, t := range generation.Tiers {
+		id := "demo-" + strings.ToLower(string(t))
+		tok, err := s.Tokens.Mint(id, t, 30*24*time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, DemoUser{UserID: id, Tier: t, Token: tok})
+	}
+	return out, nil
+}
+
+func (s *Stack) serveDemoUsers(w http.ResponseWriter, _ *http.Request) {
+	users, err := s.DemoUsers()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"users": users})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(`{"event":"error"}`)
+	}
+	return b
+}
