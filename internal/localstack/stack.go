@@ -30,8 +30,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Web is the page served at /; nil serves a placeholder.
 	Web fs.FS
-	// Suno replaces the Suno client, for tests that count calls.
-	Suno service.Suno
+	// WrapSuno decorates the Suno client, for tests that watch its calls.
+	WrapSuno func(service.Suno) service.Suno
 	// Now replaces the clock.
 	Now func() time.Time
 }
@@ -79,21 +79,21 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	}
 
 	mux := http.NewServeMux()
-	sunoClient := opt.Suno
-	if sunoClient == nil {
-		sunoURL := cfg.SunoBaseURL
-		if sunoURL == "" {
-			fc := sunofake.DefaultConfig()
-			fc.APIKey = cfg.SunoAPIKey
-			fc.TextDelay, fc.FirstDelay, fc.CompleteDelay = cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay
-			fc.Logger = log.With("component", "fake-suno")
-			s.Fake = sunofake.New(fc)
-			mux.Handle("/suno/", http.StripPrefix("/suno", s.Fake))
-			mux.Handle("GET /fake-audio/", s.Fake)
-			mux.Handle("GET /fake-image/", s.Fake)
-			sunoURL = base + "/suno"
-		}
-		sunoClient = suno.NewClient(sunoURL, cfg.SunoAPIKey, nil)
+	sunoURL := cfg.SunoBaseURL
+	if sunoURL == "" {
+		fc := sunofake.DefaultConfig()
+		fc.APIKey = cfg.SunoAPIKey
+		fc.TextDelay, fc.FirstDelay, fc.CompleteDelay = cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay
+		fc.Logger = log.With("component", "fake-suno")
+		s.Fake = sunofake.New(fc)
+		mux.Handle("/suno/", http.StripPrefix("/suno", s.Fake))
+		mux.Handle("GET /fake-audio/", s.Fake)
+		mux.Handle("GET /fake-image/", s.Fake)
+		sunoURL = base + "/suno"
+	}
+	var sunoClient service.Suno = suno.NewClient(sunoURL, cfg.SunoAPIKey, nil)
+	if opt.WrapSuno != nil {
+		sunoClient = opt.WrapSuno(sunoClient)
 	}
 
 	hub := memory.NewHub()

@@ -1,0 +1,95 @@
+package localstack_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/localstack"
+	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/suno"
+)
+
+// recordingSuno notes the order in which prompts reach Suno.
+type recordingSuno struct {
+	next  service.Suno
+	mu    sync.Mutex
+	order []string
+}
+
+func (r *recordingSuno) Submit(ctx context.Context, req suno.GenerateRequest) (string, error) {
+	r.mu.Lock()
+	r.order = append(r.order, req.Prompt)
+	r.mu.Unlock()
+	return r.next.Submit(ctx, req)
+}
+
+func (r *recordingSuno) Record(ctx context.Context, id string) (suno.Task, error) {
+	return r.next.Record(ctx, id)
+}
+
+func (r *recordingSuno) submitted() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.order...)
+}
+
+func TestHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T) {
+	t.Parallel()
+	rec := &recordingSuno{}
+	s := startStack(t, func(c *localstack.Config) {
+		c.RateLimit = 5                 // tokens are scarce: 5 a second for 45 jobs
+		c.AgingStep = 5 * time.Second // promotion (unit-tested in ratelimit) stays out of the way here
+	}, localstack.Options{WrapSuno: func(next service.Suno) service.Suno { rec.next = next; return rec }})
+
+	free := user(t, s, "free-user", generation.Free)
+	boss := user(t, s, "boss", generation.Enterprise)
+	const backlog, urgent = 30, 15
+	var freeIDs []string
+	for i := range backlog {
+		freeIDs = append(freeIDs, free.create(fmt.Sprintf("free %02d", i)))
+	}
+	time.Sleep(300 * time.Millisecond) // the backlog is being worked on
+	arrived := len(rec.submitted())
+	for i := range urgent {
+		boss.create(fmt.Sprintf("enterprise %d", i))
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && len(rec.submitted()) < backlog+urgent {
+		time.Sleep(50 * time.Millisecond)
+	}
+	order := rec.submitted()
+	if len(order) < backlog+urgent {
+		t.Fatalf("only %d of %d jobs reached Suno: FREE jobs starved? order: %v", len(order), backlog+urgent, order)
+	}
+	lastUrgent, freeBefore := 0, 0
+	for i, p := range order {
+		if strings.HasPrefix(p, "enterprise") {
+			lastUrgent = i
+		}
+	}
+	for _, p := range order[arrived:lastUrgent] {
+		if strings.HasPrefix(p, "free") {
+			freeBefore++
+		}
+	}
+	// Up to a tier's concurrency of FREE jobs may already hold a token
+	// when the ENTERPRISE jobs arrive; beyond those, none should pass them.
+	if waiting := backlog - arrived; freeBefore > 5 {
+		t.Errorf("%d of the %d waiting FREE jobs reached Suno between the ENTERPRISE jobs' arrival and the last one's submission, want at most 5; order: %v", freeBefore, waiting, order)
+	}
+	for _, id := range freeIDs {
+		for time.Now().Before(deadline) && free.status(id)["status"] != "completed" {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if st := free.status(id)["status"]; st != "completed" {
+			t.Errorf("FREE generation %s is %v, want completed: %v", id, st, free.status(id))
+		}
+	}
+	t.Logf("FREE jobs submitted after ENTERPRISE arrived and before the last of it: %d of %d waiting", freeBefore, backlog-arrived)
+}
