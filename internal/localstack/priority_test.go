@@ -42,7 +42,7 @@ func TestHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T) {
 	t.Parallel()
 	rec := &recordingSuno{}
 	s := startStack(t, func(c *localstack.Config) {
-		c.RateLimit = 5                 // tokens are scarce: 5 a second for 45 jobs
+		c.RateLimit = 5               // tokens are scarce: 5 a second for 45 jobs
 		c.AgingStep = 5 * time.Second // promotion (unit-tested in ratelimit) stays out of the way here
 	}, localstack.Options{WrapSuno: func(next service.Suno) service.Suno { rec.next = next; return rec }})
 
