@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
@@ -137,6 +138,11 @@ func DecodeCreate(body io.Reader) (generation.Request, error) {
 	}
 	if len(data) > MaxBody {
 		return generation.Request{}, errTooLarge
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would quietly turn bad bytes into U+FFFD and send
+		// Suno a prompt the user never wrote.
+		return generation.Request{}, badBody("invalid_encoding", "the body must be UTF-8 encoded")
 	}
 	var req generation.Request
 	if err := decodeStrict(data, &req); err != nil {
@@ -277,7 +283,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	limit := 0
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil {
+		if err != nil || n < 1 || n > service.MaxPageSize {
 			a.fail(w, r, badBody("invalid_limit", fmt.Sprintf("limit must be a whole number between 1 and %d", service.MaxPageSize)))
 			return
 		}

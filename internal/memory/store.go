@@ -135,7 +135,7 @@ func (s *Store) ListByUser(_ context.Context, userID string, limit int, cur stri
 	s.mu.Lock()
 	var mine []generation.Generation
 	for _, g := range s.generations {
-		if g.UserID == userID && (after == nil || newest(*after, g) > 0) {
+		if g.UserID == userID && (after == nil || newest(*after, g) < 0) {
 			mine = append(mine, clone(g))
 		}
 	}
