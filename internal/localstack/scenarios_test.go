@@ -2,9 +2,12 @@ package localstack_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
@@ -285,5 +288,36 @@ func TestSyncReportsStateAfterReconnect(t *testing.T) {
 	g := gens[0].(map[string]any)
 	if g["event"] != service.EventComplete || g["data"].(map[string]any)["generationId"] != id {
 		t.Errorf("sync entry = %v, want its completion", g)
+	}
+}
+
+func TestServesThePageAndDemoUsers(t *testing.T) {
+	t.Parallel()
+	page := fstest.MapFS{"index.html": {Data: []byte("<title>songqueue</title>")}}
+	s := startStack(t, nil, localstack.Options{Web: page})
+	resp, err := http.Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "songqueue") {
+		t.Errorf("GET / = %d %q", resp.StatusCode, body)
+	}
+	resp, err = http.Get(s.URL + "/api/dev/users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users struct{ Users []localstack.DemoUser }
+	_ = json.NewDecoder(resp.Body).Decode(&users)
+	resp.Body.Close()
+	if len(users.Users) != 4 {
+		t.Fatalf("demo users = %+v, want one per tier", users)
+	}
+	for _, u := range users.Users {
+		c := client{t, s, u.Token}
+		if code, body := c.do("GET", "/api/generation", nil); code != http.StatusOK {
+			t.Errorf("demo token of %s refused: %d %v", u.Tier, code, body)
+		}
 	}
 }

@@ -132,9 +132,9 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	mux.HandleFunc("/@connections/{id}", rt.serveConnections)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if opt.Web != nil {
-		mux.Handle("GET /", http.FileServerFS(opt.Web))
+		mux.Handle("/", http.FileServerFS(opt.Web))
 	} else {
-		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write([]byte("<!doctype html><title>songqueue</title><h1>songqueue local stack</h1><p>API at /api, WebSocket at /ws.</p>"))
 		})
