@@ -1,0 +1,460 @@
+// SongQueue's page: sign-in, the create form, the live list of the user's
+// generations and the queue stats. Contracts: DESIGN.md sections 3 to 5.
+
+import { createApi } from "./api.js";
+import { cognitoSignInUrl, forgetToken, identify, randomId, savedToken, saveToken, takeFragmentToken } from "./auth.js";
+import { el, shorten } from "./dom.js";
+import { GenerationList, describeChange, displayName } from "./generations.js";
+import { DEFAULT_MODEL, MODELS, charCount, limitsFor, requestBody, validate } from "./limits.js";
+import { Realtime, socketUrl } from "./realtime.js";
+import { StatsPanel } from "./stats.js";
+
+const $ = (id) => document.getElementById(id);
+
+const MODEL_LABELS = { V4: "V4", V4_5: "V4.5", V4_5PLUS: "V4.5 Plus", V4_5ALL: "V4.5 All", V5: "V5", V5_5: "V5.5" };
+const PAGE_SIZE = 50;
+
+const state = {
+  config: {}, // config.json, when the deployment has one
+  token: null,
+  // Bumped on every sign-in and sign-out, so an answer that arrives after
+  // the user signed out (or in as someone else) is dropped.
+  session: 0,
+  realtime: null,
+  stats: null,
+  expiryTimer: null,
+  // {key, body}: the Idempotency-Key of a create whose outcome is unknown
+  // (network error or 5xx). Submitting the same body again reuses the key,
+  // so the server returns the first generation instead of making a second.
+  pendingCreate: null,
+  submitting: false,
+  nextCursor: null,
+  connection: "idle",
+  refreshing: new Set(),
+};
+
+let request; // set by init once the API base URL is known
+
+const list = new GenerationList({ listEl: $("generations"), emptyEl: $("generations-empty"), onCancel: cancel });
+
+// ---------------------------------------------------------------- startup
+
+async function init() {
+  setUpForm();
+  $("dev-signin").addEventListener("submit", onDevSignIn);
+  $("token-signin").addEventListener("submit", onTokenSignIn);
+  $("signout").addEventListener("click", () => signOut());
+  $("load-more").addEventListener("click", () => loadList(state.nextCursor));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") state.realtime?.resync();
+  });
+  window.addEventListener("online", () => state.realtime?.resync());
+
+  state.config = await loadConfig();
+  const apiBase = typeof state.config.apiBaseUrl === "string" ? state.config.apiBaseUrl.replace(/\/+$/, "") : "";
+  request = createApi({
+    baseUrl: apiBase,
+    getToken: () => state.token,
+    onUnauthorized: () => signOut("The server no longer accepts your token (401). Sign in again."),
+  });
+
+  const options = setUpSignInOptions(apiBase);
+  const answer = takeFragmentToken(); // back from Cognito's hosted UI?
+  if (answer?.error) showSignInError(answer.error);
+  const token = answer?.token || savedToken();
+  if (token) startSession(token, { focus: false });
+  await options;
+}
+
+/** config.json is optional: a deployment may point the page at its API. */
+async function loadConfig() {
+  try {
+    const res = await fetch(new URL("config.json", document.baseURI), { cache: "no-store" });
+    if (!res.ok) return {};
+    const config = await res.json();
+    return config && typeof config === "object" ? config : {};
+  } catch {
+    return {};
+  }
+}
+
+// ---------------------------------------------------------------- sign-in
+
+let devUsers = [];
+
+/** Demo users when the local stack serves them; else a token box (and Cognito). */
+async function setUpSignInOptions(apiBase) {
+  try {
+    const res = await fetch(`${apiBase}/api/dev/users`, { cache: "no-store", headers: { Accept: "application/json" } });
+    const data = res.ok ? await res.json() : null;
+    devUsers = Array.isArray(data?.users) ? data.users.filter((u) => u && typeof u.token === "string") : [];
+  } catch {
+    devUsers = [];
+  }
+  $("signin-loading").hidden = true;
+  if (devUsers.length > 0) {
+    $("dev-user").replaceChildren(
+      ...devUsers.map((u, i) => el("option", { value: String(i) }, `${u.userId ?? "user"} (${u.tier ?? "FREE"})`)),
+    );
+    $("dev-signin").hidden = false;
+    return;
+  }
+  $("token-signin").hidden = false;
+  const cognito = state.config.cognito;
+  if (cognito && typeof cognito.domain === "string" && cognito.domain && typeof cognito.clientId === "string") {
+    const link = $("cognito-link");
+    link.href = "#";
+    // The URL carries a fresh anti-forgery state, so it is made on click.
+    link.addEventListener("click", (e) => {
+      e.preventDefault();
+      location.assign(cognitoSignInUrl(cognito));
+    });
+    $("cognito-signin").hidden = false;
+  }
+}
+
+function onDevSignIn(e) {
+  e.preventDefault();
+  const user = devUsers[Number($("dev-user").value)];
+  if (user) startSession(user.token, { focus: true });
+}
+
+function onTokenSignIn(e) {
+  e.preventDefault();
+  const token = $("token-input").value.trim().replace(/^Bearer\s+/i, "");
+  if (!token) {
+    showSignInError("Paste a token first.");
+    $("token-input").focus();
+    return;
+  }
+  startSession(token, { focus: true });
+}
+
+function showSignInError(message) {
+  $("signin-error").textContent = message;
+  $("signin-error").hidden = !message;
+}
+
+async function startSession(token, { focus }) {
+  const who = identify(token, state.config.tierClaim);
+  if (who.error) {
+    forgetToken();
+    showSignInError(who.error);
+    return;
+  }
+  // Whatever ran for an earlier session stops first.
+  state.realtime?.stop();
+  state.stats?.stop();
+  const session = ++state.session;
+  state.token = token;
+  saveToken(token);
+  showSignInError("");
+  $("token-input").value = "";
+  $("user-id").textContent = who.userId;
+  $("user-tier").textContent = who.tier;
+  $("user-tier").dataset.tier = who.tier;
+  $("signin").hidden = true;
+  $("session").hidden = false;
+  $("app").hidden = false;
+  if (focus) $("prompt").focus();
+
+  clearTimeout(state.expiryTimer);
+  const left = who.expiresAt === null ? Infinity : who.expiresAt - Date.now();
+  if (left < 2 ** 31 - 1) state.expiryTimer = setTimeout(() => signOut("Your session expired. Sign in again."), left);
+
+  list.clear();
+  await loadList(null);
+  if (session !== state.session) return;
+
+  state.stats = new StatsPanel(request, {
+    summary: Object.fromEntries(["waiting", "active", "completed", "failed", "delayed"].map((k) => [k, $(`stat-${k}`)])),
+    tbody: $("stats-by-tier").tBodies[0],
+    updated: $("stats-updated"),
+    error: $("stats-error"),
+  });
+  state.stats.start();
+
+  state.realtime = new Realtime({
+    url: socketUrl(token, state.config.wsUrl),
+    onEvent: onSocketEvent,
+    onState: showConnection,
+    canConnect: () => {
+      if (identify(token, state.config.tierClaim).error) {
+        signOut("Your session expired. Sign in again.");
+        return false;
+      }
+      return true;
+    },
+  });
+  state.realtime.start();
+}
+
+function signOut(message = "") {
+  state.session++;
+  state.realtime?.stop();
+  state.realtime = null;
+  state.stats?.stop();
+  state.stats = null;
+  clearTimeout(state.expiryTimer);
+  state.token = null;
+  state.pendingCreate = null;
+  state.nextCursor = null;
+  forgetToken();
+  list.clear();
+  showConnection("idle");
+  $("load-more").hidden = true;
+  $("list-error").hidden = true;
+  $("create-error").hidden = true;
+  $("create-message").textContent = "";
+  $("app").hidden = true;
+  $("session").hidden = true;
+  $("signin").hidden = false;
+  showSignInError(message);
+  $("signin-heading").focus();
+}
+
+// ---------------------------------------------------------------- the list
+
+async function loadList(cursor) {
+  const session = state.session;
+  const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (cursor) q.set("cursor", cursor);
+  $("load-more").disabled = true;
+  try {
+    const page = await request("GET", `/api/generation?${q}`);
+    if (session !== state.session) return;
+    // keepState: a record already here may have newer state from an event.
+    for (const item of Array.isArray(page?.items) ? page.items : []) list.upsertStatus(item, { keepState: true });
+    state.nextCursor = typeof page?.nextCursor === "string" && page.nextCursor ? page.nextCursor : null;
+    $("list-error").hidden = true;
+  } catch (e) {
+    if (session !== state.session) return;
+    $("list-error").textContent = `Could not load your songs: ${e.message}`;
+    $("list-error").hidden = false;
+  } finally {
+    $("load-more").hidden = !state.nextCursor;
+    $("load-more").disabled = false;
+  }
+}
+
+/**
+ * Fills a record in from GET status. If an event arrives while the request
+ * is out, the event is newer than the answer, so only the answer's
+ * descriptive fields are taken (the record's seq tells).
+ */
+async function refresh(id) {
+  const g = list.get(id);
+  if (!g || state.refreshing.has(id)) return;
+  state.refreshing.add(id);
+  const session = state.session;
+  const seq = g.seq;
+  try {
+    const s = await request("GET", `/api/generation/status/${encodeURIComponent(id)}`);
+    if (session !== state.session) return;
+    const current = list.get(id);
+    list.upsertStatus(s, { keepState: Boolean(current && current.seq !== seq) });
+  } catch (e) {
+    if (session !== state.session) return;
+    const current = list.get(id);
+    if (e.status === 404 && current?.placeholder) list.remove(id);
+    else list.setNotice(id, `Could not load this song's details: ${e.message}`);
+  } finally {
+    state.refreshing.delete(id);
+  }
+}
+
+async function cancel(id) {
+  const session = state.session;
+  list.setNotice(id, "");
+  list.setCancelBusy(id, true);
+  try {
+    const res = await request("POST", `/api/generation/${encodeURIComponent(id)}/cancel`);
+    if (session !== state.session) return;
+    const change = list.applyEvent("generation:cancelled", { generationId: id, status: res?.status || "cancelled" });
+    if (change) announce(describeChange(change));
+  } catch (e) {
+    if (session !== state.session) return;
+    const g = list.get(id);
+    const name = g ? shorten(displayName(g)) : id;
+    // 409: it finished before the cancel arrived; show why and catch up.
+    const text = e.status === 409 ? e.message : `Could not cancel: ${e.message}`;
+    list.setNotice(id, text);
+    announce(`Song '${name}': ${text}`);
+    if (e.status === 409) refresh(id);
+  } finally {
+    if (session === state.session) list.setCancelBusy(id, false);
+  }
+}
+
+// ---------------------------------------------------------------- live updates
+
+function onSocketEvent(name, data) {
+  switch (name) {
+    case "pong":
+      return;
+    case "sync":
+      // The state of every unfinished or recently finished generation,
+      // applied as if each had just arrived.
+      for (const ev of Array.isArray(data?.generations) ? data.generations : []) {
+        if (ev && typeof ev.event === "string") onGenerationEvent(ev.event, ev.data);
+      }
+      return;
+    case "error":
+      console.warn("WebSocket: the server did not understand a message", data);
+      return;
+    default:
+      if (name.startsWith("generation:")) onGenerationEvent(name, data);
+  }
+}
+
+function onGenerationEvent(name, data) {
+  const change = list.applyEvent(name, data);
+  if (!change) return;
+  if (change.created) refresh(change.g.id); // not in the list yet: made in another tab, or older than the first page
+  announce(describeChange(change));
+}
+
+const CONNECTION_TEXT = {
+  idle: "Not connected",
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+};
+
+function showConnection(next, detail = {}) {
+  const prev = state.connection;
+  state.connection = next;
+  const node = $("ws-state");
+  node.dataset.state = next;
+  node.textContent = CONNECTION_TEXT[next] ?? next;
+  node.title = next === "reconnecting" && detail.delayMs ? `Next try in ${Math.ceil(detail.delayMs / 1000)} s` : "";
+  if (prev === "connected" && next === "reconnecting") announce("Live updates lost; reconnecting.");
+  if (prev === "reconnecting" && next === "connected") announce("Live updates reconnected.");
+}
+
+/** Queues a sentence for screen readers (the region reads additions). */
+function announce(text) {
+  if (!text) return;
+  const region = $("announcer");
+  region.append(el("p", {}, text));
+  while (region.childElementCount > 5) region.firstElementChild.remove();
+}
+
+// ---------------------------------------------------------------- create form
+
+const FIELDS = ["prompt", "style", "title"];
+
+function setUpForm() {
+  $("model").replaceChildren(
+    ...MODELS.map((m) => el("option", { value: m, selected: m === DEFAULT_MODEL }, MODEL_LABELS[m] ?? m)),
+  );
+  const form = $("create-form");
+  form.addEventListener("input", updateForm);
+  form.addEventListener("change", updateForm);
+  form.addEventListener("submit", onCreate);
+  updateForm();
+}
+
+function readForm() {
+  return {
+    prompt: $("prompt").value,
+    style: $("style").value,
+    title: $("title").value,
+    instrumental: $("instrumental").checked,
+    model: $("model").value,
+    customMode: $("custom-mode").checked,
+  };
+}
+
+/** Keeps counters, disabled fields and hints in step with the form. */
+function updateForm() {
+  const req = readForm();
+  const limits = limitsFor(req.model, req.customMode);
+  $("style").disabled = !req.customMode;
+  $("title").disabled = !req.customMode;
+  $("prompt-help").textContent = req.customMode
+    ? req.instrumental
+      ? "The lyrics. Optional for an instrumental song."
+      : "The lyrics of the song."
+    : "Describe the song you want.";
+  $("prompt").setAttribute("aria-required", String(!(req.customMode && req.instrumental)));
+  $("style").setAttribute("aria-required", String(req.customMode));
+  $("title").setAttribute("aria-required", String(req.customMode));
+  for (const field of FIELDS) {
+    const counter = $(`${field}-count`);
+    const input = $(field);
+    if (input.disabled) {
+      counter.textContent = "Custom mode only";
+      counter.classList.remove("over");
+      input.removeAttribute("aria-invalid");
+      continue;
+    }
+    const n = charCount(req[field]);
+    const over = n - limits[field];
+    counter.textContent = over > 0 ? `${n} / ${limits[field]} (${over} over)` : `${n} / ${limits[field]}`;
+    counter.classList.toggle("over", over > 0);
+    if (over > 0) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+}
+
+async function onCreate(e) {
+  e.preventDefault();
+  if (state.submitting) return;
+  const req = readForm();
+  const errorBox = $("create-error");
+  $("create-message").textContent = "";
+  const problems = validate(req);
+  if (problems.length > 0) {
+    errorBox.replaceChildren(...problems.map((p) => el("p", {}, p.message)));
+    errorBox.hidden = false;
+    for (const p of problems) $(p.field).setAttribute("aria-invalid", "true");
+    $(problems[0].field).focus();
+    return;
+  }
+  errorBox.replaceChildren();
+  errorBox.hidden = true;
+
+  const body = requestBody(req);
+  const bodyText = JSON.stringify(body);
+  if (!state.pendingCreate || state.pendingCreate.body !== bodyText) {
+    state.pendingCreate = { key: randomId(), body: bodyText };
+  }
+  const session = state.session;
+  setSubmitting(true);
+  try {
+    const res = await request("POST", "/api/generation/create", {
+      json: body,
+      headers: { "Idempotency-Key": state.pendingCreate.key },
+    });
+    if (session !== state.session) return;
+    state.pendingCreate = null;
+    if (!res || typeof res.generationId !== "string") throw new Error("The server's answer had no generationId.");
+    const g = list.addCreated(res, req);
+    const name = shorten(displayName(g));
+    for (const field of FIELDS) $(field).value = "";
+    updateForm();
+    $("create-message").textContent = `Queued '${name}'${res.message ? `: ${res.message}` : "."}`;
+    announce(`Song '${name}' queued.`);
+  } catch (err) {
+    if (session !== state.session) return;
+    // Only an unknown outcome keeps the key; a clear refusal does not.
+    const unknownOutcome = err.status === 0 || err.status >= 500;
+    if (!unknownOutcome) state.pendingCreate = null;
+    const hint = unknownOutcome ? " Submitting the same song again is safe: it will not be created twice." : "";
+    errorBox.replaceChildren(el("p", {}, `${err.message}${hint}`));
+    errorBox.hidden = false;
+  } finally {
+    setSubmitting(false);
+  }
+}
+
+function setSubmitting(on) {
+  state.submitting = on;
+  const button = $("create-submit");
+  button.disabled = on;
+  button.textContent = on ? "Creating…" : "Create song";
+}
+
+// Last, so that every module-level binding above is initialised first.
+init();
