@@ -1,0 +1,90 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/songqueue/songqueue/internal/generation"
+)
+
+// SweepReport says what a sweep did.
+type SweepReport struct {
+	Overdue  int `json:"overdue"`
+	Requeued int `json:"requeued"`
+	Retried  int `json:"retried"`
+	Finished int `json:"finished"`
+	Errors   int `json:"errors"`
+}
+
+// sweepBatch bounds the work of one sweep; the next one takes the rest.
+const sweepBatch = 100
+
+// Sweep finds generations stuck past their deadline and moves them on: a
+// pending one whose job was lost is queued again, a claim whose worker died
+// or a task Suno never finished counts as a failed attempt and is retried or
+// failed by the retry policy. Every step is a conditional write, so a sweep
+// racing a late worker or callback does no harm.
+func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
+	now := s.now()
+	overdue, err := s.Store.Overdue(ctx, now, sweepBatch)
+	if err != nil {
+		return SweepReport{}, fmt.Errorf("find overdue generations: %w", err)
+	}
+	r := SweepReport{Overdue: len(overdue)}
+	var errs []error
+	for _, g := range overdue {
+		outcome, err := s.sweepOne(ctx, g)
+		if err != nil {
+			r.Errors++
+			errs = append(errs, err)
+			continue
+		}
+		switch outcome {
+		case "requeued":
+			r.Requeued++
+		case "retried":
+			r.Retried++
+		case "finished":
+			r.Finished++
+		}
+	}
+	return r, errors.Join(errs...)
+}
+
+func (s *Service) sweepOne(ctx context.Context, g generation.Generation) (string, error) {
+	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, EnqueuedAt: g.CreatedAt}
+	switch {
+	case g.Status == generation.Pending:
+		// The job may only be late (a long backlog) or lost; a second copy
+		// is harmless because an attempt is claimed once.
+		g, err := s.update(ctx, g, func(g *generation.Generation) error {
+			g.Deadline = s.now().Add(s.cfg.Deadline)
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		job.Attempt = g.Attempts + 1
+		return "requeued", s.send(ctx, job, 0)
+	case g.Status == generation.Processing && g.TaskID == "":
+		if s.now().Before(g.LeaseUntil) {
+			return "", nil
+		}
+		err := s.attemptFailed(ctx, g, job, &generation.Failure{Kind: generation.Transient, Reason: "the worker stopped before submitting to Suno"})
+		return "retried", err
+	case g.Status == generation.Processing:
+		task, err := s.Suno.Record(ctx, g.TaskID)
+		if err == nil {
+			if g, err = s.applyTask(ctx, g, task, g.CreatedAt); err != nil {
+				return "", err
+			}
+			if g.Status != generation.Processing {
+				return "finished", nil
+			}
+		}
+		err = s.attemptFailed(ctx, g, job, &generation.Failure{Kind: generation.Transient, Reason: "Suno did not finish the song in time"})
+		return "retried", err
+	}
+	return "", nil
+}
