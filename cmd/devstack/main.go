@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -31,11 +30,7 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	page, err := fs.Sub(web.Static, "static")
-	if err != nil {
-		return fmt.Errorf("embedded page: %w", err)
-	}
-	stack, err := localstack.Start(ctx, cfg, localstack.Options{Logger: log, Web: page})
+	stack, err := localstack.Start(ctx, cfg, localstack.Options{Logger: log, Page: web.Handler()})
 	if err != nil {
 		return err
 	}

@@ -294,7 +294,7 @@ func TestSyncReportsStateAfterReconnect(t *testing.T) {
 func TestServesThePageAndDemoUsers(t *testing.T) {
 	t.Parallel()
 	page := fstest.MapFS{"index.html": {Data: []byte("<title>songqueue</title>")}}
-	s := startStack(t, nil, localstack.Options{Web: page})
+	s := startStack(t, nil, localstack.Options{Page: http.FileServerFS(page)})
 	resp, err := http.Get(s.URL + "/")
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,8 +27,8 @@ import (
 // Options are what a caller of Start may add to the configuration.
 type Options struct {
 	Logger *slog.Logger
-	// Web is the page served at /; nil serves a placeholder.
-	Web fs.FS
+	// Page serves the web page at /; nil serves a placeholder.
+	Page http.Handler
 	// WrapSuno decorates the Suno client, for tests that watch its calls.
 	WrapSuno func(service.Suno) service.Suno
 	// Now replaces the clock.
@@ -131,8 +130,8 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	mux.HandleFunc("GET /ws", rt.serveWS)
 	mux.HandleFunc("/@connections/{id}", rt.serveConnections)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	if opt.Web != nil {
-		mux.Handle("/", http.FileServerFS(opt.Web))
+	if opt.Page != nil {
+		mux.Handle("/", opt.Page)
 	} else {
 		mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
