@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/auth"
@@ -46,10 +47,11 @@ type Stack struct {
 	Store   *memory.Store    // nil on the AWS backend
 	Tokens  auth.HS256
 
-	server  *http.Server
-	workers sync.WaitGroup
-	stop    context.CancelFunc
-	log     *slog.Logger
+	server   *http.Server
+	draining atomic.Bool
+	workers  sync.WaitGroup
+	stop     context.CancelFunc
+	log      *slog.Logger
 }
 
 // DemoUser is a ready-made user of one tier.
@@ -125,7 +127,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	})
 
 	rt := &realtime{svc: s.Service, verifier: s.Tokens, hub: hub, log: log}
-	mux.Handle("/api/", httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log))
+	mux.Handle("/api/", s.unlessDraining(httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log)))
 	mux.HandleFunc("GET /api/dev/users", s.serveDemoUsers)
 	mux.HandleFunc("GET /ws", rt.serveWS)
 	mux.HandleFunc("/@connections/{id}", rt.serveConnections)
@@ -166,18 +168,36 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	return s, nil
 }
 
-// Shutdown stops accepting requests, lets the workers finish the jobs they
-// hold, and stops the fake Suno.
+// unlessDraining refuses new API requests once shutdown has begun, while
+// the server stays up for what the jobs in flight still need: the
+// in-process fake Suno and its callbacks.
+func (s *Stack) unlessDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() && r.URL.Path != "/api/suno/callback" {
+			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"code":"shutting_down","message":"the server is shutting down; retry shortly"}}` + "\n"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Shutdown stops accepting API requests, lets the workers finish the jobs
+// they hold, then stops the server and the fake Suno.
 func (s *Stack) Shutdown(ctx context.Context) error {
-	err := s.server.Shutdown(ctx)
+	s.draining.Store(true)
 	s.stop()
 	done := make(chan struct{})
 	go func() { s.workers.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = errors.Join(err, fmt.Errorf("workers still busy: %w", ctx.Err()))
+		err = fmt.Errorf("workers still busy: %w", ctx.Err())
 	}
+	err = errors.Join(err, s.server.Shutdown(ctx))
 	if s.Fake != nil {
 		s.Fake.Close()
 	}

@@ -1,0 +1,67 @@
+package localstack_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/localstack"
+	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/suno"
+)
+
+// gatedSuno holds every submission until released.
+type gatedSuno struct {
+	service.Suno
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedSuno) Submit(ctx context.Context, req suno.GenerateRequest) (string, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.Suno.Submit(ctx, req)
+}
+
+func TestShutdownFinishesTheJobInFlight(t *testing.T) {
+	t.Parallel()
+	gate := &gatedSuno{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	cfg := backendConfig(fastConfig())
+	s, err := localstack.Start(context.Background(), cfg, localstack.Options{
+		WrapSuno: func(next service.Suno) service.Suno { gate.Suno = next; return gate },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := user(t, s, "jules", generation.Pro)
+	id := u.create("in flight at shutdown")
+	select {
+	case <-gate.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job never reached Suno")
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("shutdown returned (%v) while a job was still being submitted", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(gate.release)
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	g, err := s.Service.Store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Status != generation.Processing || g.TaskID == "" {
+		t.Errorf("after shutdown the job in flight is %s without a Suno task: it was abandoned midway", g.Status)
+	}
+}
