@@ -231,7 +231,6 @@ func (q *Queues) ChangeVisibility(_ context.Context, t generation.Tier, receipt 
 		return err
 	}
 	tq.messages[i].visibleAt = q.cfg.Now().Add(max(d, 0))
-	tq.messages[i].inFlight = false
 	q.wake()
 	return nil
 }

@@ -1,0 +1,260 @@
+// Package awstest gives tests an AWS emulator: the endpoint in
+// AWS_ENDPOINT_URL when it is set (make test starts one moto server and
+// exports it, so every package shares it), otherwise one moto server per
+// test binary started from the project's .venv on a free loopback port and
+// stopped when the binary ends. Without moto the tests skip, saying how to
+// install it; in CI (CI=true) they fail instead.
+package awstest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/songqueue/songqueue/internal/awsinfra"
+	"github.com/songqueue/songqueue/internal/sqsqueue"
+)
+
+// InstallHint tells a developer how to get the emulator.
+const InstallHint = "install it with `scripts/moto.sh install` (a .venv with moto[server]), or point AWS_ENDPOINT_URL at a running emulator"
+
+var (
+	once     sync.Once
+	endpoint string
+	startErr error
+	proc     *exec.Cmd
+	procDone chan struct{}
+	logFile  *os.File
+)
+
+// Main runs a package's tests and then stops the emulator they started, if
+// any. Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Endpoint returns the emulator's endpoint, starting moto once per test
+// binary when AWS_ENDPOINT_URL is not set. It skips the test when no
+// emulator can be had, or fails it when CI=true.
+func Endpoint(t testing.TB) string {
+	t.Helper()
+	if e := os.Getenv(awsinfra.EndpointEnv); e != "" {
+		return e
+	}
+	once.Do(func() { endpoint, startErr = start() })
+	if startErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("AWS emulator required in CI: %v", startErr)
+		}
+		t.Skipf("no AWS emulator: %v; %s", startErr, InstallHint)
+	}
+	return endpoint
+}
+
+// Config returns an AWS configuration for the emulator.
+func Config(t testing.TB) aws.Config {
+	t.Helper()
+	cfg, err := awsinfra.LoadAWSConfig(context.Background(), Endpoint(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// UniqueNames returns table and queue names no other test uses.
+func UniqueNames(t testing.TB) awsinfra.Names {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return awsinfra.DefaultNames("t" + hex.EncodeToString(b[:]))
+}
+
+// Setup creates a fresh set of tables and queues with s for one test on
+// clients built from cfg, and deletes them when the test ends.
+func Setup(t testing.TB, cfg aws.Config, s sqsqueue.Settings) (awsinfra.Clients, awsinfra.Resources) {
+	t.Helper()
+	c := awsinfra.NewClients(cfg)
+	res := setup(t, c, func(ctx context.Context, n awsinfra.Names) (awsinfra.Resources, error) {
+		return awsinfra.Ensure(ctx, c, n, s)
+	})
+	return c, res
+}
+
+// SetupTables is Setup for the tables alone.
+func SetupTables(t testing.TB, cfg aws.Config) (awsinfra.Clients, awsinfra.Names) {
+	t.Helper()
+	c := awsinfra.NewClients(cfg)
+	res := setup(t, awsinfra.Clients{DynamoDB: c.DynamoDB}, func(ctx context.Context, n awsinfra.Names) (awsinfra.Resources, error) {
+		return awsinfra.Resources{Names: n}, awsinfra.EnsureTables(ctx, c.DynamoDB, n)
+	})
+	return c, res.Names
+}
+
+// SetupQueues is Setup for the queues alone.
+func SetupQueues(t testing.TB, cfg aws.Config, s sqsqueue.Settings) (awsinfra.Clients, awsinfra.Resources) {
+	t.Helper()
+	c := awsinfra.NewClients(cfg)
+	res := setup(t, awsinfra.Clients{SQS: c.SQS}, func(ctx context.Context, n awsinfra.Names) (awsinfra.Resources, error) {
+		q, err := awsinfra.EnsureQueues(ctx, c.SQS, n, s)
+		return awsinfra.Resources{Names: awsinfra.Names{Prefix: n.Prefix}, Queues: q}, err
+	})
+	return c, res
+}
+
+func setup(t testing.TB, c awsinfra.Clients, ensure func(context.Context, awsinfra.Names) (awsinfra.Resources, error)) awsinfra.Resources {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := ensure(ctx, UniqueNames(t))
+	if err != nil {
+		t.Fatalf("create test resources: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := awsinfra.Teardown(ctx, c, res); err != nil {
+			t.Logf("teardown: %v", err)
+		}
+	})
+	return res
+}
+
+// RepoRoot is the directory of the module's go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func start() (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	python := filepath.Join(root, ".venv", "bin", "python")
+	if _, err := os.Stat(filepath.Join(root, ".venv", "bin", "moto_server")); err != nil {
+		return "", fmt.Errorf("moto is not installed in %s", filepath.Join(root, ".venv"))
+	}
+	script := filepath.Join(root, "scripts", "moto_server.py")
+	var lastErr error
+	for range 3 { // the free port can be taken between the check and the start
+		port, err := freePort()
+		if err != nil {
+			return "", fmt.Errorf("find a free port: %w", err)
+		}
+		url := "http://127.0.0.1:" + strconv.Itoa(port)
+		if lastErr = launch(python, script, port); lastErr == nil {
+			if lastErr = waitReady(url, 30*time.Second); lastErr == nil {
+				return url, nil
+			}
+			Stop()
+		}
+	}
+	return "", lastErr
+}
+
+// launch starts moto through scripts/moto_server.py, which serialises
+// DynamoDB requests (see there why).
+func launch(python, script string, port int) error {
+	f, err := os.CreateTemp("", "moto-*.log")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(python, script, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = procAttr()
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("start moto: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	proc, procDone, logFile = cmd, done, f
+	return nil
+}
+
+func waitReady(url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-procDone:
+			return fmt.Errorf("moto_server exited at start: %s", tail())
+		default:
+		}
+		if res, err := client.Get(url + "/moto-api/"); err == nil {
+			res.Body.Close()
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("moto_server did not answer on %s within %s: %s", url, timeout, tail())
+}
+
+func tail() string {
+	if logFile == nil {
+		return ""
+	}
+	b, _ := os.ReadFile(logFile.Name())
+	b = bytes.TrimSpace(b)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// Stop ends the moto server this process started, if any.
+func Stop() {
+	if proc == nil {
+		return
+	}
+	_ = proc.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-procDone:
+	case <-time.After(3 * time.Second):
+		_ = proc.Process.Kill()
+		<-procDone
+	}
+	if logFile != nil {
+		logFile.Close()
+		os.Remove(logFile.Name())
+	}
+	proc, procDone, logFile = nil, nil, nil
+}

@@ -1,0 +1,103 @@
+// Package dynamo holds the DynamoDB adapters: the generation store, the
+// connection registry and the global rate limiter.
+//
+// Two tables:
+//
+//   - generations, keyed by generationId. Besides the generations it holds
+//     small control items whose keys cannot collide with a generation id
+//     (ids never contain '#'): idempotency keys ("idem#..."), the per-tier
+//     status counters ("count#TIER#shard") and the rate limiter's bucket
+//     ("limiter#name"). One table means one TTL attribute (expiresAt, set
+//     only on idempotency and limiter items), one set of alarms and one
+//     thing to back up; the control items never carry the GSI key
+//     attributes, so they stay out of both indexes.
+//     GSI byUser (userId, createdKey = createdAt#id), keys only: a user's
+//     history newest first. GSI byDeadline (openShard, deadline), keys only
+//     and sparse: openShard is set only while a generation is not terminal,
+//     so the sweeper reads only what is still open. Keys-only projections
+//     cost one small index write when a generation is created and none
+//     when it progresses; the full items are then read with BatchGetItem.
+//   - connections, keyed by connectionId, GSI byUser (userId), TTL
+//     expiresAt (epoch seconds).
+//
+// There is no index on Suno's task id: callbacks carry the generation id in
+// their signed URL and poll jobs carry it in the message, so nothing looks a
+// generation up by task id, and such an index would cost a write on every
+// submission for no reader.
+package dynamo
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Attribute and index names of the tables; template.yaml declares the same.
+const (
+	AttrGenerationID = "generationId"
+	AttrUserID       = "userId"
+	AttrCreatedKey   = "createdKey"
+	AttrOpenShard    = "openShard"
+	AttrDeadline     = "deadline"
+	AttrConnectionID = "connectionId"
+	// AttrExpiresAt is the TTL attribute of both tables, in epoch seconds.
+	AttrExpiresAt = "expiresAt"
+
+	IndexByUser     = "byUser"
+	IndexByDeadline = "byDeadline"
+)
+
+// GenerationsTable is the definition of the generations table.
+func GenerationsTable(name string) *dynamodb.CreateTableInput {
+	keysOnly := &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(AttrGenerationID), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrUserID), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrCreatedKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrOpenShard), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrDeadline), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(AttrGenerationID), KeyType: types.KeyTypeHash}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			{
+				IndexName: aws.String(IndexByUser),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(AttrUserID), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String(AttrCreatedKey), KeyType: types.KeyTypeRange},
+				},
+				Projection: keysOnly,
+			},
+			{
+				IndexName: aws.String(IndexByDeadline),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(AttrOpenShard), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String(AttrDeadline), KeyType: types.KeyTypeRange},
+				},
+				Projection: keysOnly,
+			},
+		},
+	}
+}
+
+// ConnectionsTable is the definition of the connections table.
+func ConnectionsTable(name string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(AttrConnectionID), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrUserID), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(AttrConnectionID), KeyType: types.KeyTypeHash}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(IndexByUser),
+			KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(AttrUserID), KeyType: types.KeyTypeHash}},
+			// Connection items are a few dozen bytes and written once, so
+			// projecting all of them costs nothing extra and saves a read.
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+	}
+}
