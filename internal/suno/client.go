@@ -1,0 +1,171 @@
+package suno
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultTimeout bounds one API call when NewClient is given no HTTP client.
+// Submit and record-info answer at once (the work is asynchronous), so a
+// call that takes longer is better retried.
+const DefaultTimeout = 15 * time.Second
+
+// maxBody caps how much of an answer is read; real answers are a few KB.
+const maxBody = 1 << 20
+
+// Client calls the sunoapi.org v1 API. It is safe for concurrent use.
+type Client struct {
+	base   string
+	apiKey string
+	hc     *http.Client
+}
+
+// NewClient returns a client for the API at baseURL (for example
+// https://api.sunoapi.org, or the fake's URL) authenticating with apiKey.
+// A nil hc means an http.Client with DefaultTimeout.
+func NewClient(baseURL, apiKey string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: DefaultTimeout}
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), apiKey: apiKey, hc: hc}
+}
+
+// Submit starts a generation and returns Suno's task id. An empty Model is
+// sent as DefaultModel. Errors from the API are *APIError; others (network,
+// timeout, unreadable success answer) are wrapped and, being unclassified,
+// count as transient.
+func (c *Client) Submit(ctx context.Context, req GenerateRequest) (string, error) {
+	if req.Model == "" {
+		req.Model = DefaultModel
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return "", fmt.Errorf("suno: submit: encode request: %w", err)
+	}
+	var data struct {
+		TaskID string `json:"taskId"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/api/v1/generate", bytes.NewReader(body), &data); err != nil {
+		return "", fmt.Errorf("suno: submit: %w", err)
+	}
+	if data.TaskID == "" {
+		return "", errors.New("suno: submit: answer has no data.taskId")
+	}
+	return data.TaskID, nil
+}
+
+// recordInfo is data of GET /api/v1/generate/record-info.
+type recordInfo struct {
+	TaskID   string `json:"taskId"`
+	Status   string `json:"status"`
+	Response *struct {
+		TaskID   string      `json:"taskId"`
+		SunoData []wireTrack `json:"sunoData"`
+		// Data is the snake_case variant shown on some doc pages.
+		Data []wireTrack `json:"data"`
+	} `json:"response"`
+	// ErrorCode is documented as null; its type when set is not, so it is
+	// kept raw and only shown in the message.
+	ErrorCode    json.RawMessage `json:"errorCode"`
+	ErrorMessage *string         `json:"errorMessage"`
+}
+
+// Record reads a task's status and tracks.
+func (c *Client) Record(ctx context.Context, taskID string) (Task, error) {
+	if taskID == "" {
+		return Task{}, errors.New("suno: record-info: empty task id")
+	}
+	var data *recordInfo
+	path := "/api/v1/generate/record-info?taskId=" + url.QueryEscape(taskID)
+	if err := c.do(ctx, http.MethodGet, path, nil, &data); err != nil {
+		return Task{}, fmt.Errorf("suno: record-info %s: %w", taskID, err)
+	}
+	if data == nil {
+		return Task{}, fmt.Errorf("suno: record-info %s: answer has no data", taskID)
+	}
+	t := Task{ID: data.TaskID, Status: TaskStatus(data.Status)}
+	if t.ID == "" {
+		t.ID = taskID
+	}
+	if data.Response != nil {
+		ws := data.Response.SunoData
+		if len(ws) == 0 {
+			ws = data.Response.Data
+		}
+		t.Tracks = tracksOf(ws)
+	}
+	if data.ErrorMessage != nil {
+		t.ErrorMessage = *data.ErrorMessage
+	}
+	if ec := strings.TrimSpace(string(data.ErrorCode)); t.ErrorMessage == "" && ec != "" && ec != "null" {
+		t.ErrorMessage = "error code " + strings.Trim(ec, `"`)
+	}
+	return t, nil
+}
+
+// do sends one request and decodes the envelope's data into out. It checks
+// the body's code whatever the HTTP status, since sunoapi.org reports most
+// errors as HTTP 200 with code != 200.
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err // already names the method and URL
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return fmt.Errorf("read answer (HTTP %d): %w", resp.StatusCode, err)
+	}
+
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil || env.Code == nil {
+		if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+			// A success status with a body that is not Suno's: unclassified,
+			// so transient.
+			return fmt.Errorf("HTTP %d with an unreadable answer: %s", resp.StatusCode, snippet(raw))
+		}
+		return &APIError{HTTPStatus: resp.StatusCode, Msg: snippet(raw)}
+	}
+	code := *env.Code
+	if code != CodeOK || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &APIError{HTTPStatus: resp.StatusCode, Code: code, Msg: env.Msg}
+	}
+	if out != nil && len(env.Data) > 0 {
+		if err := json.Unmarshal(env.Data, out); err != nil {
+			return fmt.Errorf("decode data: %w", err)
+		}
+	}
+	return nil
+}
+
+// snippet returns the start of a body for an error message.
+func snippet(b []byte) string {
+	const n = 200
+	s := strings.TrimSpace(string(b))
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}

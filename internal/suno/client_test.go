@@ -1,0 +1,361 @@
+package suno
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+)
+
+// answer starts a server that replies with the given HTTP status and body
+// to every request, and a client pointed at it.
+func answer(t *testing.T, status int, body string) *Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return NewClient(srv.URL, "key", srv.Client())
+}
+
+func TestSubmitSendsWireRequest(t *testing.T) {
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v1/generate" {
+			t.Errorf("request %s %s, want POST /api/v1/generate", r.Method, r.URL.Path)
+		}
+		if a := r.Header.Get("Authorization"); a != "Bearer secret" {
+			t.Errorf("Authorization = %q", a)
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type = %q", ct)
+		}
+		if err := json.NewDecoder(r.Body).Decode(&got); err != nil {
+			t.Errorf("decode body: %v", err)
+		}
+		io.WriteString(w, `{"code":200,"msg":"success","data":{"taskId":"5c79be8e"}}`)
+	}))
+	defer srv.Close()
+
+	c := NewClient(srv.URL+"/", "secret", nil) // trailing slash is trimmed
+	id, err := c.Submit(context.Background(), GenerateRequest{
+		Prompt: "lyrics", Style: "Classical", Title: "Calm", CustomMode: true,
+		Instrumental: true, Model: "V5", NegativeTags: "metal", CallBackURL: "https://cb.example/x",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "5c79be8e" {
+		t.Errorf("task id = %q", id)
+	}
+	want := map[string]any{
+		"prompt": "lyrics", "style": "Classical", "title": "Calm", "customMode": true,
+		"instrumental": true, "model": "V5", "negativeTags": "metal", "callBackUrl": "https://cb.example/x",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("body = %v\nwant %v", got, want)
+	}
+}
+
+func TestSubmitDefaultsAndOmitsEmptyFields(t *testing.T) {
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewDecoder(r.Body).Decode(&got)
+		io.WriteString(w, `{"code":200,"msg":"success","data":{"taskId":"t1"}}`)
+	}))
+	defer srv.Close()
+	if _, err := NewClient(srv.URL, "k", nil).Submit(context.Background(), GenerateRequest{Prompt: "a song"}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"prompt": "a song", "customMode": false, "instrumental": false, "model": DefaultModel}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("body = %v\nwant %v", got, want)
+	}
+}
+
+func TestSubmitErrorClassification(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		kind     generation.FailureKind
+		apiError *APIError // nil: an unclassified (wrapped) error
+	}{
+		{"200 body 405 rate limit", 200, `{"code":405,"msg":"Rate limit exceeded"}`, generation.RateLimited, &APIError{200, 405, "Rate limit exceeded"}},
+		{"200 body 430 too frequent", 200, `{"code":430,"msg":"Your call frequency is too high"}`, generation.RateLimited, &APIError{200, 430, "Your call frequency is too high"}},
+		{"200 body 429 insufficient credits", 200, `{"code":429,"msg":"Insufficient credits"}`, generation.Transient, &APIError{200, 429, "Insufficient credits"}},
+		{"200 body 455 maintenance", 200, `{"code":455,"msg":"System maintenance"}`, generation.Transient, &APIError{200, 455, "System maintenance"}},
+		{"200 body 500", 200, `{"code":500,"msg":"Server error"}`, generation.Transient, &APIError{200, 500, "Server error"}},
+		{"200 body 503", 200, `{"code":503,"msg":"busy"}`, generation.Transient, &APIError{200, 503, "busy"}},
+		{"200 body 531", 200, `{"code":531,"msg":"refunded"}`, generation.Transient, &APIError{200, 531, "refunded"}},
+		{"200 body 408", 200, `{"code":408,"msg":"timeout"}`, generation.Transient, &APIError{200, 408, "timeout"}},
+		{"200 body 400", 200, `{"code":400,"msg":"Invalid parameters"}`, generation.Permanent, &APIError{200, 400, "Invalid parameters"}},
+		{"200 body 413", 200, `{"code":413,"msg":"Theme or prompt too long"}`, generation.Permanent, &APIError{200, 413, "Theme or prompt too long"}},
+		{"200 body 401", 200, `{"code":401,"msg":"Unauthorized"}`, generation.Permanent, &APIError{200, 401, "Unauthorized"}},
+		{"200 body 404", 200, `{"code":404,"msg":"Invalid path"}`, generation.Permanent, &APIError{200, 404, "Invalid path"}},
+		{"200 body 422 other 4xx", 200, `{"code":422,"msg":"nope"}`, generation.Permanent, &APIError{200, 422, "nope"}},
+		{"200 body undocumented code", 200, `{"code":999,"msg":"?"}`, generation.Transient, &APIError{200, 999, "?"}},
+		{"401 body 401", 401, `{"code":401,"msg":"Unauthorized"}`, generation.Permanent, &APIError{401, 401, "Unauthorized"}},
+		{"500 body 430: body code wins", 500, `{"code":430,"msg":"slow down"}`, generation.RateLimited, &APIError{500, 430, "slow down"}},
+		{"503 body 200: HTTP status decides", 503, `{"code":200,"msg":"success"}`, generation.Transient, &APIError{503, 200, "success"}},
+		{"503 HTML page", 503, `<html>Service Unavailable</html>`, generation.Transient, &APIError{503, 0, "<html>Service Unavailable</html>"}},
+		{"502 empty body", 502, ``, generation.Transient, &APIError{502, 0, ""}},
+		{"HTTP 405 text is method not allowed, not rate limit", 405, "Method Not Allowed", generation.Permanent, &APIError{405, 0, "Method Not Allowed"}},
+		{"HTTP 429 text from a gateway", 429, "Too Many Requests", generation.RateLimited, &APIError{429, 0, "Too Many Requests"}},
+		{"HTTP 400 JSON without code", 400, `{"error":"bad"}`, generation.Permanent, &APIError{400, 0, `{"error":"bad"}`}},
+		{"200 garbage", 200, `not json`, generation.Transient, nil},
+		{"200 success without taskId", 200, `{"code":200,"msg":"success","data":{}}`, generation.Transient, nil},
+		{"200 success with null data", 200, `{"code":200,"msg":"success","data":null}`, generation.Transient, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := answer(t, tt.status, tt.body)
+			id, err := c.Submit(context.Background(), GenerateRequest{Prompt: "p"})
+			if err == nil {
+				t.Fatalf("Submit = %q, nil; want an error", id)
+			}
+			if k := generation.Classify(err); k != tt.kind {
+				t.Errorf("Classify(%v) = %v, want %v", err, k, tt.kind)
+			}
+			var ae *APIError
+			if tt.apiError == nil {
+				if errors.As(err, &ae) {
+					t.Errorf("error %v is an *APIError, want a plain error", err)
+				}
+				return
+			}
+			if !errors.As(err, &ae) {
+				t.Fatalf("error %v is not an *APIError", err)
+			}
+			if *ae != *tt.apiError {
+				t.Errorf("APIError = %+v, want %+v", *ae, *tt.apiError)
+			}
+			if !strings.Contains(err.Error(), "suno") {
+				t.Errorf("error %q lacks context", err)
+			}
+		})
+	}
+}
+
+func TestNetworkErrorsAreWrappedAndTransient(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens any more
+
+	c := NewClient(url, "k", nil)
+	_, err := c.Submit(context.Background(), GenerateRequest{Prompt: "p"})
+	if err == nil {
+		t.Fatal("Submit to a closed server succeeded")
+	}
+	if !strings.HasPrefix(err.Error(), "suno: submit:") {
+		t.Errorf("error %q is not wrapped with context", err)
+	}
+	if k := generation.Classify(err); k != generation.Transient {
+		t.Errorf("Classify = %v, want transient", k)
+	}
+	if _, err := c.Record(context.Background(), "t1"); err == nil || generation.Classify(err) != generation.Transient {
+		t.Errorf("Record error = %v, want a transient error", err)
+	}
+}
+
+func TestContextCancellation(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := NewClient(srv.URL, "k", nil).Submit(ctx, GenerateRequest{Prompt: "p"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want it to wrap context.DeadlineExceeded", err)
+	}
+}
+
+func TestRecord(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want Task
+	}{
+		{
+			name: "success, createTime as string",
+			body: `{"code":200,"msg":"success","data":{"taskId":"t1","parentMusicId":"",
+				"param":"{\"prompt\":\"x\"}","response":{"taskId":"t1","sunoData":[
+				{"id":"a","audioUrl":"https://cdn/a.mp3","streamAudioUrl":"https://cdn/a","imageUrl":"https://cdn/a.jpeg",
+				 "prompt":"[Verse]","modelName":"chirp-v3-5","title":"Iron Man","tags":"rock","createTime":"2025-01-01 00:00:00","duration":198.44},
+				{"id":"b","audioUrl":"https://cdn/b.mp3","streamAudioUrl":"https://cdn/b","imageUrl":"https://cdn/b.jpeg",
+				 "title":"Iron Man","createTime":"2025-01-01 00:00:00","duration":228.28}]},
+				"status":"SUCCESS","type":"GENERATE","errorCode":null,"errorMessage":null}}`,
+			want: Task{ID: "t1", Status: StatusSuccess, Tracks: []Track{
+				{ID: "a", AudioURL: "https://cdn/a.mp3", StreamAudioURL: "https://cdn/a", ImageURL: "https://cdn/a.jpeg", Title: "Iron Man", Duration: 198.44},
+				{ID: "b", AudioURL: "https://cdn/b.mp3", StreamAudioURL: "https://cdn/b", ImageURL: "https://cdn/b.jpeg", Title: "Iron Man", Duration: 228.28},
+			}},
+		},
+		{
+			name: "success, createTime as epoch milliseconds",
+			body: `{"code":200,"msg":"success","data":{"taskId":"t2","status":"SUCCESS","response":{"sunoData":[
+				{"id":"a","audioUrl":"u","streamAudioUrl":"s","imageUrl":"i","title":"T","createTime":1735689600000,"duration":"12.5"}]}}}`,
+			want: Task{ID: "t2", Status: StatusSuccess, Tracks: []Track{
+				{ID: "a", AudioURL: "u", StreamAudioURL: "s", ImageURL: "i", Title: "T", Duration: 12.5},
+			}},
+		},
+		{
+			name: "first success streams only, null duration",
+			body: `{"code":200,"msg":"success","data":{"taskId":"t3","status":"FIRST_SUCCESS","response":{"sunoData":[
+				{"id":"a","audioUrl":"","streamAudioUrl":"https://cdn/a","imageUrl":"https://cdn/a.jpeg","title":"T","duration":null,"createTime":null}]}}}`,
+			want: Task{ID: "t3", Status: StatusFirstSuccess, Tracks: []Track{
+				{ID: "a", StreamAudioURL: "https://cdn/a", ImageURL: "https://cdn/a.jpeg", Title: "T"},
+			}},
+		},
+		{
+			name: "pending, no response yet, missing taskId falls back to the asked id",
+			body: `{"code":200,"msg":"success","data":{"status":"PENDING","response":null}}`,
+			want: Task{ID: "asked", Status: StatusPending},
+		},
+		{
+			name: "snake_case tracks under response.data",
+			body: `{"code":200,"msg":"success","data":{"taskId":"t5","status":"SUCCESS","response":{"data":[
+				{"id":"a","audio_url":"u","stream_audio_url":"s","image_url":"i","title":"T","duration":3}]}}}`,
+			want: Task{ID: "t5", Status: StatusSuccess, Tracks: []Track{{ID: "a", AudioURL: "u", StreamAudioURL: "s", ImageURL: "i", Title: "T", Duration: 3}}},
+		},
+		{
+			name: "failed with message",
+			body: `{"code":200,"msg":"success","data":{"taskId":"t6","status":"SENSITIVE_WORD_ERROR","errorCode":400,"errorMessage":"contains banned words"}}`,
+			want: Task{ID: "t6", Status: StatusSensitiveWordError, ErrorMessage: "contains banned words"},
+		},
+		{
+			name: "failed with only an error code",
+			body: `{"code":200,"msg":"success","data":{"taskId":"t7","status":"GENERATE_AUDIO_FAILED","errorCode":"501","errorMessage":null}}`,
+			want: Task{ID: "t7", Status: StatusGenerateAudioFailed, ErrorMessage: "error code 501"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var gotQuery string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet || r.URL.Path != "/api/v1/generate/record-info" {
+					t.Errorf("request %s %s", r.Method, r.URL.Path)
+				}
+				gotQuery = r.URL.Query().Get("taskId")
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			got, err := NewClient(srv.URL, "k", nil).Record(context.Background(), "asked")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gotQuery != "asked" {
+				t.Errorf("taskId query = %q", gotQuery)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Record = %+v\nwant     %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRecordErrors(t *testing.T) {
+	tests := []struct {
+		name, body string
+		kind       generation.FailureKind
+	}{
+		{"unknown task", `{"code":400,"msg":"task not found"}`, generation.Permanent},
+		{"rate limited", `{"code":430,"msg":"too frequent"}`, generation.RateLimited},
+		{"null data", `{"code":200,"msg":"success","data":null}`, generation.Transient},
+		{"data of the wrong type", `{"code":200,"msg":"success","data":"oops"}`, generation.Transient},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := answer(t, 200, tt.body).Record(context.Background(), "t1")
+			if err == nil {
+				t.Fatal("Record succeeded")
+			}
+			if k := generation.Classify(err); k != tt.kind {
+				t.Errorf("Classify(%v) = %v, want %v", err, k, tt.kind)
+			}
+		})
+	}
+	if _, err := NewClient("http://unused", "k", nil).Record(context.Background(), ""); err == nil {
+		t.Error("Record with an empty task id succeeded")
+	}
+}
+
+func TestTaskStatus(t *testing.T) {
+	tests := []struct {
+		s                        TaskStatus
+		done, failed, firstReady bool
+	}{
+		{StatusPending, false, false, false},
+		{StatusTextSuccess, false, false, false},
+		{StatusFirstSuccess, false, false, true},
+		{StatusSuccess, true, false, true},
+		{StatusCreateTaskFailed, false, true, false},
+		{StatusGenerateAudioFailed, false, true, false},
+		{StatusCallbackException, false, true, false},
+		{StatusSensitiveWordError, false, true, false},
+		{"SOMETHING_NEW", false, false, false},
+	}
+	for _, tt := range tests {
+		if tt.s.Done() != tt.done || tt.s.Failed() != tt.failed || tt.s.FirstReady() != tt.firstReady {
+			t.Errorf("%s: Done=%v Failed=%v FirstReady=%v, want %v %v %v",
+				tt.s, tt.s.Done(), tt.s.Failed(), tt.s.FirstReady(), tt.done, tt.failed, tt.firstReady)
+		}
+	}
+}
+
+func TestTaskFailure(t *testing.T) {
+	tests := []struct {
+		status TaskStatus
+		kind   generation.FailureKind
+	}{
+		{StatusCreateTaskFailed, generation.Transient},
+		{StatusGenerateAudioFailed, generation.Transient},
+		{StatusCallbackException, generation.Transient},
+		{StatusSensitiveWordError, generation.Permanent},
+	}
+	for _, tt := range tests {
+		err := Task{ID: "t", Status: tt.status, ErrorMessage: "detail"}.Failure()
+		var f *generation.Failure
+		if !errors.As(err, &f) {
+			t.Fatalf("%s: Failure() = %v, want a *generation.Failure", tt.status, err)
+		}
+		if f.Kind != tt.kind {
+			t.Errorf("%s: kind %v, want %v", tt.status, f.Kind, tt.kind)
+		}
+		if want := statusReason(tt.status) + ": detail"; f.Reason != want {
+			t.Errorf("%s: reason %q, want %q", tt.status, f.Reason, want)
+		}
+	}
+	for _, s := range []TaskStatus{StatusPending, StatusTextSuccess, StatusFirstSuccess, StatusSuccess} {
+		if err := (Task{Status: s}).Failure(); err != nil {
+			t.Errorf("%s: Failure() = %v, want nil", s, err)
+		}
+	}
+}
+
+func TestTrackJSONShape(t *testing.T) {
+	b, err := json.Marshal(Track{ID: "a", AudioURL: "u", StreamAudioURL: "s", ImageURL: "i", Title: "T", Duration: 1.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"id":"a","audioUrl":"u","streamAudioUrl":"s","imageUrl":"i","title":"T","duration":1.5}`
+	if string(b) != want {
+		t.Errorf("Track JSON = %s, want %s", b, want)
+	}
+}

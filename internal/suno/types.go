@@ -1,0 +1,121 @@
+// Package suno is a client for the sunoapi.org v1 music-generation API:
+// submitting a generation, reading a task's record and parsing the callbacks
+// Suno posts while a task progresses.
+//
+// Reference: https://docs.sunoapi.org/suno-api/generate-music,
+// https://docs.sunoapi.org/suno-api/get-music-generation-details and
+// https://docs.sunoapi.org/suno-api/generate-music-callbacks.
+package suno
+
+import (
+	"fmt"
+
+	"github.com/songqueue/songqueue/internal/generation"
+)
+
+// GenerateRequest is the body of POST /api/v1/generate, with the field names
+// sunoapi.org expects on the wire.
+//
+// The docs mark callBackUrl and model as required. CallBackURL is still
+// omitted when empty so that a local setup without a public URL can rely on
+// polling alone; against the real service, configure a callback URL.
+type GenerateRequest struct {
+	// Prompt is the song description (non-custom mode) or the lyrics
+	// (custom mode, not instrumental).
+	Prompt string `json:"prompt"`
+	// Style and Title are used in custom mode only; the docs ask for them to
+	// be left empty otherwise.
+	Style        string `json:"style,omitempty"`
+	Title        string `json:"title,omitempty"`
+	CustomMode   bool   `json:"customMode"`
+	Instrumental bool   `json:"instrumental"`
+	// Model is one of Models; Submit sends DefaultModel when it is empty.
+	Model        string `json:"model"`
+	NegativeTags string `json:"negativeTags,omitempty"`
+	CallBackURL  string `json:"callBackUrl,omitempty"`
+}
+
+// TaskStatus is the status of a generation task as record-info reports it.
+type TaskStatus string
+
+// The statuses documented for GET /api/v1/generate/record-info.
+const (
+	StatusPending             TaskStatus = "PENDING"
+	StatusTextSuccess         TaskStatus = "TEXT_SUCCESS"
+	StatusFirstSuccess        TaskStatus = "FIRST_SUCCESS"
+	StatusSuccess             TaskStatus = "SUCCESS"
+	StatusCreateTaskFailed    TaskStatus = "CREATE_TASK_FAILED"
+	StatusGenerateAudioFailed TaskStatus = "GENERATE_AUDIO_FAILED"
+	StatusCallbackException   TaskStatus = "CALLBACK_EXCEPTION"
+	StatusSensitiveWordError  TaskStatus = "SENSITIVE_WORD_ERROR"
+)
+
+// Done reports whether every track has been generated.
+func (s TaskStatus) Done() bool { return s == StatusSuccess }
+
+// Failed reports whether the task ended in one of the error statuses.
+func (s TaskStatus) Failed() bool {
+	switch s {
+	case StatusCreateTaskFailed, StatusGenerateAudioFailed, StatusCallbackException, StatusSensitiveWordError:
+		return true
+	}
+	return false
+}
+
+// FirstReady reports whether at least the first track can be streamed.
+func (s TaskStatus) FirstReady() bool { return s == StatusFirstSuccess || s == StatusSuccess }
+
+// Track is one generated song. Its JSON form is also the project's own API
+// shape for tracks (DESIGN.md §3), so the tags must not change.
+//
+// While a task is at FIRST_SUCCESS a track typically has StreamAudioURL but
+// no AudioURL yet, and Duration may be 0.
+type Track struct {
+	ID             string  `json:"id"`
+	AudioURL       string  `json:"audioUrl"`
+	StreamAudioURL string  `json:"streamAudioUrl"`
+	ImageURL       string  `json:"imageUrl"`
+	Title          string  `json:"title"`
+	Duration       float64 `json:"duration"`
+}
+
+// Task is what record-info says about a generation task.
+type Task struct {
+	ID           string
+	Status       TaskStatus
+	Tracks       []Track
+	ErrorMessage string
+}
+
+// Failure returns nil unless the task failed. Otherwise it returns a
+// *generation.Failure: permanent for SENSITIVE_WORD_ERROR (the same prompt
+// will be refused again), transient for the other error statuses, which
+// DESIGN.md §6 retries like any transient error.
+func (t Task) Failure() error {
+	if !t.Status.Failed() {
+		return nil
+	}
+	kind := generation.Transient
+	if t.Status == StatusSensitiveWordError {
+		kind = generation.Permanent
+	}
+	reason := statusReason(t.Status)
+	if t.ErrorMessage != "" {
+		reason = fmt.Sprintf("%s: %s", reason, t.ErrorMessage)
+	}
+	return &generation.Failure{Kind: kind, Reason: reason}
+}
+
+func statusReason(s TaskStatus) string {
+	switch s {
+	case StatusCreateTaskFailed:
+		return "Suno could not create the generation task"
+	case StatusGenerateAudioFailed:
+		return "Suno failed to generate the audio"
+	case StatusCallbackException:
+		return "Suno reported an error while processing the task"
+	case StatusSensitiveWordError:
+		return "the prompt contains words Suno does not allow"
+	}
+	return fmt.Sprintf("Suno task ended with status %s", s)
+}
