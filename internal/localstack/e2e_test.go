@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/songqueue/songqueue/internal/awstest"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/localstack"
 	"github.com/songqueue/songqueue/internal/service"
@@ -27,18 +28,69 @@ func fastConfig() localstack.Config {
 	c.BackoffBase = 40 * time.Millisecond
 	c.PollInterval = 100 * time.Millisecond
 	c.Deadline = 10 * time.Second
-	c.Visibility = 2 * time.Second
+	// Longer than any step under a loaded CI machine, so a slow step is not
+	// mistaken for a dead worker and redelivered.
+	c.Visibility = 5 * time.Second
 	c.RateLimit = 1000
 	c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 20*time.Millisecond, 60*time.Millisecond, 120*time.Millisecond
 	return c
 }
 
-// backend lets the same scenarios run on the memory and the AWS adapters.
-var backendConfig = func(c localstack.Config) localstack.Config { return c }
+// backend is where a scenario's stack keeps its state.
+type backend struct {
+	name   string
+	config func(t *testing.T, c localstack.Config) localstack.Config
+}
 
-func startStack(t *testing.T, mutate func(*localstack.Config), opt localstack.Options) *localstack.Stack {
+var backends = []backend{
+	{"memory", func(_ *testing.T, c localstack.Config) localstack.Config { return c }},
+	// The AWS adapters on the emulator (moto, or AWS_ENDPOINT_URL), each
+	// scenario with tables and queues of its own.
+	{"aws", func(t *testing.T, c localstack.Config) localstack.Config {
+		c.Backend = "aws"
+		c.AWSEndpointURL = awstest.Endpoint(t)
+		c.ResourcePrefix = awstest.UniqueNames(t).Prefix
+		return c
+	}},
+}
+
+var scenarios = map[string]func(t *testing.T, b backend){
+	"FullLifecycle":                       scenarioFullLifecycle,
+	"TransientFailuresAreRetried":         scenarioTransientFailuresAreRetriedWithBackoff,
+	"PermanentErrorFailsAtOnce":           scenarioPermanentErrorFailsAtOnce,
+	"RetriesExhausted":                    scenarioRetriesExhausted,
+	"CancelRunningJob":                    scenarioCancelRunningJob,
+	"CancelQueuedJob":                     scenarioCancelQueuedJob,
+	"UsersSeeOnlyTheirOwn":                scenarioUsersSeeOnlyTheirOwnGenerations,
+	"CompletionByPolling":                 scenarioCompletionByPollingWhenNoCallbackComes,
+	"DuplicateDeliveryDoesNotSubmitTwice": scenarioDuplicateDeliveryDoesNotSubmitTwice,
+	"SyncAfterReconnect":                  scenarioSyncReportsStateAfterReconnect,
+	"PageAndDemoUsers":                    scenarioServesThePageAndDemoUsers,
+	"TierPriority":                        scenarioHigherTiersOvertakeABacklogWithoutStarvingIt,
+	"ShutdownFinishesJobInFlight":         scenarioShutdownFinishesTheJobInFlight,
+}
+
+// TestEndToEnd drives the local stack over real HTTP and WebSocket, on
+// each backend.
+func TestEndToEnd(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			for name, run := range scenarios {
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					run(t, b)
+				})
+			}
+		})
+	}
+}
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+func startStack(t *testing.T, b backend, mutate func(*localstack.Config), opt localstack.Options) *localstack.Stack {
 	t.Helper()
-	cfg := backendConfig(fastConfig())
+	cfg := b.config(t, fastConfig())
 	if mutate != nil {
 		mutate(&cfg)
 	}

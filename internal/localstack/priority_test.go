@@ -38,10 +38,9 @@ func (r *recordingSuno) submitted() []string {
 	return append([]string(nil), r.order...)
 }
 
-func TestHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T) {
-	t.Parallel()
+func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backend) {
 	rec := &recordingSuno{}
-	s := startStack(t, func(c *localstack.Config) {
+	s := startStack(t, b, func(c *localstack.Config) {
 		c.RateLimit = 5               // tokens are scarce: 5 a second for 45 jobs
 		c.AgingStep = 5 * time.Second // promotion (unit-tested in ratelimit) stays out of the way here
 	}, localstack.Options{WrapSuno: func(next service.Suno) service.Suno { rec.next = next; return rec }})

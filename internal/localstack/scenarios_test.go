@@ -1,6 +1,7 @@
 package localstack_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -27,9 +28,8 @@ func progressSeq(evs []event) []int {
 	return out
 }
 
-func TestFullLifecycle(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, nil, localstack.Options{})
+func scenarioFullLifecycle(t *testing.T, b backend) {
+	s := startStack(t, b, nil, localstack.Options{})
 	alice := user(t, s, "alice", generation.Premium)
 	ws := alice.dial()
 
@@ -62,9 +62,8 @@ func TestFullLifecycle(t *testing.T) {
 	}
 }
 
-func TestTransientFailuresAreRetriedWithBackoff(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, nil, localstack.Options{})
+func scenarioTransientFailuresAreRetriedWithBackoff(t *testing.T, b backend) {
+	s := startStack(t, b, nil, localstack.Options{})
 	bob := user(t, s, "bob", generation.Pro)
 	ws := bob.dial()
 
@@ -99,9 +98,8 @@ func TestTransientFailuresAreRetriedWithBackoff(t *testing.T) {
 	}
 }
 
-func TestPermanentErrorFailsAtOnce(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, nil, localstack.Options{})
+func scenarioPermanentErrorFailsAtOnce(t *testing.T, b backend) {
+	s := startStack(t, b, nil, localstack.Options{})
 	u := user(t, s, "carol", generation.Free)
 	ws := u.dial()
 
@@ -119,9 +117,8 @@ func TestPermanentErrorFailsAtOnce(t *testing.T) {
 	}
 }
 
-func TestRetriesExhausted(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, nil, localstack.Options{})
+func scenarioRetriesExhausted(t *testing.T, b backend) {
+	s := startStack(t, b, nil, localstack.Options{})
 	u := user(t, s, "dave", generation.Free)
 	ws := u.dial()
 
@@ -140,9 +137,8 @@ func TestRetriesExhausted(t *testing.T) {
 	}
 }
 
-func TestCancelRunningJob(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, nil, localstack.Options{})
+func scenarioCancelRunningJob(t *testing.T, b backend) {
+	s := startStack(t, b, nil, localstack.Options{})
 	u := user(t, s, "erin", generation.Pro)
 	ws := u.dial()
 
@@ -167,10 +163,9 @@ func TestCancelRunningJob(t *testing.T) {
 	}
 }
 
-func TestCancelQueuedJob(t *testing.T) {
-	t.Parallel()
+func scenarioCancelQueuedJob(t *testing.T, b backend) {
 	// One token every 5 s: the second job waits in the queue.
-	s := startStack(t, func(c *localstack.Config) { c.RateLimit = 0.2 }, localstack.Options{})
+	s := startStack(t, b, func(c *localstack.Config) { c.RateLimit = 0.2 }, localstack.Options{})
 	u := user(t, s, "frank", generation.Free)
 	ws := u.dial()
 
@@ -192,9 +187,8 @@ func TestCancelQueuedJob(t *testing.T) {
 	}
 }
 
-func TestUsersSeeOnlyTheirOwnGenerations(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, nil, localstack.Options{})
+func scenarioUsersSeeOnlyTheirOwnGenerations(t *testing.T, b backend) {
+	s := startStack(t, b, nil, localstack.Options{})
 	alice := user(t, s, "alice", generation.Enterprise)
 	mallory := user(t, s, "mallory", generation.Enterprise)
 	aliceWS, malloryWS := alice.dial(), mallory.dial()
@@ -224,9 +218,8 @@ func TestUsersSeeOnlyTheirOwnGenerations(t *testing.T) {
 	}
 }
 
-func TestCompletionByPollingWhenNoCallbackComes(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, nil, localstack.Options{})
+func scenarioCompletionByPollingWhenNoCallbackComes(t *testing.T, b backend) {
+	s := startStack(t, b, nil, localstack.Options{})
 	u := user(t, s, "gina", generation.Premium)
 	ws := u.dial()
 
@@ -240,21 +233,17 @@ func TestCompletionByPollingWhenNoCallbackComes(t *testing.T) {
 	}
 }
 
-func TestDuplicateDeliveryDoesNotSubmitTwice(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, nil, localstack.Options{})
-	if s.Queues == nil {
-		t.Skip("duplicate injection needs the in-process queues")
-	}
+func scenarioDuplicateDeliveryDoesNotSubmitTwice(t *testing.T, b backend) {
+	s := startStack(t, b, nil, localstack.Options{})
 	u := user(t, s, "hank", generation.Pro)
 	ws := u.dial()
 
 	prompt := "delivered twice"
 	id := u.create(prompt)
 	// SQS may deliver a message more than once: send copies of the job.
-	job, _ := json.Marshal(service.Job{Kind: service.JobGenerate, GenerationID: id, Tier: generation.Pro, Attempt: 1, EnqueuedAt: time.Now()})
+	job := service.Job{Kind: service.JobGenerate, GenerationID: id, Tier: generation.Pro, Attempt: 1, EnqueuedAt: time.Now()}
 	for range 3 {
-		if err := s.Queues.SendRaw(generation.Pro, job, 0); err != nil {
+		if err := s.Service.Queue.Send(context.Background(), job, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -268,9 +257,8 @@ func TestDuplicateDeliveryDoesNotSubmitTwice(t *testing.T) {
 	}
 }
 
-func TestSyncReportsStateAfterReconnect(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, nil, localstack.Options{})
+func scenarioSyncReportsStateAfterReconnect(t *testing.T, b backend) {
+	s := startStack(t, b, nil, localstack.Options{})
 	u := user(t, s, "ivy", generation.Pro)
 	id := u.create("made while offline")
 	// No socket was open: a client that connects now asks for the state.
@@ -291,10 +279,9 @@ func TestSyncReportsStateAfterReconnect(t *testing.T) {
 	}
 }
 
-func TestServesThePageAndDemoUsers(t *testing.T) {
-	t.Parallel()
+func scenarioServesThePageAndDemoUsers(t *testing.T, b backend) {
 	page := fstest.MapFS{"index.html": {Data: []byte("<title>songqueue</title>")}}
-	s := startStack(t, nil, localstack.Options{Page: http.FileServerFS(page)})
+	s := startStack(t, b, nil, localstack.Options{Page: http.FileServerFS(page)})
 	resp, err := http.Get(s.URL + "/")
 	if err != nil {
 		t.Fatal(err)

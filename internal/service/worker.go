@@ -246,14 +246,16 @@ func (s *Service) HandleCallback(ctx context.Context, auth CallbackAuth, cb suno
 		// the poll job covers the first case, the others need nothing.
 		return nil
 	}
+	if err := cb.Failure(); err != nil {
+		// An error callback, or a stage reported with a failure code.
+		return s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: g.CreatedAt}, err)
+	}
 	task := suno.Task{ID: cb.TaskID, Tracks: cb.Tracks}
 	switch cb.Type {
 	case "first":
 		task.Status = suno.StatusFirstSuccess
 	case "complete":
 		task.Status = suno.StatusSuccess
-	case "error":
-		return s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: g.CreatedAt}, cb.Failure())
 	default:
 		return nil // "text": lyrics are ready, nothing the user sees yet
 	}

@@ -170,39 +170,3 @@ func TestFlexTime(t *testing.T) {
 		}
 	}
 }
-
-func TestModelLimits(t *testing.T) {
-	tests := []struct {
-		model  string
-		custom bool
-		want   Limits
-		ok     bool
-	}{
-		{"V4", false, Limits{Prompt: 500}, true},
-		{"V5", false, Limits{Prompt: 500}, true},
-		{"V3_5", true, Limits{3000, 200, 80}, true},
-		{"V4", true, Limits{3000, 200, 80}, true},
-		{"V4_5", true, Limits{5000, 1000, 100}, true},
-		{"V4_5PLUS", true, Limits{5000, 1000, 100}, true},
-		{"V4_5ALL", true, Limits{5000, 1000, 80}, true},
-		{"V5", true, Limits{5000, 1000, 100}, true},
-		{"V5_5", true, Limits{5000, 1000, 100}, true},
-		{"v4_5", true, Limits{}, false},
-		{"chirp-v3-5", false, Limits{}, false},
-		{"", true, Limits{}, false},
-	}
-	for _, tt := range tests {
-		got, ok := ModelLimits(tt.model, tt.custom)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("ModelLimits(%q, %v) = %+v, %v; want %+v, %v", tt.model, tt.custom, got, ok, tt.want, tt.ok)
-		}
-	}
-	for _, m := range Models {
-		if _, ok := ModelLimits(m, true); !ok {
-			t.Errorf("model %s is listed in Models but has no limits", m)
-		}
-	}
-	if _, ok := ModelLimits(DefaultModel, true); !ok {
-		t.Errorf("DefaultModel %s has no limits", DefaultModel)
-	}
-}

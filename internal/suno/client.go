@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/songqueue/songqueue/internal/generation"
 )
 
 // DefaultTimeout bounds one API call when NewClient is given no HTTP client.
@@ -40,12 +42,12 @@ func NewClient(baseURL, apiKey string, hc *http.Client) *Client {
 }
 
 // Submit starts a generation and returns Suno's task id. An empty Model is
-// sent as DefaultModel. Errors from the API are *APIError; others (network,
+// sent as generation.DefaultModel. Errors from the API are *APIError; others (network,
 // timeout, unreadable success answer) are wrapped and, being unclassified,
 // count as transient.
 func (c *Client) Submit(ctx context.Context, req GenerateRequest) (string, error) {
 	if req.Model == "" {
-		req.Model = DefaultModel
+		req.Model = generation.DefaultModel
 	}
 	body, err := json.Marshal(req)
 	if err != nil {

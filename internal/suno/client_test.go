@@ -77,7 +77,7 @@ func TestSubmitDefaultsAndOmitsEmptyFields(t *testing.T) {
 	if _, err := NewClient(srv.URL, "k", nil).Submit(context.Background(), GenerateRequest{Prompt: "a song"}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"prompt": "a song", "customMode": false, "instrumental": false, "model": DefaultModel}
+	want := map[string]any{"prompt": "a song", "customMode": false, "instrumental": false, "model": generation.DefaultModel}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("body = %v\nwant %v", got, want)
 	}

@@ -29,7 +29,8 @@ type GenerateRequest struct {
 	Title        string `json:"title,omitempty"`
 	CustomMode   bool   `json:"customMode"`
 	Instrumental bool   `json:"instrumental"`
-	// Model is one of Models; Submit sends DefaultModel when it is empty.
+	// Model is one of generation.Models; Submit sends
+	// generation.DefaultModel when it is empty.
 	Model        string `json:"model"`
 	NegativeTags string `json:"negativeTags,omitempty"`
 	CallBackURL  string `json:"callBackUrl,omitempty"`

@@ -23,6 +23,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/songqueue/songqueue/internal/suno"
+
+	"github.com/songqueue/songqueue/internal/generation"
 )
 
 // Config tunes a fake server. The zero value is usable: no key check, every
@@ -252,11 +254,11 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 func validate(req suno.GenerateRequest) string {
 	model := req.Model
 	if model == "" {
-		model = suno.DefaultModel
+		model = generation.DefaultModel
 	}
-	limits, ok := suno.ModelLimits(model, req.CustomMode)
+	limits, ok := generation.ModelLimits(model, req.CustomMode)
 	if !ok {
-		return fmt.Sprintf("Invalid parameters: unknown model %q (want one of %s)", req.Model, strings.Join(suno.Models, ", "))
+		return fmt.Sprintf("Invalid parameters: unknown model %q (want one of %s)", req.Model, strings.Join(generation.Models, ", "))
 	}
 	if req.CustomMode {
 		if req.Style == "" || req.Title == "" {
@@ -283,7 +285,7 @@ func validate(req suno.GenerateRequest) string {
 
 func (s *Server) newTask(r *http.Request, req suno.GenerateRequest, d Directives) *task {
 	if req.Model == "" {
-		req.Model = suno.DefaultModel
+		req.Model = generation.DefaultModel
 	}
 	t := &task{
 		req:      req,
