@@ -122,7 +122,9 @@ func ensureTable(ctx context.Context, db *dynamodb.Client, in *dynamodb.CreateTa
 		return fmt.Errorf("create table %s: %w", name, err)
 	}
 	if err := dynamodb.NewTableExistsWaiter(db).Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, 5*time.Minute,
-		func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay, o.MaxDelay = 200*time.Millisecond, 5*time.Second }); err != nil {
+		func(o *dynamodb.TableExistsWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 200*time.Millisecond, 5*time.Second
+		}); err != nil {
 		return fmt.Errorf("wait for table %s: %w", name, err)
 	}
 	ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: in.TableName})

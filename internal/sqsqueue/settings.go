@@ -17,7 +17,10 @@ import (
 const MaxDelay = 15 * time.Minute
 
 // Settings are the attributes of the tier queues; template.yaml declares the
-// same.
+// same. The queues keep SQS's default receive wait of zero: the SDK cannot
+// send an explicit WaitTimeSeconds of 0, so a queue default would turn every
+// short poll into a long one, and Lambda's event source mapping long-polls
+// whatever the queue says.
 type Settings struct {
 	// VisibilityTimeout hides a received message; it should exceed the
 	// worker function's timeout (Lambda's guidance: six times it). Whole
@@ -31,8 +34,6 @@ type Settings struct {
 	// DeadLetterRetention is the dead-letter queues'; default 14 days, the
 	// most SQS allows, so that failures wait for someone to look.
 	DeadLetterRetention time.Duration
-	// ReceiveWait is the queue's default long-poll wait; default 20 s.
-	ReceiveWait time.Duration
 }
 
 // DefaultSettings are the production settings.
@@ -52,9 +53,6 @@ func (s Settings) WithDefaults() Settings {
 	if s.DeadLetterRetention <= 0 {
 		s.DeadLetterRetention = 14 * 24 * time.Hour
 	}
-	if s.ReceiveWait <= 0 {
-		s.ReceiveWait = 20 * time.Second
-	}
 	return s
 }
 
@@ -68,7 +66,6 @@ func (s Settings) QueueAttributes(deadLetterARN string) map[string]string {
 	return map[string]string{
 		"VisibilityTimeout":             seconds(s.VisibilityTimeout),
 		"MessageRetentionPeriod":        seconds(s.Retention),
-		"ReceiveMessageWaitTimeSeconds": seconds(s.ReceiveWait),
 		"RedrivePolicy":                 string(policy),
 		"SqsManagedSseEnabled":          "true",
 	}
