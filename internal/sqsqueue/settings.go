@@ -64,10 +64,10 @@ func (s Settings) QueueAttributes(deadLetterARN string) map[string]string {
 	s = s.WithDefaults()
 	policy, _ := json.Marshal(map[string]any{"deadLetterTargetArn": deadLetterARN, "maxReceiveCount": s.MaxReceiveCount})
 	return map[string]string{
-		"VisibilityTimeout":             seconds(s.VisibilityTimeout),
-		"MessageRetentionPeriod":        seconds(s.Retention),
-		"RedrivePolicy":                 string(policy),
-		"SqsManagedSseEnabled":          "true",
+		"VisibilityTimeout":      seconds(s.VisibilityTimeout),
+		"MessageRetentionPeriod": seconds(s.Retention),
+		"RedrivePolicy":          string(policy),
+		"SqsManagedSseEnabled":   "true",
 	}
 }
 
