@@ -181,7 +181,7 @@ func describeJSONError(err error) error {
 		if typ.Field == "" {
 			return badBody("invalid_json", "the body must be a JSON object")
 		}
-		return badBody("invalid_"+snake(typ.Field), fmt.Sprintf("%s must be a %s, not a %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value))
+		return service.InvalidField(typ.Field, fmt.Sprintf("%s must be a %s, not a %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		if field == "tier" || field == "priority" || field == "userId" {
@@ -208,17 +208,6 @@ func badBody(code, msg string) error {
 	return &service.Error{Kind: service.KindInvalid, Code: code, Message: msg}
 }
 
-func snake(field string) string {
-	var b strings.Builder
-	for _, r := range field {
-		if r >= 'A' && r <= 'Z' {
-			b.WriteByte('_')
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 // StatusResponse is a generation as its owner sees it.
 type StatusResponse struct {

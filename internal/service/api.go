@@ -36,7 +36,7 @@ func (s *Service) Create(ctx context.Context, c Caller, req generation.Request, 
 	if err := req.Validate(); err != nil {
 		var fe *generation.FieldError
 		if errors.As(err, &fe) {
-			return CreateResult{}, invalid("invalid_"+snake(fe.Field), "%s", fe.Error())
+			return CreateResult{}, InvalidField(fe.Field, fe.Error())
 		}
 		return CreateResult{}, invalid("invalid_request", "%s", err.Error())
 	}
@@ -216,6 +216,12 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		out.Total += ts.Total
 	}
 	return out, nil
+}
+
+// InvalidField is the error for a bad request field: its code is
+// "invalid_" and the field's name in snake_case.
+func InvalidField(field, message string) *Error {
+	return &Error{Kind: KindInvalid, Code: "invalid_" + snake(field), Message: message}
 }
 
 func snake(field string) string {
