@@ -208,7 +208,6 @@ func badBody(code, msg string) error {
 	return &service.Error{Kind: service.KindInvalid, Code: code, Message: msg}
 }
 
-
 // StatusResponse is a generation as its owner sees it.
 type StatusResponse struct {
 	GenerationID string             `json:"generationId"`
