@@ -36,7 +36,7 @@ export function displayName(g) {
 
 /** The sentence to announce for a change applyEvent reported, or null. */
 export function describeChange({ g, before, created }) {
-  if (created || !before) return null; // details not loaded yet; later events will speak
+  if (created || !before || g.placeholder) return null; // details not loaded yet; later events will speak
   const name = `Song '${shorten(displayName(g))}'`;
   if (g.status !== before.status) {
     switch (g.status) {
@@ -114,7 +114,25 @@ export class GenerationList {
 
   /** Puts a just-created generation at the top. */
   addCreated(resp, req) {
-    if (this.items.has(resp.generationId)) return this.items.get(resp.generationId); // an idempotent replay, or an event won the race
+    const known = this.items.get(resp.generationId);
+    if (known) {
+      // An idempotent replay, or an event won the race. A placeholder made
+      // by that event has no details yet; the request has them, so the
+      // "Queued" message and later announcements name the song.
+      if (known.placeholder) {
+        Object.assign(known, {
+          tier: known.tier || str(resp.tier),
+          prompt: req.prompt.trim(),
+          title: req.customMode ? req.title.trim() : "",
+          instrumental: req.instrumental,
+          createdAt: known.createdAt || new Date().toISOString(),
+          placeholder: false,
+        });
+        this.place(known, false);
+        this.render(known);
+      }
+      return known;
+    }
     const g = this.newRecord(resp.generationId);
     Object.assign(g, {
       status: str(resp.status) || "pending",
