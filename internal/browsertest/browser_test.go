@@ -1,0 +1,717 @@
+// Package browsertest drives the real page in headless Chromium against the
+// local stack: sign in as a demo user, create a song and watch it finish,
+// cancel another, reload, and check that the page never talks to any host
+// but the stack's own.
+//
+// It needs Debian's chromium (.ci/run installs it). Without it the test
+// skips, or fails when CI=true. CHROMIUM_PATH overrides the executable.
+// Screenshots go to <repo>/.artifacts/screenshots/, which git ignores.
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/songqueue/songqueue/internal/localstack"
+	"github.com/songqueue/songqueue/web"
+)
+
+const installHint = "apt-get install -y --no-install-recommends chromium (or set CHROMIUM_PATH)"
+
+// chromiumPath finds the browser: $CHROMIUM_PATH, Debian's /usr/bin/chromium,
+// or a chromium on PATH.
+func chromiumPath() (string, error) {
+	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("CHROMIUM_PATH=%s: %w", p, err)
+		}
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium", nil
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("chromium is not installed")
+}
+
+// repoRoot is the directory holding go.mod, above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// lockedBuffer collects the stack's log, shown only when the test fails
+// (a t.Log from a stack goroutine could outlive the test).
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// recorder keeps what the tab did: every request, response and console
+// message. The listener runs in chromedp's read loop, so it only appends.
+type recorder struct {
+	mu        sync.Mutex
+	requests  []string // "TYPE URL"
+	urls      []string
+	sockets   []string
+	responses []string // "STATUS URL" for 4xx and 5xx
+	failed    []string
+	console   []string
+	errors    []string // uncaught exceptions and console.error
+}
+
+func (r *recorder) listen(ev any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch ev := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		if ev.Request != nil {
+			r.requests = append(r.requests, string(ev.Type)+" "+ev.Request.URL)
+			r.urls = append(r.urls, ev.Request.URL)
+		}
+	case *network.EventWebSocketCreated:
+		r.sockets = append(r.sockets, ev.URL)
+		r.urls = append(r.urls, ev.URL)
+	case *network.EventResponseReceived:
+		if ev.Response != nil && ev.Response.Status >= 400 {
+			r.responses = append(r.responses, fmt.Sprintf("%d %s", ev.Response.Status, ev.Response.URL))
+		}
+	case *network.EventLoadingFailed:
+		r.failed = append(r.failed, fmt.Sprintf("%s %s (canceled=%v)", ev.Type, ev.ErrorText, ev.Canceled))
+	case *runtime.EventConsoleAPICalled:
+		parts := make([]string, 0, len(ev.Args))
+		for _, a := range ev.Args {
+			switch {
+			case len(a.Value) > 0:
+				var s string
+				if json.Unmarshal(a.Value, &s) == nil {
+					parts = append(parts, s)
+				} else {
+					parts = append(parts, string(a.Value))
+				}
+			case a.Description != "":
+				parts = append(parts, a.Description)
+			default:
+				parts = append(parts, string(a.Type))
+			}
+		}
+		line := fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(parts, " "))
+		r.console = append(r.console, line)
+		if ev.Type == runtime.ConsoleAPICalledTypeError {
+			r.errors = append(r.errors, line)
+		}
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		line := "exception: " + d.Text
+		if d.Exception != nil {
+			line += " " + d.Exception.Description
+		}
+		line += fmt.Sprintf(" at %s:%d", d.URL, d.LineNumber+1)
+		r.console = append(r.console, line)
+		r.errors = append(r.errors, line)
+	case *log.EventEntryAdded:
+		if ev.Entry != nil {
+			r.console = append(r.console, fmt.Sprintf("log.%s %s: %s %s", ev.Entry.Source, ev.Entry.Level, ev.Entry.Text, ev.Entry.URL))
+		}
+	}
+}
+
+func (r *recorder) snapshot() (urls, requests, sockets, responses, failed, console, errs []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := slices.Clone[[]string]
+	return c(r.urls), c(r.requests), c(r.sockets), c(r.responses), c(r.failed), c(r.console), c(r.errors)
+}
+
+// browser is one tab on the page, with the means to explain a failure.
+type browser struct {
+	t        *testing.T
+	ctx      context.Context // the tab; no deadline of its own
+	stackURL *url.URL
+	rec      *recorder
+	stackLog *lockedBuffer
+	shots    string
+	dumped   bool
+}
+
+// dump logs what a person needs to see why a step failed: the list as the
+// page shows it, the announcer, the console and the network.
+func (b *browser) dump() {
+	if b.dumped {
+		return
+	}
+	b.dumped = true
+	ctx, cancel := context.WithTimeout(b.ctx, 3*time.Second)
+	defer cancel()
+	page, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const txt = (id) => { const e = document.getElementById(id); return e ? e.innerText : "(missing)"; };
+		const items = [...document.querySelectorAll("ol#generations > li.gen-item")].map(
+			(li) => li.dataset.generationId + " [" + li.dataset.status + "]: " + li.innerText.replace(/\s+/g, " "));
+		return "location: " + location.href +
+			"\nws-state: " + txt("ws-state") +
+			"\nsignin-error: " + txt("signin-error") + "\ncreate-error: " + txt("create-error") + "\nlist-error: " + txt("list-error") +
+			"\nannouncer: " + txt("announcer").replace(/\n+/g, " | ") +
+			"\nstats: " + txt("queue-stats").replace(/\s+/g, " ") +
+			"\nlist:\n  " + items.join("\n  ");
+	})()`))
+	if err != nil {
+		page = "(could not read the page: " + err.Error() + ")"
+	}
+	_, requests, _, responses, failed, console, _ := b.rec.snapshot()
+	b.t.Logf("page state:\n%s", page)
+	b.t.Logf("console:\n  %s", strings.Join(console, "\n  "))
+	b.t.Logf("requests:\n  %s", strings.Join(requests, "\n  "))
+	b.t.Logf("error responses: %v; failed loads: %v", responses, failed)
+	b.t.Logf("stack log:\n%s", b.stackLog.String())
+	b.screenshot("failure")
+}
+
+// fatalf dumps the page and stops the test.
+func (b *browser) fatalf(format string, args ...any) {
+	b.t.Helper()
+	b.dump()
+	b.t.Fatalf(format, args...)
+}
+
+// errorf dumps the page and marks the test failed.
+func (b *browser) errorf(format string, args ...any) {
+	b.t.Helper()
+	b.dump()
+	b.t.Errorf(format, args...)
+}
+
+// do runs steps with a timeout.
+func (b *browser) do(what string, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression and decodes its value into T.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript expression until it is truthy and returns its
+// value; after timeout it fails with what, the page and the console.
+func waitFor[T any](b *browser, what string, timeout time.Duration, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout+2*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Poll[T](expr,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		b.fatalf("waiting %s for %s: %v", timeout, what, err)
+	}
+	return v
+}
+
+// screenshot saves the whole page as a PNG under the screenshots folder.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	p := filepath.Join(b.shots, name+".png")
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		b.t.Errorf("save screenshot: %v", err)
+		return
+	}
+	b.t.Logf("screenshot %s (%d KB)", p, len(buf)/1024)
+}
+
+// onStackHost reports whether raw is an address on the stack's own host
+// and port (or a data: or blob: URL, which reach no host).
+func (b *browser) onStackHost(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "data", "blob":
+		return true
+	case "http", "ws":
+		return u.Host == b.stackURL.Host
+	}
+	return false
+}
+
+// item is what the test reads of one li.gen-item.
+type item struct {
+	ID           string   `json:"id"`
+	Status       string   `json:"status"`
+	StatusText   string   `json:"statusText"`
+	Progress     float64  `json:"progress"`
+	Percent      string   `json:"percent"`
+	Title        string   `json:"title"`
+	CancelHidden bool     `json:"cancelHidden"`
+	CancelShown  bool     `json:"cancelShown"` // rendered with a box, not only not [hidden]
+	Audio        []string `json:"audio"`
+	Covers       []string `json:"covers"`
+	CoversLoaded bool     `json:"coversLoaded"`
+	Error        string   `json:"error"`
+}
+
+// readItems returns the list as the page shows it, newest first.
+const readItems = `[...document.querySelectorAll("ol#generations > li.gen-item")].map((li) => {
+	const q = (s) => li.querySelector(s);
+	const cancel = q("button.gen-cancel");
+	const covers = [...li.querySelectorAll("img.gen-cover")];
+	return {
+		id: li.dataset.generationId,
+		status: li.dataset.status,
+		statusText: q(".gen-status")?.textContent ?? "",
+		progress: q("progress.gen-progress")?.value ?? -1,
+		percent: q(".gen-percent")?.textContent ?? "",
+		title: q(".gen-title")?.textContent ?? "",
+		cancelHidden: cancel ? cancel.hidden : true,
+		cancelShown: cancel ? cancel.getClientRects().length > 0 : false,
+		audio: [...li.querySelectorAll("audio.gen-audio")].map((a) => a.src),
+		covers: covers.map((i) => i.src),
+		coversLoaded: covers.length > 0 && covers.every((i) => i.complete && i.naturalWidth > 0),
+		error: q(".gen-error")?.hidden === false ? q(".gen-error").textContent : "",
+	};
+})`
+
+func (b *browser) items() []item {
+	b.t.Helper()
+	return eval[[]item](b, readItems)
+}
+
+func (b *browser) item(id string) item {
+	b.t.Helper()
+	for _, it := range b.items() {
+		if it.ID == id {
+			return it
+		}
+	}
+	b.fatalf("generation %s is not in the list", id)
+	return item{}
+}
+
+// recordProgress makes the page keep, in window.__progress, every value a
+// progress bar of the list takes, with the item's status at that moment.
+const recordProgress = `(() => {
+	window.__progress = [];
+	const rec = (li) => {
+		const p = li.querySelector("progress.gen-progress");
+		if (p) window.__progress.push({ id: li.dataset.generationId, value: p.value, status: li.dataset.status });
+	};
+	new MutationObserver((records) => {
+		for (const m of records) {
+			if (m.type === "childList") {
+				for (const n of m.addedNodes) if (n instanceof Element && n.matches("li.gen-item")) rec(n);
+			} else {
+				const li = m.target.closest("li.gen-item");
+				if (li) rec(li);
+			}
+		}
+	}).observe(document.getElementById("generations"), { subtree: true, childList: true, attributes: true, attributeFilter: ["value", "data-status"] });
+	return true;
+})()`
+
+// itemExpr is a JavaScript expression for the li of one generation.
+func itemExpr(id string) string {
+	return fmt.Sprintf(`document.querySelector('ol#generations > li.gen-item[data-generation-id=%s]')`, strconv.Quote(id))
+}
+
+func TestBrowserSongLifecycle(t *testing.T) {
+	exe, err := chromiumPath()
+	if err != nil {
+		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+			t.Fatalf("%v; CI must install it: %s", err, installHint)
+		}
+		t.Skipf("%v; install it with: %s", err, installHint)
+	}
+	started := time.Now()
+
+	// The stack, with delays long enough to see the progress bar move and
+	// short enough for the whole test to take seconds.
+	stackLog := &lockedBuffer{}
+	cfg := localstack.DefaultConfig()
+	cfg.Port = 0
+	cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay = 300*time.Millisecond, 900*time.Millisecond, 1800*time.Millisecond
+	cfg.PollInterval = 300 * time.Millisecond
+	cfg.BackoffBase = 50 * time.Millisecond
+	cfg.RateLimit = 100
+	cfg.Deadline = 2 * time.Minute
+	stack, err := localstack.Start(context.Background(), cfg, localstack.Options{
+		Page:   web.Handler(),
+		Logger: slog.New(slog.NewTextHandler(stackLog, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := stack.Shutdown(ctx); err != nil {
+			t.Errorf("stack shutdown: %v", err)
+		}
+	})
+	stackURL, err := url.Parse(stack.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	shots := filepath.Join(repoRoot(t), ".artifacts", "screenshots")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	// The browser: headless, a fresh profile, nothing in the background,
+	// and every host name but the stack's address unresolvable, so that a
+	// stray request is seen (below) but never leaves the machine.
+	profile, err := os.MkdirTemp("", "songqueue-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(profile) // after the browser exits (the defers below run first)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+stackURL.Hostname()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	rec := &recorder{}
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(rec.listen))
+	defer cancelTab()
+	b := &browser{t: t, ctx: tabCtx, stackURL: stackURL, rec: rec, stackLog: stackLog, shots: shots}
+
+	// Start the browser. A deadline on the first run's context would end
+	// the browser with it, so the limit is a timer that cancels the tab.
+	// Each step below has its own timeout.
+	startTimer := time.AfterFunc(30*time.Second, cancelTab)
+	if err := chromedp.Do(tabCtx); err != nil {
+		t.Fatalf("start %s (30 s limit): %v", exe, err)
+	}
+	if !startTimer.Stop() {
+		t.Fatalf("start %s: no answer in 30 s", exe)
+	}
+	t.Logf("browser %s up after %s", exe, time.Since(started).Round(time.Millisecond))
+
+	// 1. Sign in as the PREMIUM demo user.
+	b.do("open the page", 15*time.Second, chromedp.Navigate(stack.URL+"/"))
+	b.do("wait for the demo sign-in", 10*time.Second, chromedp.WaitVisible(chromedp.ID("dev-signin-button")))
+	premium := eval[string](b, `[...document.querySelectorAll("#dev-user option")].find((o) => o.textContent.includes("(PREMIUM)"))?.value ?? ""`)
+	if premium == "" {
+		b.fatalf("no PREMIUM demo user among the options of #dev-user")
+	}
+	b.do("sign in", 10*time.Second,
+		chromedp.SetValue(chromedp.ID("dev-user"), premium),
+		chromedp.Click(chromedp.ID("dev-signin-button")),
+		chromedp.WaitVisible(chromedp.ID("create-form")),
+	)
+	waitFor[bool](b, "#ws-state to say Connected", 10*time.Second,
+		`document.getElementById("ws-state").dataset.state === "connected" && document.getElementById("ws-state").textContent === "Connected"`)
+	who := eval[map[string]string](b, `({user: document.getElementById("user-id").textContent, tier: document.getElementById("user-tier").textContent, signinHidden: String(document.getElementById("signin").hidden)})`)
+	if who["user"] != "demo-premium" || who["tier"] != "PREMIUM" || who["signinHidden"] != "true" {
+		b.fatalf("after sign-in the header shows user %q tier %q (sign-in hidden: %s), want demo-premium PREMIUM", who["user"], who["tier"], who["signinHidden"])
+	}
+	if n := len(b.items()); n != 0 {
+		b.fatalf("a new user's list has %d songs", n)
+	}
+	b.screenshot("01-signed-in")
+
+	// 2. Create a song and watch it being made. Besides the test's own
+	// polling, the page records every value each progress bar takes, so a
+	// slow machine cannot make the test miss a step.
+	eval[bool](b, recordProgress)
+	const firstPrompt = "A cheerful song about queues" // short enough to be named in full
+	b.do("submit the first song", 10*time.Second,
+		chromedp.SendKeys(chromedp.ID("prompt"), firstPrompt),
+		chromedp.Click(chromedp.ID("create-submit")),
+	)
+	// The first sight of the new item: a WebSocket event may put it in the
+	// list (as a placeholder) before the create's answer arrives.
+	first := waitFor[map[string]string](b, "the first song to appear in the list", 10*time.Second,
+		`(() => { const li = document.querySelector("ol#generations > li.gen-item"); return li && {id: li.dataset.generationId, status: li.dataset.status}; })()`)
+	firstID := first["id"]
+	if st := first["status"]; st != "pending" && st != "processing" {
+		b.fatalf("new song at the top is %s, want pending or processing", st)
+	}
+	msg := waitFor[string](b, "the create to be answered", 10*time.Second,
+		`(() => { const m = document.getElementById("create-message").textContent; return m.startsWith("Queued") && m; })()`)
+	if !strings.HasPrefix(msg, "Queued '"+firstPrompt+"'") {
+		b.errorf("#create-message after create = %q, want Queued '%s'…", msg, firstPrompt)
+	}
+	waitFor[bool](b, "the new song's title to be its prompt", 5*time.Second,
+		fmt.Sprintf(`%s?.querySelector(".gen-title").textContent === %s`, itemExpr(firstID), strconv.Quote(firstPrompt)))
+	if top := b.items()[0]; top.ID != firstID {
+		b.errorf("the new song %s is not at the top of the list: %+v", firstID, top)
+	}
+	t.Logf("first song %s listed as %s, %s after start", firstID, first["status"], time.Since(started).Round(time.Millisecond))
+
+	// Poll the progress bar until the song is done.
+	var seen []float64
+	var statuses []string
+	shotInProgress := false
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		it := b.item(firstID)
+		if len(seen) == 0 || it.Progress != seen[len(seen)-1] {
+			seen = append(seen, it.Progress)
+		}
+		if len(statuses) == 0 || it.StatusText != statuses[len(statuses)-1] {
+			statuses = append(statuses, it.StatusText)
+		}
+		if !shotInProgress && it.Status == "processing" && it.Progress >= 30 && it.Progress < 100 {
+			shotInProgress = true
+			b.screenshot("02-in-progress")
+		}
+		if it.Status == "completed" || it.Status == "failed" || it.Status == "cancelled" {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.fatalf("the first song did not finish in 20 s: progress %v, statuses %v", seen, statuses)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	t.Logf("first song: progress values %v, statuses %v, done %s after start", seen, statuses, time.Since(started).Round(time.Millisecond))
+	done := b.item(firstID)
+	if done.Status != "completed" || done.StatusText != "Completed" || done.Progress != 100 || done.Percent != "100%" {
+		b.fatalf("first song ended as %+v, want Completed at 100%%", done)
+	}
+	bar := eval[[]float64](b, fmt.Sprintf(`window.__progress.filter((r) => r.id === %s).map((r) => r.value)`, strconv.Quote(firstID)))
+	bar = slices.Compact(bar)
+	t.Logf("first song: the page's progress bar took %v", bar)
+	var between []float64
+	for i, v := range bar {
+		if i > 0 && v < bar[i-1] {
+			b.errorf("progress went backwards: %v", bar)
+		}
+		if v > 0 && v < 100 && !slices.Contains(between, v) {
+			between = append(between, v)
+		}
+	}
+	if len(between) < 2 || bar[len(bar)-1] != 100 {
+		b.errorf("the progress bar took %v (the test saw %v): want at least two distinct values between 0 and 100, then 100", bar, seen)
+	}
+	if !slices.Contains(statuses, "Processing") {
+		b.errorf("status text went %v, never Processing", statuses)
+	}
+	if !shotInProgress {
+		b.errorf("never saw the song processing at 30%% or more to take a screenshot")
+	}
+	if done.CancelHidden != true || done.CancelShown {
+		b.errorf("completed song still shows its Cancel button: %+v", done)
+	}
+
+	// The audio player and the cover point at the stack, and the audio
+	// plays: the server serves it, and the browser reads its duration.
+	if len(done.Audio) == 0 {
+		b.fatalf("completed song has no audio.gen-audio: %+v", done)
+	}
+	for _, src := range done.Audio {
+		if !b.onStackHost(src) {
+			b.errorf("audio src %s is not on the stack's host %s", src, stackURL.Host)
+		}
+		resp, err := http.Get(src)
+		if err != nil {
+			b.fatalf("GET %s: %v", src, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "audio/") || len(body) < 1000 {
+			b.errorf("GET %s: %d %q, %d bytes; want 200 with audio", src, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		}
+	}
+	if len(done.Covers) == 0 {
+		b.errorf("completed song has no img.gen-cover")
+	}
+	for _, src := range done.Covers {
+		if !b.onStackHost(src) {
+			b.errorf("cover src %s is not on the stack's host %s", src, stackURL.Host)
+		}
+	}
+	waitFor[bool](b, "the cover image to load", 5*time.Second,
+		itemExpr(firstID)+`.querySelector("img.gen-cover")?.naturalWidth > 0`)
+	duration := waitFor[float64](b, "the audio player to read the track's duration", 10*time.Second, `(() => {
+		const a = `+itemExpr(firstID)+`.querySelector("audio.gen-audio");
+		if (a.preload !== "metadata") { a.preload = "metadata"; a.load(); }
+		return a.error ? -1 : (a.readyState >= 1 && a.duration);
+	})()`)
+	if duration < 1 {
+		b.errorf("the browser could not load the audio (duration %v)", duration)
+	}
+	announced := eval[string](b, `document.getElementById("announcer").innerText`)
+	if !strings.Contains(announced, "Song '"+firstPrompt+"' is ready.") {
+		b.errorf("#announcer did not announce the finished song: %q", announced)
+	}
+	if strings.Contains(announced, "Loading song details") {
+		b.errorf("#announcer named the song by its placeholder: %q", announced)
+	}
+
+	// 3. Create a slow song and cancel it while it runs.
+	const secondPrompt = "A very slow ballad to cancel [fake:slow=30s]"
+	b.do("submit the second song", 10*time.Second,
+		chromedp.SendKeys(chromedp.ID("prompt"), secondPrompt),
+		chromedp.Click(chromedp.ID("create-submit")),
+	)
+	secondID := waitFor[string](b, "the second song to appear at the top", 10*time.Second, fmt.Sprintf(
+		`(() => { const id = document.querySelector("ol#generations > li.gen-item")?.dataset.generationId; return id !== %s && id; })()`,
+		strconv.Quote(firstID)))
+	waitFor[bool](b, "the second song to be processing", 10*time.Second, itemExpr(secondID)+`?.dataset.status === "processing"`)
+	running := b.item(secondID)
+	if running.CancelHidden || !running.CancelShown {
+		b.fatalf("processing song has no visible Cancel button: %+v", running)
+	}
+	b.do("cancel the second song", 10*time.Second,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.gen-item[data-generation-id=%s] button.gen-cancel`, strconv.Quote(secondID)))))
+	waitFor[bool](b, "the second song to be cancelled", 10*time.Second, itemExpr(secondID)+`?.dataset.status === "cancelled"`)
+	cancelled := b.item(secondID)
+	if cancelled.StatusText != "Cancelled" || !cancelled.CancelHidden || cancelled.CancelShown || len(cancelled.Audio) != 0 {
+		b.errorf("cancelled song shows %+v: want Cancelled, no Cancel button, no audio", cancelled)
+	}
+	waitFor[bool](b, "the cancellation to be announced", 5*time.Second,
+		`document.getElementById("announcer").innerText.includes("was cancelled.")`)
+	b.screenshot("03-completed-and-cancelled")
+
+	// Give a late event the chance to undo the cancellation, then check
+	// the server agrees.
+	time.Sleep(500 * time.Millisecond)
+	if st := b.item(secondID).Status; st != "cancelled" {
+		b.errorf("cancelled song became %s afterwards", st)
+	}
+
+	// 4. Reload: the session survives, and both songs are listed with their
+	// final state.
+	b.do("reload", 15*time.Second, chromedp.Reload())
+	waitFor[bool](b, "both songs after the reload", 10*time.Second, fmt.Sprintf(
+		`%s?.dataset.status === "completed" && %s?.dataset.status === "cancelled"`, itemExpr(firstID), itemExpr(secondID)))
+	waitFor[bool](b, "#ws-state to say Connected after the reload", 10*time.Second,
+		`document.getElementById("ws-state").dataset.state === "connected"`)
+	after := b.items()
+	if len(after) != 2 || after[0].ID != secondID || after[1].ID != firstID {
+		b.errorf("after the reload the list is %+v, want %s then %s", after, secondID, firstID)
+	}
+	if it := b.item(firstID); it.StatusText != "Completed" || it.Progress != 100 || len(it.Audio) == 0 || !it.CancelHidden {
+		b.errorf("after the reload the first song shows %+v, want Completed with audio", it)
+	} else if it.Audio[0] != done.Audio[0] {
+		b.errorf("after the reload the audio is %s, was %s", it.Audio[0], done.Audio[0])
+	}
+	if it := b.item(secondID); it.StatusText != "Cancelled" || len(it.Audio) != 0 || !it.CancelHidden || it.CancelShown {
+		b.errorf("after the reload the second song shows %+v, want Cancelled with no audio and no Cancel button", it)
+	}
+	if who := eval[string](b, `document.getElementById("user-id").textContent`); who != "demo-premium" {
+		b.errorf("after the reload signed in as %q", who)
+	}
+	completed := waitFor[string](b, "the stats panel to count a completed song", 10*time.Second,
+		`(() => { const t = document.getElementById("stat-completed").textContent; return Number(t) >= 1 && t; })()`)
+	t.Logf("stats: completed %s", completed)
+	if row := eval[string](b, `document.querySelector('#stats-by-tier tbody tr[data-tier="PREMIUM"] td[data-count="completed"]')?.textContent ?? ""`); row != "" {
+		if n, _ := strconv.Atoi(row); n < 1 {
+			b.errorf("PREMIUM completed in the stats table = %q, want ≥ 1", row)
+		}
+	}
+	b.screenshot("04-after-reload")
+
+	// 5. Phone width: nothing scrolls sideways.
+	b.do("emulate a phone", 10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(1)))
+	waitFor[bool](b, "the layout to take the phone width", 5*time.Second, `window.innerWidth === 390`)
+	widths := eval[map[string]float64](b, `({scroll: document.documentElement.scrollWidth, inner: window.innerWidth, body: document.body.scrollWidth})`)
+	if widths["scroll"] > widths["inner"] || widths["body"] > widths["inner"] {
+		wide := eval[[]string](b, `[...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5).slice(0, 10).map((e) => e.tagName + (e.id ? "#" + e.id : "") + "." + e.className)`)
+		b.errorf("at 390 px the page scrolls sideways: %v; too wide: %v", widths, wide)
+	}
+	b.screenshot("05-phone")
+	b.do("reset the viewport", 5*time.Second, chromedp.ResetViewport())
+
+	// 6. The page talked to the stack and to nothing else.
+	urls, requests, sockets, responses, _, _, errs := rec.snapshot()
+	if len(requests) < 5 || len(sockets) < 2 {
+		b.errorf("recorded %d requests and %d WebSockets; the recorder missed the page's traffic: %v %v", len(requests), len(sockets), requests, sockets)
+	}
+	for _, u := range urls {
+		if !b.onStackHost(u) {
+			b.errorf("the page made a request to another host: %s", u)
+		}
+	}
+	for _, r := range responses {
+		// config.json is optional; the local stack has none.
+		if !strings.HasPrefix(r, "404 ") || !strings.HasSuffix(r, "/config.json") {
+			b.errorf("the page got an error response: %s", r)
+		}
+	}
+	if len(errs) > 0 {
+		b.errorf("the page logged errors: %v", errs)
+	}
+	t.Logf("%d requests and %d WebSockets, all to %s; took %s", len(requests), len(sockets), stackURL.Host, time.Since(started).Round(time.Millisecond))
+	if t.Failed() {
+		b.dump()
+	}
+}
