@@ -10,20 +10,22 @@
 //     ("limiter#name"). One table means one TTL attribute (expiresAt, set
 //     only on idempotency and limiter items), one set of alarms and one
 //     thing to back up; the control items never carry the GSI key
-//     attributes, so they stay out of both indexes.
+//     attributes, so they stay out of every index.
 //     GSI byUser (userId, createdKey = createdAt#id), keys only: a user's
 //     history newest first. GSI byDeadline (openShard, deadline), keys only
 //     and sparse: openShard is set only while a generation is not terminal,
 //     so the sweeper reads only what is still open. Keys-only projections
-//     cost one small index write when a generation is created and none
-//     when it progresses; the full items are then read with BatchGetItem.
+//     write an index entry only when an index key changes (creation,
+//     submission, the end), never for progress; readers fetch the full
+//     items with BatchGetItem.
+//     GSI byTask (taskId), keys only and sparse: taskId exists once a
+//     generation is submitted to Suno, so an operator (or a callback whose
+//     URL lost its generation id) can find a generation by Suno's task id.
+//     The service itself does not need it (callbacks carry the generation id
+//     in their signed URL, poll jobs in the message); it costs one small
+//     index write per submission.
 //   - connections, keyed by connectionId, GSI byUser (userId), TTL
 //     expiresAt (epoch seconds).
-//
-// There is no index on Suno's task id: callbacks carry the generation id in
-// their signed URL and poll jobs carry it in the message, so nothing looks a
-// generation up by task id, and such an index would cost a write on every
-// submission for no reader.
 package dynamo
 
 import (
@@ -39,12 +41,14 @@ const (
 	AttrCreatedKey   = "createdKey"
 	AttrOpenShard    = "openShard"
 	AttrDeadline     = "deadline"
+	AttrTaskID       = "taskId"
 	AttrConnectionID = "connectionId"
 	// AttrExpiresAt is the TTL attribute of both tables, in epoch seconds.
 	AttrExpiresAt = "expiresAt"
 
 	IndexByUser     = "byUser"
 	IndexByDeadline = "byDeadline"
+	IndexByTask     = "byTask"
 )
 
 // GenerationsTable is the definition of the generations table.
@@ -59,6 +63,7 @@ func GenerationsTable(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrCreatedKey), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrOpenShard), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrDeadline), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrTaskID), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(AttrGenerationID), KeyType: types.KeyTypeHash}},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
@@ -76,6 +81,11 @@ func GenerationsTable(name string) *dynamodb.CreateTableInput {
 					{AttributeName: aws.String(AttrOpenShard), KeyType: types.KeyTypeHash},
 					{AttributeName: aws.String(AttrDeadline), KeyType: types.KeyTypeRange},
 				},
+				Projection: keysOnly,
+			},
+			{
+				IndexName:  aws.String(IndexByTask),
+				KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String(AttrTaskID), KeyType: types.KeyTypeHash}},
 				Projection: keysOnly,
 			},
 		},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -484,6 +485,38 @@ func (s *Store) Overdue(ctx context.Context, now time.Time, limit int) ([]genera
 		return cmp.Or(a.Deadline.Compare(b.Deadline), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
+}
+
+// FindByTask returns the generation whose current attempt is Suno task
+// taskID, or service.ErrNotFound: a query of the sparse byTask index and a
+// consistent read of what it names (the index lags the table a little).
+func (s *Store) FindByTask(ctx context.Context, taskID string) (generation.Generation, error) {
+	if taskID == "" {
+		return generation.Generation{}, service.ErrNotFound
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.generations),
+		IndexName:                 aws.String(IndexByTask),
+		KeyConditionExpression:    aws.String("taskId = :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(taskID)},
+	})
+	if err != nil {
+		return generation.Generation{}, fmt.Errorf("find task %s: %w", taskID, err)
+	}
+	for _, it := range out.Items {
+		var id string
+		if err := attributevalue.Unmarshal(it[AttrGenerationID], &id); err != nil {
+			return generation.Generation{}, fmt.Errorf("decode index entry: %w", err)
+		}
+		g, err := s.Get(ctx, id)
+		if err == nil && g.TaskID == taskID {
+			return g, nil
+		}
+		if err != nil && !errors.Is(err, service.ErrNotFound) {
+			return generation.Generation{}, err
+		}
+	}
+	return generation.Generation{}, service.ErrNotFound
 }
 
 // connection is a connection as stored.
