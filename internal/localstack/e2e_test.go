@@ -124,6 +124,16 @@ func user(t *testing.T, s *localstack.Stack, id string, tier generation.Tier) cl
 
 func (c client) do(method, path string, body any, header ...string) (int, map[string]any) {
 	c.t.Helper()
+	code, out, err := c.try(method, path, body, header...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return code, out
+}
+
+// try is do for goroutines other than the test's, which must not call
+// t.Fatal.
+func (c client) try(method, path string, body any, header ...string) (int, map[string]any, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -143,24 +153,35 @@ func (c client) do(method, path string, body any, header ...string) (int, map[st
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	out := map[string]any{}
 	raw, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(raw, &out); err != nil {
-		c.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, raw)
+		return 0, nil, fmt.Errorf("%s %s: answer is not a JSON object: %q", method, path, raw)
 	}
-	return resp.StatusCode, out
+	return resp.StatusCode, out, nil
 }
 
 func (c client) create(prompt string) string {
 	c.t.Helper()
-	code, body := c.do("POST", "/api/generation/create", map[string]any{"prompt": prompt})
-	if code != http.StatusAccepted {
-		c.t.Fatalf("create: %d %v", code, body)
+	id, err := c.tryCreate(prompt)
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	return body["generationId"].(string)
+	return id
+}
+
+func (c client) tryCreate(prompt string) (string, error) {
+	code, body, err := c.try("POST", "/api/generation/create", map[string]any{"prompt": prompt})
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusAccepted {
+		return "", fmt.Errorf("create: %d %v", code, body)
+	}
+	return body["generationId"].(string), nil
 }
 
 func (c client) status(id string) map[string]any {

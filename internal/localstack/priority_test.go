@@ -2,6 +2,7 @@ package localstack_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -48,14 +49,14 @@ func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backen
 	free := user(t, s, "free-user", generation.Free)
 	boss := user(t, s, "boss", generation.Enterprise)
 	const backlog, urgent = 30, 15
-	var freeIDs []string
-	for i := range backlog {
-		freeIDs = append(freeIDs, free.create(fmt.Sprintf("free %02d", i)))
-	}
+	freeIDs := createAll(t, free, backlog, "free %02d")
 	time.Sleep(300 * time.Millisecond) // the backlog is being worked on
+	createAll(t, boss, urgent, "enterprise %d")
+	// Counted once every ENTERPRISE job is queued: a FREE job submitted
+	// while they were still being created did not pass any of them.
 	arrived := len(rec.submitted())
-	for i := range urgent {
-		boss.create(fmt.Sprintf("enterprise %d", i))
+	if waiting := backlog - arrived; waiting < backlog/2 {
+		t.Fatalf("only %d of the FREE backlog was still waiting when the ENTERPRISE jobs arrived; the test needs a backlog", waiting)
 	}
 
 	deadline := time.Now().Add(30 * time.Second)
@@ -78,7 +79,7 @@ func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backen
 		}
 	}
 	// Up to a tier's concurrency of FREE jobs may already hold a token
-	// when the ENTERPRISE jobs arrive; beyond those, none should pass them.
+	// when the last ENTERPRISE job arrives; beyond those, none should pass.
 	if waiting := backlog - arrived; freeBefore > 5 {
 		t.Errorf("%d of the %d waiting FREE jobs reached Suno between the ENTERPRISE jobs' arrival and the last one's submission, want at most 5; order: %v", freeBefore, waiting, order)
 	}
@@ -91,4 +92,27 @@ func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backen
 		}
 	}
 	t.Logf("FREE jobs submitted after ENTERPRISE arrived and before the last of it: %d of %d waiting", freeBefore, backlog-arrived)
+}
+
+// createAll creates n generations at once, so that creating them takes
+// little time even where each create is slow (an emulator on a busy
+// machine), and returns their ids.
+func createAll(t *testing.T, c client, n int, format string) []string {
+	t.Helper()
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 10)
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ids[i], errs[i] = c.tryCreate(fmt.Sprintf(format, i))
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
