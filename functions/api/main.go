@@ -1,0 +1,16 @@
+// Command api is the HTTP API function: every route of DESIGN.md section 3
+// but Suno's callback, behind API Gateway's JWT authorizer.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/songqueue/songqueue/internal/lambdaapp"
+)
+
+func main() {
+	app := lambdaapp.Must(lambdaapp.FromEnv(context.Background(), lambdaapp.RoleAPI, lambdaapp.Options{}))
+	lambda.Start(app.APIHandler())
+}

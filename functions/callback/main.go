@@ -1,0 +1,17 @@
+// Command callback is the function behind POST /api/suno/callback, the one
+// route without an authorizer: Suno proves itself with the signed URL.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/songqueue/songqueue/internal/lambdaapp"
+	"github.com/songqueue/songqueue/internal/lambdaapp/awssecrets"
+)
+
+func main() {
+	app := lambdaapp.Must(lambdaapp.FromEnv(context.Background(), lambdaapp.RoleCallback, lambdaapp.Options{Secrets: awssecrets.New}))
+	lambda.Start(app.CallbackHandler())
+}

@@ -1,0 +1,17 @@
+// Command sweeper runs on a schedule and moves on the generations stuck
+// past their deadline: requeued, retried or failed.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/songqueue/songqueue/internal/lambdaapp"
+	"github.com/songqueue/songqueue/internal/lambdaapp/awssecrets"
+)
+
+func main() {
+	app := lambdaapp.Must(lambdaapp.FromEnv(context.Background(), lambdaapp.RoleSweeper, lambdaapp.Options{Secrets: awssecrets.New}))
+	lambda.Start(app.SweepHandler())
+}

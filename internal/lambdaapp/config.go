@@ -1,0 +1,177 @@
+// Package lambdaapp is what the Lambda functions in functions/ share: the
+// service built from the environment variables template.yaml sets, on the
+// AWS adapters, and the adapters from Lambda's events (API Gateway HTTP and
+// WebSocket, SQS, the schedule) to the service. Each function's main only
+// picks its role and its handler.
+package lambdaapp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/awsinfra"
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/sqsqueue"
+)
+
+// DefaultSunoBaseURL is sunoapi.org's API.
+const DefaultSunoBaseURL = "https://api.sunoapi.org"
+
+// Config is a function's configuration, read from its environment.
+//
+//	GENERATIONS_TABLE, CONNECTIONS_TABLE  table names (default <RESOURCE_PREFIX>-generations, -connections)
+//	RESOURCE_PREFIX                       prefix of the default names (default songqueue)
+//	QUEUE_URL_<TIER>, DLQ_URL_<TIER>      queue URLs per tier (ENTERPRISE, PREMIUM, PRO, FREE);
+//	                                      when absent they are looked up by name (<prefix>-<tier>[-dlq])
+//	WEBSOCKET_ENDPOINT                    management API of the WebSocket stage, https://{api}.execute-api.{region}.amazonaws.com/{stage};
+//	                                      empty: events are not pushed (the state is still stored)
+//	SUNO_BASE_URL                         default https://api.sunoapi.org
+//	SUNO_API_KEY_SECRET_ARN | SUNO_API_KEY_PARAMETER | SUNO_API_KEY
+//	                                      the Suno key: a Secrets Manager secret, an SSM parameter
+//	                                      (SecureString), or the value itself
+//	CALLBACK_BASE_URL                     public base URL Suno calls back (the HTTP API's); empty: polling only
+//	CALLBACK_SECRET_ARN | CALLBACK_SECRET the key that signs callback URLs
+//	TIER_CLAIM                            the token claim with the tier (default tier)
+//	GENERATION_RATE_LIMIT, RATE_LIMIT_AGING_STEP, GENERATION_MAX_ATTEMPTS, GENERATION_BACKOFF_BASE,
+//	GENERATION_POLL_INTERVAL, GENERATION_DEADLINE, CLAIM_LEASE
+//	                                      as in the local stack (README); CLAIM_LEASE default 2m
+//	LOG_LEVEL                             DEBUG, INFO (default), WARN, ERROR; AWS_LAMBDA_LOG_LEVEL,
+//	                                      set by Lambda's logging configuration, wins
+type Config struct {
+	Names             awsinfra.Names
+	QueueURLs         map[generation.Tier]sqsqueue.URLs // nil: look them up by name
+	WebSocketEndpoint string
+	SunoBaseURL       string
+	SunoKey           SecretRef
+	CallbackBaseURL   string
+	CallbackSecret    SecretRef
+	TierClaim         string
+	RateLimit         float64
+	AgingStep         time.Duration
+	MaxAttempts       int
+	BackoffBase       time.Duration
+	PollInterval      time.Duration
+	Deadline          time.Duration
+	ClaimLease        time.Duration
+	LogLevel          slog.Level
+}
+
+// SecretRef says where a secret is: a Secrets Manager secret, an SSM
+// parameter, or the value itself, tried in that order.
+type SecretRef struct {
+	Name      string // the environment variable family, for messages
+	SecretARN string
+	Parameter string
+	Value     string
+}
+
+// Set reports whether the reference names anything.
+func (r SecretRef) Set() bool { return r.SecretARN != "" || r.Parameter != "" || r.Value != "" }
+
+// ParseConfig reads the configuration through getenv.
+func ParseConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	c := Config{
+		SunoBaseURL: DefaultSunoBaseURL, TierClaim: "tier",
+		RateLimit: 10, MaxAttempts: 3, BackoffBase: 2 * time.Second, PollInterval: 20 * time.Second,
+		Deadline: 10 * time.Minute, AgingStep: 30 * time.Second, ClaimLease: 2 * time.Minute,
+	}
+	str := func(name string, dst *string) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			*dst = v
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 2s or 500ms", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+
+	c.Names = awsinfra.DefaultNames(getenv("RESOURCE_PREFIX"))
+	str("GENERATIONS_TABLE", &c.Names.Generations)
+	str("CONNECTIONS_TABLE", &c.Names.Connections)
+
+	urls := map[generation.Tier]sqsqueue.URLs{}
+	var missing []string
+	for _, t := range generation.Tiers {
+		u := sqsqueue.URLs{Queue: getenv("QUEUE_URL_" + string(t)), DeadLetter: getenv("DLQ_URL_" + string(t))}
+		if u.Queue == "" {
+			missing = append(missing, "QUEUE_URL_"+string(t))
+		}
+		urls[t] = u
+	}
+	switch len(missing) {
+	case 0:
+		c.QueueURLs = urls
+	case len(generation.Tiers):
+		// none given: looked up by name
+	default:
+		errs = append(errs, fmt.Errorf("%s missing: give every tier's queue URL or none", strings.Join(missing, ", ")))
+	}
+
+	str("WEBSOCKET_ENDPOINT", &c.WebSocketEndpoint)
+	c.WebSocketEndpoint = strings.TrimRight(c.WebSocketEndpoint, "/")
+	str("SUNO_BASE_URL", &c.SunoBaseURL)
+	c.SunoKey = SecretRef{Name: "SUNO_API_KEY", SecretARN: getenv("SUNO_API_KEY_SECRET_ARN"), Parameter: getenv("SUNO_API_KEY_PARAMETER"), Value: getenv("SUNO_API_KEY")}
+	str("CALLBACK_BASE_URL", &c.CallbackBaseURL)
+	c.CallbackBaseURL = strings.TrimRight(c.CallbackBaseURL, "/")
+	c.CallbackSecret = SecretRef{Name: "CALLBACK_SECRET", SecretARN: getenv("CALLBACK_SECRET_ARN"), Value: getenv("CALLBACK_SECRET")}
+	str("TIER_CLAIM", &c.TierClaim)
+
+	if v := getenv("GENERATION_RATE_LIMIT"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, fmt.Errorf("GENERATION_RATE_LIMIT=%q: want a positive number of jobs per second", v))
+		} else {
+			c.RateLimit = f
+		}
+	}
+	if v := getenv("GENERATION_MAX_ATTEMPTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("GENERATION_MAX_ATTEMPTS=%q: want a whole number ≥ 1", v))
+		} else {
+			c.MaxAttempts = n
+		}
+	}
+	dur("RATE_LIMIT_AGING_STEP", &c.AgingStep)
+	dur("GENERATION_BACKOFF_BASE", &c.BackoffBase)
+	dur("GENERATION_POLL_INTERVAL", &c.PollInterval)
+	dur("GENERATION_DEADLINE", &c.Deadline)
+	dur("CLAIM_LEASE", &c.ClaimLease)
+
+	level := getenv("AWS_LAMBDA_LOG_LEVEL")
+	if level == "" {
+		level = getenv("LOG_LEVEL")
+	}
+	if level != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(normalizeLevel(level))); err != nil {
+			errs = append(errs, fmt.Errorf("log level %q: want DEBUG, INFO, WARN or ERROR", level))
+		}
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// normalizeLevel maps Lambda's level names (TRACE, DEBUG, INFO, WARN,
+// ERROR, FATAL) onto slog's.
+func normalizeLevel(s string) string {
+	switch strings.ToUpper(s) {
+	case "TRACE":
+		return "DEBUG"
+	case "FATAL":
+		return "ERROR"
+	}
+	return s
+}

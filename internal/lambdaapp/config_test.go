@@ -1,0 +1,99 @@
+package lambdaapp
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := ParseConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Names.Generations != "songqueue-generations" || c.Names.Connections != "songqueue-connections" || c.Names.Prefix != "songqueue" {
+		t.Errorf("names = %+v", c.Names)
+	}
+	if c.QueueURLs != nil {
+		t.Errorf("queue URLs = %v, want nil (looked up by name)", c.QueueURLs)
+	}
+	if c.SunoBaseURL != DefaultSunoBaseURL || c.TierClaim != "tier" || c.RateLimit != 10 || c.MaxAttempts != 3 ||
+		c.BackoffBase != 2*time.Second || c.PollInterval != 20*time.Second || c.Deadline != 10*time.Minute ||
+		c.ClaimLease != 2*time.Minute || c.LogLevel != slog.LevelInfo {
+		t.Errorf("defaults = %+v", c)
+	}
+	if c.SunoKey.Set() || c.CallbackSecret.Set() {
+		t.Errorf("secrets set by default: %+v %+v", c.SunoKey, c.CallbackSecret)
+	}
+}
+
+func TestParseConfigFromTemplateEnvironment(t *testing.T) {
+	m := map[string]string{
+		"GENERATIONS_TABLE": "stack-generations", "CONNECTIONS_TABLE": "stack-connections", "RESOURCE_PREFIX": "stack",
+		"WEBSOCKET_ENDPOINT": "https://abc.execute-api.eu-west-1.amazonaws.com/prod/",
+		"SUNO_BASE_URL":      "https://suno.example", "SUNO_API_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:suno",
+		"CALLBACK_BASE_URL": "https://api.example/", "CALLBACK_SECRET_ARN": "arn:cb",
+		"TIER_CLAIM": "custom:tier", "GENERATION_RATE_LIMIT": "2.5", "GENERATION_MAX_ATTEMPTS": "5",
+		"GENERATION_BACKOFF_BASE": "1s", "GENERATION_POLL_INTERVAL": "15s", "GENERATION_DEADLINE": "5m",
+		"CLAIM_LEASE": "3m", "RATE_LIMIT_AGING_STEP": "10s", "AWS_LAMBDA_LOG_LEVEL": "DEBUG", "LOG_LEVEL": "ERROR",
+	}
+	for _, tier := range generation.Tiers {
+		m["QUEUE_URL_"+string(tier)] = "https://sqs/q-" + string(tier)
+		m["DLQ_URL_"+string(tier)] = "https://sqs/d-" + string(tier)
+	}
+	c, err := ParseConfig(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Names.Generations != "stack-generations" || c.Names.Connections != "stack-connections" {
+		t.Errorf("names = %+v", c.Names)
+	}
+	if got := c.QueueURLs[generation.Pro]; got.Queue != "https://sqs/q-PRO" || got.DeadLetter != "https://sqs/d-PRO" {
+		t.Errorf("PRO URLs = %+v", got)
+	}
+	if c.WebSocketEndpoint != "https://abc.execute-api.eu-west-1.amazonaws.com/prod" || c.CallbackBaseURL != "https://api.example" {
+		t.Errorf("trailing slashes kept: %q %q", c.WebSocketEndpoint, c.CallbackBaseURL)
+	}
+	if c.SunoKey.SecretARN == "" || c.CallbackSecret.SecretARN != "arn:cb" || c.TierClaim != "custom:tier" {
+		t.Errorf("secrets/claim = %+v %+v %q", c.SunoKey, c.CallbackSecret, c.TierClaim)
+	}
+	if c.RateLimit != 2.5 || c.MaxAttempts != 5 || c.BackoffBase != time.Second || c.PollInterval != 15*time.Second ||
+		c.Deadline != 5*time.Minute || c.ClaimLease != 3*time.Minute || c.AgingStep != 10*time.Second {
+		t.Errorf("tuning = %+v", c)
+	}
+	if c.LogLevel != slog.LevelDebug {
+		t.Errorf("level = %v; Lambda's AWS_LAMBDA_LOG_LEVEL must win", c.LogLevel)
+	}
+}
+
+func TestParseConfigRefusesNonsense(t *testing.T) {
+	cases := map[string]map[string]string{
+		"some queues":   {"QUEUE_URL_FREE": "https://sqs/free"},
+		"rate":          {"GENERATION_RATE_LIMIT": "fast"},
+		"zero rate":     {"GENERATION_RATE_LIMIT": "0"},
+		"attempts":      {"GENERATION_MAX_ATTEMPTS": "0"},
+		"duration":      {"GENERATION_DEADLINE": "10"},
+		"negative":      {"CLAIM_LEASE": "-1s"},
+		"log level":     {"LOG_LEVEL": "LOUD"},
+		"lambda levels": {"AWS_LAMBDA_LOG_LEVEL": "VERBOSE"},
+	}
+	for name, m := range cases {
+		if _, err := ParseConfig(env(m)); err == nil {
+			t.Errorf("%s: accepted %v", name, m)
+		}
+	}
+	_, err := ParseConfig(env(map[string]string{"QUEUE_URL_FREE": "x", "GENERATION_DEADLINE": "soon"}))
+	if err == nil || !strings.Contains(err.Error(), "QUEUE_URL_ENTERPRISE") || !strings.Contains(err.Error(), "GENERATION_DEADLINE") {
+		t.Errorf("every problem should be reported at once: %v", err)
+	}
+	for _, lvl := range []string{"TRACE", "FATAL", "warn", "Info"} {
+		if _, err := ParseConfig(env(map[string]string{"AWS_LAMBDA_LOG_LEVEL": lvl})); err != nil {
+			t.Errorf("level %s: %v", lvl, err)
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package lambdaapp
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/songqueue/songqueue/internal/auth"
+	"github.com/songqueue/songqueue/internal/httpapi"
+	"github.com/songqueue/songqueue/internal/service"
+)
+
+// APIHandler is the HTTP API function: every route of httpapi, its caller
+// taken from the claims of API Gateway's JWT authorizer.
+func (a *App) APIHandler() func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return HTTPHandler(httpapi.New(a.Service, httpapi.ContextAuth{}, a.Log), a.Config.TierClaim, a.Log)
+}
+
+// CallbackPath is Suno's callback route.
+const CallbackPath = "/api/suno/callback"
+
+// CallbackHandler is the Suno callback function. Its route has no
+// authorizer (Suno sends no token; the signed URL is the proof), so the
+// function serves that one route and nothing else: any other request,
+// whatever it carries, is a 404 here.
+func (a *App) CallbackHandler() func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	api := httpapi.New(a.Service, httpapi.ContextAuth{}, a.Log)
+	mux := http.NewServeMux()
+	mux.Handle("POST "+CallbackPath, api)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = fmt.Fprintf(w, `{"error":{"code":"route_not_found","message":"this function serves only POST %s"}}`+"\n", CallbackPath)
+	})
+	// The one route served takes no caller: claims, should a request carry
+	// any, change nothing.
+	return HTTPHandler(mux, "", a.Log)
+}
+
+// SQSHandler is the worker: each record of the batch is one job, and the
+// records that must be delivered again are reported as batch item
+// failures (the event source mapping has ReportBatchItemFailures), so a
+// poisoned message is retried alone and finally lands in the dead-letter
+// queue while its neighbours are deleted.
+func (a *App) SQSHandler() func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		batch := make([]service.Delivery, len(ev.Records))
+		for i, r := range ev.Records {
+			n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
+			batch[i] = service.Delivery{ID: r.MessageId, Body: []byte(r.Body), ReceiveCount: n}
+		}
+		failed := a.Service.HandleBatch(ctx, batch)
+		res := events.SQSEventResponse{BatchItemFailures: make([]events.SQSBatchItemFailure, 0, len(failed))}
+		for _, id := range failed {
+			res.BatchItemFailures = append(res.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+		}
+		if len(failed) > 0 {
+			a.Log.WarnContext(ctx, "batch partly failed", "records", len(batch), "failed", len(failed))
+		}
+		return res, nil
+	}
+}
+
+// SweepHandler is the scheduled sweeper: it moves generations stuck past
+// their deadline on (requeue, retry or fail) and answers what it did. A
+// sweep that could not even look for work fails the invocation, so the
+// function's error alarm sees it; a generation that could not be moved is
+// logged and left for the next sweep.
+func (a *App) SweepHandler() func(context.Context, events.EventBridgeEvent) (service.SweepReport, error) {
+	return func(ctx context.Context, _ events.EventBridgeEvent) (service.SweepReport, error) {
+		r, err := a.Service.Sweep(ctx)
+		if err != nil && r.Overdue == 0 && r.Errors == 0 {
+			return r, err
+		}
+		if err != nil {
+			a.Log.ErrorContext(ctx, "sweep left generations for the next run", "report", r, "err", err)
+		} else if r.Overdue > 0 {
+			a.Log.InfoContext(ctx, "sweep", "report", r)
+		}
+		return r, nil
+	}
+}
+
+// WebSocketHandler is the WebSocket function, routing by route key:
+// $connect registers the connection of the caller the authorizer admitted
+// (its context carries userId and tier), $disconnect forgets it, and every
+// other message ($default) is answered through the route response:
+// {"action":"ping"} with pong, {"action":"sync"} with the caller's state.
+//
+// One function serves the three routes because they share everything (the
+// connections table, the authorizer's caller) and because a client sends
+// sync right after it connects: the instance that served $connect is warm
+// for it.
+func (a *App) WebSocketHandler() func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	return func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		rc := ev.RequestContext
+		switch rc.RouteKey {
+		case "$disconnect":
+			if err := a.Service.Disconnect(ctx, rc.ConnectionID); err != nil {
+				// The record expires by TTL anyway; the client is gone.
+				a.Log.WarnContext(ctx, "disconnect", "connection", rc.ConnectionID, "err", err)
+			}
+			return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+		case "$connect":
+			caller, err := CallerFromAuthorizer(rc.Authorizer)
+			if err != nil {
+				a.Log.WarnContext(ctx, "connect without an authorized caller", "connection", rc.ConnectionID, "err", err)
+				return events.APIGatewayProxyResponse{StatusCode: http.StatusUnauthorized}, nil
+			}
+			if err := a.Service.Connect(ctx, caller, rc.ConnectionID); err != nil {
+				a.Log.ErrorContext(ctx, "connect", "connection", rc.ConnectionID, "err", err)
+				return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, nil
+			}
+			return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+		}
+		caller, err := CallerFromAuthorizer(rc.Authorizer)
+		if err != nil {
+			a.Log.WarnContext(ctx, "message without an authorized caller", "connection", rc.ConnectionID, "err", err)
+			return wsReply(http.StatusUnauthorized, service.Event{Event: service.EventBadAction,
+				Data: map[string]string{"code": "unauthorized", "message": "reconnect with ?token=<JWT>"}}), nil
+		}
+		body := []byte(ev.Body)
+		if ev.IsBase64Encoded {
+			if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
+				body = []byte(ev.Body)
+			}
+		}
+		reply, err := a.Service.HandleMessage(ctx, caller, body)
+		if err != nil {
+			a.Log.ErrorContext(ctx, "message", "connection", rc.ConnectionID, "err", err)
+			return wsReply(http.StatusInternalServerError, service.Event{Event: service.EventBadAction,
+				Data: map[string]string{"code": "internal", "message": "something went wrong on our side; try again"}}), nil
+		}
+		return wsReply(http.StatusOK, reply), nil
+	}
+}
+
+func wsReply(status int, ev service.Event) events.APIGatewayProxyResponse {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		b = []byte(`{"event":"error"}`)
+	}
+	return events.APIGatewayProxyResponse{StatusCode: status, Body: string(b)}
+}
+
+// CallerFromAuthorizer reads the caller from a WebSocket event's
+// requestContext.authorizer: API Gateway puts there the context the
+// $connect authorizer returned ({userId, tier}), on $connect and on every
+// later message of the connection.
+func CallerFromAuthorizer(authorizer any) (service.Caller, error) {
+	m, ok := authorizer.(map[string]any)
+	if !ok {
+		return service.Caller{}, fmt.Errorf("%w: the event carries no authorizer context", auth.ErrUnauthenticated)
+	}
+	user, _ := m["userId"].(string)
+	claims := map[string]any{"sub": user}
+	if t, ok := m["tier"]; ok {
+		claims["tier"] = t
+	}
+	return auth.CallerFromClaims(claims, "tier")
+}
