@@ -38,7 +38,9 @@ func TestReaderOnMoto(t *testing.T) {
 	if _, err := ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(param), Value: aws.String("suno-key-2"), Type: ssmtypes.ParameterTypeSecureString}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = ps.DeleteParameter(context.Background(), &ssm.DeleteParameterInput{Name: aws.String(param)}) })
+	t.Cleanup(func() {
+		_, _ = ps.DeleteParameter(context.Background(), &ssm.DeleteParameterInput{Name: aws.String(param)})
+	})
 
 	r := New(cfg)
 	if v, err := r.SecretString(ctx, aws.ToString(sec.ARN)); err != nil || v != "suno-key-1" {
