@@ -12,15 +12,25 @@ dev:
 ## test: every test: lint, unit, end-to-end, fuzz
 test: lint test-go fuzz
 
+# One moto server for the whole run (scripts/moto.sh installs it into .venv
+# on first use), shared by every package's AWS tests through
+# AWS_ENDPOINT_URL. Set AWS_ENDPOINT_URL yourself to use LocalStack instead.
+WITH_MOTO = set -e; \
+	if [ -z "$$AWS_ENDPOINT_URL" ]; then \
+	  if endpoint=$$(scripts/moto.sh start); then export AWS_ENDPOINT_URL=$$endpoint; trap 'scripts/moto.sh stop' EXIT; \
+	  elif [ "$$CI" = true ]; then echo "moto could not start: the AWS tests are required in CI" >&2; exit 1; \
+	  else echo "moto unavailable: the AWS tests will skip" >&2; fi; \
+	fi;
+
 test-go:
-	$(GO) test -race -count=1 ./...
+	@$(WITH_MOTO) $(GO) test -race -count=1 ./...
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzCreate -fuzztime=$(FUZZTIME) ./internal/httpapi
 
 ## bench: the benchmarks (worker time per generation, ...)
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	@$(WITH_MOTO) $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 lint: vet fmt
 

@@ -109,6 +109,8 @@ type Job struct {
 	Attempt int `json:"attempt,omitempty"`
 	// TaskID is the Suno task a poll job asks about.
 	TaskID string `json:"taskId,omitempty"`
+	// Polls counts the polls of that task so far.
+	Polls int `json:"polls,omitempty"`
 	// EnqueuedAt is when the job first entered the queue; the rate limiter
 	// promotes jobs that have waited long, so no tier starves.
 	EnqueuedAt time.Time `json:"enqueuedAt"`

@@ -21,8 +21,15 @@ type Config struct {
 	// ClaimLease is how long a claim blocks a redelivered copy of the same
 	// job; it should exceed the worker's timeout.
 	ClaimLease time.Duration
-	// PollInterval is the wait before each poll of a submitted task.
+	// PollInterval is the wait before the first poll of a submitted task.
+	// Later polls wait twice as long each time, up to four times it:
+	// callbacks normally finish the task, and the polls are a safety net
+	// whose cost should not grow with Suno's latency.
 	PollInterval time.Duration
+	// MaxInlineWait is the longest rate-limit wait a worker sits out in
+	// place rather than by re-queueing the job; SQS delays come in whole
+	// seconds, so re-queueing turns a 100 ms wait into a second.
+	MaxInlineWait time.Duration
 	// Deadline is how long Suno may take with one attempt before it counts
 	// as a transient failure.
 	Deadline time.Duration
@@ -52,6 +59,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 20 * time.Second
+	}
+	if c.MaxInlineWait <= 0 {
+		c.MaxInlineWait = time.Second
 	}
 	if c.Deadline <= 0 {
 		c.Deadline = 10 * time.Minute

@@ -59,9 +59,9 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		s.log.DebugContext(ctx, "duplicate or stale job dropped", "generation", g.ID, "attempt", job.Attempt, "status", g.Status)
 		return nil
 	}
-	ok, retryAfter, err := s.Limiter.Take(ctx, g.Tier, now.Sub(job.EnqueuedAt))
+	ok, retryAfter, err := s.takeToken(ctx, g.Tier, job.EnqueuedAt)
 	if err != nil {
-		return fmt.Errorf("rate limiter: %w", err)
+		return err
 	}
 	if !ok {
 		return s.send(ctx, job, retryAfter)
@@ -92,7 +92,38 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		return err
 	}
 	s.push(ctx, g.UserID, progressEvent(g))
-	return s.send(ctx, Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, TaskID: taskID, EnqueuedAt: s.now()}, s.cfg.PollInterval)
+	return s.send(ctx, Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, TaskID: taskID, EnqueuedAt: s.now()}, s.pollDelay(0))
+}
+
+// takeToken asks the rate limiter for a token, sitting out short waits in
+// place. It returns false with the wait when the job should be re-queued.
+func (s *Service) takeToken(ctx context.Context, tier generation.Tier, enqueuedAt time.Time) (bool, time.Duration, error) {
+	deadline := s.now().Add(s.cfg.MaxInlineWait)
+	for {
+		ok, retryAfter, err := s.Limiter.Take(ctx, tier, s.now().Sub(enqueuedAt))
+		if err != nil {
+			return false, 0, fmt.Errorf("rate limiter: %w", err)
+		}
+		if ok || s.now().Add(retryAfter).After(deadline) {
+			return ok, retryAfter, nil
+		}
+		t := time.NewTimer(retryAfter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, 0, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// pollDelay is the wait before poll number polls+1 of a task.
+func (s *Service) pollDelay(polls int) time.Duration {
+	d := s.cfg.PollInterval
+	for range min(polls, 2) {
+		d *= 2
+	}
+	return d
 }
 
 func (s *Service) sunoRequest(g generation.Generation) suno.GenerateRequest {
@@ -161,7 +192,8 @@ func (s *Service) poll(ctx context.Context, job Job) error {
 			return s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: job.EnqueuedAt}, err)
 		}
 		s.log.InfoContext(ctx, "poll failed, polling again", "generation", g.ID, "err", err)
-		return s.send(ctx, job, s.cfg.PollInterval)
+		job.Polls++
+		return s.send(ctx, job, s.pollDelay(job.Polls))
 	}
 	g, err = s.applyTask(ctx, g, task, job.EnqueuedAt)
 	if err != nil {
@@ -174,7 +206,8 @@ func (s *Service) poll(ctx context.Context, job Job) error {
 		return s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: job.EnqueuedAt},
 			&generation.Failure{Kind: generation.Transient, Reason: "Suno did not finish the song in time"})
 	}
-	return s.send(ctx, job, s.cfg.PollInterval)
+	job.Polls++
+	return s.send(ctx, job, s.pollDelay(job.Polls))
 }
 
 // applyTask moves g along to what Suno reports for its task. Both the poll
