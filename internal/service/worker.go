@@ -267,6 +267,9 @@ func (s *Service) HandleCallback(ctx context.Context, auth CallbackAuth, cb suno
 	if !validID(auth.GenerationID) || !hmacEqual(auth.Signature, s.CallbackSignature(auth.GenerationID)) {
 		return &Error{Kind: KindNotFound, Code: "unknown_callback", Message: "the callback URL is not one this service issued"}
 	}
+	if cb.Type == suno.CallbackText && cb.Failure() == nil {
+		return nil // lyrics are ready: nothing the user sees, nothing to read
+	}
 	g, err := s.Store.Get(ctx, auth.GenerationID)
 	if errors.Is(err, ErrNotFound) {
 		return &Error{Kind: KindNotFound, Code: "unknown_callback", Message: "no such generation"}
@@ -285,12 +288,12 @@ func (s *Service) HandleCallback(ctx context.Context, auth CallbackAuth, cb suno
 	}
 	task := suno.Task{ID: cb.TaskID, Tracks: cb.Tracks}
 	switch cb.Type {
-	case "first":
+	case suno.CallbackFirst:
 		task.Status = suno.StatusFirstSuccess
-	case "complete":
+	case suno.CallbackComplete:
 		task.Status = suno.StatusSuccess
 	default:
-		return nil // "text": lyrics are ready, nothing the user sees yet
+		return nil
 	}
 	_, err = s.applyTask(ctx, g, task, g.CreatedAt)
 	return err
