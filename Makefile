@@ -10,7 +10,7 @@ dev:
 	$(GO) run ./cmd/devstack
 
 ## test: every test: lint, unit, end-to-end, fuzz
-test: lint test-go fuzz
+test: lint test-go fuzz lambda-check
 
 # One moto server for the whole run (scripts/moto.sh installs it into .venv
 # on first use), shared by every package's AWS tests through
@@ -29,7 +29,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzCreate -fuzztime=$(FUZZTIME) ./internal/httpapi
 
 ## bench: the benchmarks (worker time per generation, ...)
-bench:
+bench: lambda-rie
 	@$(WITH_MOTO) $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 lint: vet fmt
@@ -39,3 +39,6 @@ vet:
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The AWS application: sam build targets, template checks, RIE tests, deploy.
+include build.mk

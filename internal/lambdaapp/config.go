@@ -36,6 +36,8 @@ const DefaultSunoBaseURL = "https://api.sunoapi.org"
 //	CALLBACK_BASE_URL                     public base URL Suno calls back (the HTTP API's); empty: polling only
 //	CALLBACK_SECRET_ARN | CALLBACK_SECRET the key that signs callback URLs
 //	TIER_CLAIM                            the token claim with the tier (default tier)
+//	DEV_JWT_SECRET                        sam local only: with no JWT authorizer in front (sam local
+//	                                      start-api), accept HS256 bearer tokens signed with it, as make dev mints
 //	GENERATION_RATE_LIMIT, RATE_LIMIT_AGING_STEP, GENERATION_MAX_ATTEMPTS, GENERATION_BACKOFF_BASE,
 //	GENERATION_POLL_INTERVAL, GENERATION_DEADLINE, CLAIM_LEASE
 //	                                      as in the local stack (README); CLAIM_LEASE default 2m
@@ -50,6 +52,7 @@ type Config struct {
 	CallbackBaseURL   string
 	CallbackSecret    SecretRef
 	TierClaim         string
+	DevJWTSecret      string
 	RateLimit         float64
 	AgingStep         time.Duration
 	MaxAttempts       int
@@ -126,6 +129,7 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 	c.CallbackBaseURL = strings.TrimRight(c.CallbackBaseURL, "/")
 	c.CallbackSecret = SecretRef{Name: "CALLBACK_SECRET", SecretARN: getenv("CALLBACK_SECRET_ARN"), Value: getenv("CALLBACK_SECRET")}
 	str("TIER_CLAIM", &c.TierClaim)
+	c.DevJWTSecret = getenv("DEV_JWT_SECRET")
 
 	if v := getenv("GENERATION_RATE_LIMIT"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/httpapi"
 	"github.com/songqueue/songqueue/internal/service"
@@ -173,5 +175,34 @@ func TestHTTPHandlerServesTheAPI(t *testing.T) {
 	}
 	if res, _ := handle(context.Background(), httpEvent("GET", "/api/generation/status/"+created.GenerationID, "", "")); res.StatusCode != 401 {
 		t.Fatalf("without claims: %d", res.StatusCode)
+	}
+}
+
+// TestDevJWTSecretForSamLocal: sam local start-api runs no JWT authorizer,
+// so with DEV_JWT_SECRET the API checks make dev's HS256 tokens itself, while
+// claims from an authorizer still win.
+func TestDevJWTSecretForSamLocal(t *testing.T) {
+	svc, _ := memoryService(t)
+	app := &App{Service: svc, Config: Config{TierClaim: "tier", DevJWTSecret: "dev-secret"}, Log: discardLog()}
+	handle := app.APIHandler()
+	tok, err := auth.HS256{Secret: []byte("dev-secret")}.Mint("u-9", generation.Enterprise, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := httpEvent("POST", "/api/generation/create", "", `{"prompt":"x"}`)
+	ev.Headers["authorization"] = "Bearer " + tok
+	res, _ := handle(context.Background(), ev)
+	if res.StatusCode != 202 || !strings.Contains(res.Body, `"tier":"ENTERPRISE"`) {
+		t.Fatalf("dev token: %d %s", res.StatusCode, res.Body)
+	}
+	ev.Headers["authorization"] = "Bearer not-a-token"
+	if res, _ := handle(context.Background(), ev); res.StatusCode != 401 {
+		t.Fatalf("bad dev token: %d", res.StatusCode)
+	}
+	ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "u-1", "tier": "PRO"}},
+	}
+	if res, _ := handle(context.Background(), ev); res.StatusCode != 202 || !strings.Contains(res.Body, `"tier":"PRO"`) {
+		t.Fatalf("claims: %d %s", res.StatusCode, res.Body)
 	}
 }

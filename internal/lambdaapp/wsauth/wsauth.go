@@ -92,7 +92,7 @@ func Policy(principal, effect, resource string, context map[string]any) events.A
 // VerifierFromEnv builds the verifier from the environment template.yaml
 // sets: JWT_ISSUER (required in AWS), JWT_AUDIENCE (comma-separated client
 // ids), JWKS_URL (default: OIDC discovery), TIER_CLAIM (default tier).
-// Without an issuer, JWT_SECRET selects HS256 tokens as the local stack
+// Without an issuer, DEV_JWT_SECRET selects HS256 tokens as the local stack
 // mints them, for sam local and LocalStack only.
 func VerifierFromEnv(getenv func(string) string, log *slog.Logger) (Verifier, error) {
 	if getenv == nil {
@@ -108,9 +108,9 @@ func VerifierFromEnv(getenv func(string) string, log *slog.Logger) (Verifier, er
 		}
 		return auth.NewJWKS(auth.JWKSConfig{Issuer: iss, Audiences: auds, URL: getenv("JWKS_URL"), TierClaim: tierClaim})
 	}
-	if secret := getenv("JWT_SECRET"); secret != "" {
+	if secret := getenv("DEV_JWT_SECRET"); secret != "" {
 		if log != nil {
-			log.Warn("JWT_ISSUER is not set: accepting HS256 development tokens signed with JWT_SECRET")
+			log.Warn("JWT_ISSUER is not set: accepting HS256 development tokens signed with DEV_JWT_SECRET")
 		}
 		return auth.HS256{Secret: []byte(secret), TierClaim: tierClaim}, nil
 	}

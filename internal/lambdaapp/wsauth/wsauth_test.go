@@ -56,11 +56,11 @@ func TestHandler(t *testing.T) {
 
 func TestVerifierFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	v, err := VerifierFromEnv(env(map[string]string{"JWT_ISSUER": "https://issuer.example", "JWT_AUDIENCE": "a, b", "JWT_SECRET": "ignored"}), nil)
+	v, err := VerifierFromEnv(env(map[string]string{"JWT_ISSUER": "https://issuer.example", "JWT_AUDIENCE": "a, b", "DEV_JWT_SECRET": "ignored"}), nil)
 	if _, ok := v.(*auth.JWKS); err != nil || !ok {
 		t.Fatalf("issuer: %T %v", v, err)
 	}
-	v, err = VerifierFromEnv(env(map[string]string{"JWT_SECRET": "dev", "TIER_CLAIM": "t"}), nil)
+	v, err = VerifierFromEnv(env(map[string]string{"DEV_JWT_SECRET": "dev", "TIER_CLAIM": "t"}), nil)
 	if h, ok := v.(auth.HS256); err != nil || !ok || h.TierClaim != "t" {
 		t.Fatalf("secret: %T %v", v, err)
 	}
