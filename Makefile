@@ -10,7 +10,7 @@ dev:
 	$(GO) run ./cmd/devstack
 
 ## test: every test: lint, unit, end-to-end, fuzz
-test: lint test-go fuzz lambda-check
+test: lint test-go fuzz lambda-check test-lambda
 
 # One moto server for the whole run (scripts/moto.sh installs it into .venv
 # on first use), shared by every package's AWS tests through
@@ -29,7 +29,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzCreate -fuzztime=$(FUZZTIME) ./internal/httpapi
 
 ## bench: the benchmarks (worker time per generation, ...)
-bench: lambda-rie
+bench: bench-lambda
 	@$(WITH_MOTO) $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 lint: vet fmt

@@ -34,6 +34,7 @@ type coldResult struct {
 // the time is the cold start and not the work; the authorizer's includes
 // fetching the issuer's keys, which its first real request pays too.
 func BenchmarkColdStart(b *testing.B) {
+	requireRIE(b)
 	f := newFixture(b)
 	arm := binaries(b, "arm64")
 	results := map[string]*coldResult{}

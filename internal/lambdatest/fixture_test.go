@@ -95,6 +95,17 @@ func repoRoot(tb testing.TB) string {
 	return root
 }
 
+// requireRIE skips unless LAMBDA_RIE names the emulator: make test-lambda
+// and make bench-lambda build it and run these apart from the other
+// packages' tests, whose timing-sensitive cases they would otherwise load.
+// `LAMBDA_RIE=build go test ./internal/lambdatest` builds it here.
+func requireRIE(tb testing.TB) {
+	tb.Helper()
+	if os.Getenv("LAMBDA_RIE") == "" {
+		tb.Skip("runs the functions under the Lambda Runtime Interface Emulator: make test-lambda (or LAMBDA_RIE=build go test ./internal/lambdatest)")
+	}
+}
+
 func rie(tb testing.TB) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

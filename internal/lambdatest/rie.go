@@ -88,11 +88,11 @@ func Build(ctx context.Context, root, dir, goarch string, pkgs ...string) (map[s
 	return bins, nil
 }
 
-// RIE returns the emulator: $LAMBDA_RIE when set (make passes the one it
-// built), else .tools/rie-<version>/aws-lambda-rie under root, which it
-// builds with go install from the module proxy when it is missing.
+// RIE returns the emulator: $LAMBDA_RIE when it names a file (make passes
+// the one it built), else .tools/rie-<version>/aws-lambda-rie under root,
+// which it builds with go install from the module proxy when it is missing.
 func RIE(ctx context.Context, root string) (string, error) {
-	if p := os.Getenv("LAMBDA_RIE"); p != "" {
+	if p := os.Getenv("LAMBDA_RIE"); p != "" && p != "build" {
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("LAMBDA_RIE=%s: %w", p, err)
 		}

@@ -73,9 +73,7 @@ func httpAnswer(t *testing.T, res events.APIGatewayV2HTTPResponse, wantStatus in
 // by the fake Suno's callbacks through the callback function, and a stuck
 // one is moved on by the sweeper.
 func TestUnderRIE(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the functions under the Lambda emulator; not in -short")
-	}
+	requireRIE(t)
 	f := newFixture(t)
 	f.start(t, "api", "callback", "websocket", "wsauthorizer", "wsauthorizer-dev", "worker", "sweeper", "hello")
 	ctx := context.Background()
@@ -319,12 +317,20 @@ func TestUnderRIE(t *testing.T) {
 		if g.Status != generation.Completed || g.AudioURL() == "" || len(g.Tracks) == 0 {
 			t.Fatalf("not completed by the callbacks: %+v (callbacks delivered: %d)\n%s", g, f.callbacks.Load(), f.fn("callback").Logs())
 		}
+		// The push follows the write that completed the generation.
 		var got []string
-		for _, p := range f.mgmt.Received(connID) {
-			var ev pushed
-			if json.Unmarshal(p, &ev) == nil && ev.Data.GenerationID == created.GenerationID {
-				got = append(got, ev.Event)
+		for {
+			got = got[:0]
+			for _, p := range f.mgmt.Received(connID) {
+				var ev pushed
+				if json.Unmarshal(p, &ev) == nil && ev.Data.GenerationID == created.GenerationID {
+					got = append(got, ev.Event)
+				}
 			}
+			if slices.Contains(got, service.EventComplete) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		if !slices.Contains(got, service.EventProgress) || got[len(got)-1] != service.EventComplete {
 			t.Fatalf("pushed to the connection: %v", got)
