@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -67,12 +68,26 @@ func (a *App) CallbackHandler() func(context.Context, events.APIGatewayV2HTTPReq
 // queue while its neighbours are deleted.
 func (a *App) SQSHandler() func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		ctx, cancel := beforeTimeout(ctx)
+		defer cancel()
 		batch := make([]service.Delivery, len(ev.Records))
 		for i, r := range ev.Records {
 			n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
 			batch[i] = service.Delivery{ID: r.MessageId, Body: []byte(r.Body), ReceiveCount: n}
 		}
-		failed := a.Service.HandleBatch(ctx, batch)
+		// One record at a time, so that none is started once the time is
+		// up: those left are handed back to SQS untouched.
+		var failed []string
+		for i := range batch {
+			if ctx.Err() != nil {
+				for _, d := range batch[i:] {
+					failed = append(failed, d.ID)
+				}
+				a.Log.WarnContext(ctx, "out of time; records left for redelivery", "left", len(batch)-i)
+				break
+			}
+			failed = append(failed, a.Service.HandleBatch(ctx, batch[i:i+1])...)
+		}
 		res := events.SQSEventResponse{BatchItemFailures: make([]events.SQSBatchItemFailure, 0, len(failed))}
 		for _, id := range failed {
 			res.BatchItemFailures = append(res.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
@@ -91,6 +106,8 @@ func (a *App) SQSHandler() func(context.Context, events.SQSEvent) (events.SQSEve
 // logged and left for the next sweep.
 func (a *App) SweepHandler() func(context.Context, events.EventBridgeEvent) (service.SweepReport, error) {
 	return func(ctx context.Context, _ events.EventBridgeEvent) (service.SweepReport, error) {
+		ctx, cancel := beforeTimeout(ctx)
+		defer cancel()
 		r, err := a.Service.Sweep(ctx)
 		if err != nil && r.Overdue == 0 && r.Errors == 0 {
 			return r, err
@@ -156,6 +173,24 @@ func (a *App) WebSocketHandler() func(context.Context, events.APIGatewayWebsocke
 		}
 		return wsReply(http.StatusOK, reply), nil
 	}
+}
+
+// TimeoutMargin is how long before the function's timeout the worker and
+// the sweeper stop starting AWS and Suno calls: the jobs left are reported
+// as batch item failures (SQS delivers them again) instead of the whole
+// invocation timing out, which would hand the batch back whole and count as
+// a function error.
+const TimeoutMargin = 2 * time.Second
+
+// beforeTimeout is ctx ending TimeoutMargin before the invocation's deadline
+// (or a tenth of the time left, when that is shorter).
+func beforeTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := min(TimeoutMargin, time.Until(dl)/10)
+	return context.WithDeadline(ctx, dl.Add(-margin))
 }
 
 func wsReply(status int, ev service.Event) events.APIGatewayProxyResponse {

@@ -15,6 +15,7 @@ import (
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/suno"
 )
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -187,5 +188,48 @@ func TestCallbackHandlerServesOnlyTheCallback(t *testing.T) {
 	res, _ = handle(ctx, ev)
 	if res.StatusCode != 404 || !strings.Contains(res.Body, "route_not_found") {
 		t.Fatalf("stats through the callback function = %d %s", res.StatusCode, res.Body)
+	}
+}
+
+// blockingSuno answers only when the caller gives up.
+type blockingSuno struct{}
+
+func (blockingSuno) Submit(ctx context.Context, _ suno.GenerateRequest) (string, error) {
+	<-ctx.Done()
+	return "", ctx.Err()
+}
+
+func (blockingSuno) Record(ctx context.Context, _ string) (suno.Task, error) {
+	<-ctx.Done()
+	return suno.Task{}, ctx.Err()
+}
+
+// TestWorkerStopsBeforeTheTimeout: a job that runs into the end of the
+// invocation's time keeps the next one from starting; that one comes back
+// as a batch item failure, and the handler returns before the timeout.
+func TestWorkerStopsBeforeTheTimeout(t *testing.T) {
+	store := memory.NewStore()
+	svc := service.New(service.Deps{
+		Store: store, Connections: store, Queue: memory.NewQueues(memory.QueueConfig{}),
+		Notifier: memory.NewHub(), Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil), Suno: blockingSuno{},
+	}, service.Config{Logger: discardLog()})
+	app := &App{Service: svc, Log: discardLog()}
+	var records []events.SQSMessage
+	for _, id := range []string{"m-1", "m-2"} {
+		res, err := svc.Create(context.Background(), service.Caller{UserID: "u", Tier: generation.Pro}, generation.Request{Prompt: "x"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, _ := json.Marshal(service.Job{Kind: service.JobGenerate, GenerationID: res.Generation.ID, Tier: generation.Pro, Attempt: 1})
+		records = append(records, events.SQSMessage{MessageId: id, Body: string(job)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	out, err := app.SQSHandler()(ctx, events.SQSEvent{Records: records})
+	if ctx.Err() != nil {
+		t.Fatal("the handler ran into the invocation's timeout")
+	}
+	if err != nil || len(out.BatchItemFailures) != 1 || out.BatchItemFailures[0].ItemIdentifier != "m-2" {
+		t.Fatalf("out = %+v, %v", out, err)
 	}
 }
