@@ -6,14 +6,13 @@
 package lambdaapp
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/awsinfra"
+	"github.com/songqueue/songqueue/internal/envconfig"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 )
@@ -77,31 +76,16 @@ func (r SecretRef) Set() bool { return r.SecretARN != "" || r.Parameter != "" ||
 
 // ParseConfig reads the configuration through getenv.
 func ParseConfig(getenv func(string) string) (Config, error) {
-	var errs []error
+	r := envconfig.New(getenv)
 	c := Config{
 		SunoBaseURL: DefaultSunoBaseURL, TierClaim: "tier",
 		RateLimit: 10, MaxAttempts: 3, BackoffBase: 2 * time.Second, PollInterval: 20 * time.Second,
 		Deadline: 10 * time.Minute, AgingStep: 30 * time.Second, ClaimLease: 2 * time.Minute,
 	}
-	str := func(name string, dst *string) {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			*dst = v
-		}
-	}
-	dur := func(name string, dst *time.Duration) {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 2s or 500ms", name, v))
-				return
-			}
-			*dst = d
-		}
-	}
 
 	c.Names = awsinfra.DefaultNames(getenv("RESOURCE_PREFIX"))
-	str("GENERATIONS_TABLE", &c.Names.Generations)
-	str("CONNECTIONS_TABLE", &c.Names.Connections)
+	r.String("GENERATIONS_TABLE", &c.Names.Generations)
+	r.String("CONNECTIONS_TABLE", &c.Names.Connections)
 
 	urls := map[generation.Tier]sqsqueue.URLs{}
 	var missing []string
@@ -118,40 +102,26 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 	case len(generation.Tiers):
 		// none given: looked up by name
 	default:
-		errs = append(errs, fmt.Errorf("%s missing: give every tier's queue URL or none", strings.Join(missing, ", ")))
+		r.Fail(fmt.Errorf("%s missing: give every tier's queue URL or none", strings.Join(missing, ", ")))
 	}
 
-	str("WEBSOCKET_ENDPOINT", &c.WebSocketEndpoint)
+	r.String("WEBSOCKET_ENDPOINT", &c.WebSocketEndpoint)
 	c.WebSocketEndpoint = strings.TrimRight(c.WebSocketEndpoint, "/")
-	str("SUNO_BASE_URL", &c.SunoBaseURL)
+	r.String("SUNO_BASE_URL", &c.SunoBaseURL)
 	c.SunoKey = SecretRef{Name: "SUNO_API_KEY", SecretARN: getenv("SUNO_API_KEY_SECRET_ARN"), Parameter: getenv("SUNO_API_KEY_PARAMETER"), Value: getenv("SUNO_API_KEY")}
-	str("CALLBACK_BASE_URL", &c.CallbackBaseURL)
+	r.String("CALLBACK_BASE_URL", &c.CallbackBaseURL)
 	c.CallbackBaseURL = strings.TrimRight(c.CallbackBaseURL, "/")
 	c.CallbackSecret = SecretRef{Name: "CALLBACK_SECRET", SecretARN: getenv("CALLBACK_SECRET_ARN"), Value: getenv("CALLBACK_SECRET")}
-	str("TIER_CLAIM", &c.TierClaim)
+	r.String("TIER_CLAIM", &c.TierClaim)
 	c.DevJWTSecret = getenv("DEV_JWT_SECRET")
 
-	if v := getenv("GENERATION_RATE_LIMIT"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			errs = append(errs, fmt.Errorf("GENERATION_RATE_LIMIT=%q: want a positive number of jobs per second", v))
-		} else {
-			c.RateLimit = f
-		}
-	}
-	if v := getenv("GENERATION_MAX_ATTEMPTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("GENERATION_MAX_ATTEMPTS=%q: want a whole number ≥ 1", v))
-		} else {
-			c.MaxAttempts = n
-		}
-	}
-	dur("RATE_LIMIT_AGING_STEP", &c.AgingStep)
-	dur("GENERATION_BACKOFF_BASE", &c.BackoffBase)
-	dur("GENERATION_POLL_INTERVAL", &c.PollInterval)
-	dur("GENERATION_DEADLINE", &c.Deadline)
-	dur("CLAIM_LEASE", &c.ClaimLease)
+	r.PositiveFloat("GENERATION_RATE_LIMIT", &c.RateLimit)
+	r.Int("GENERATION_MAX_ATTEMPTS", &c.MaxAttempts, 1)
+	r.Duration("RATE_LIMIT_AGING_STEP", &c.AgingStep)
+	r.Duration("GENERATION_BACKOFF_BASE", &c.BackoffBase)
+	r.Duration("GENERATION_POLL_INTERVAL", &c.PollInterval)
+	r.Duration("GENERATION_DEADLINE", &c.Deadline)
+	r.Duration("CLAIM_LEASE", &c.ClaimLease)
 
 	level := getenv("AWS_LAMBDA_LOG_LEVEL")
 	if level == "" {
@@ -159,13 +129,10 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 	}
 	if level != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(normalizeLevel(level))); err != nil {
-			errs = append(errs, fmt.Errorf("log level %q: want DEBUG, INFO, WARN or ERROR", level))
+			r.Fail(fmt.Errorf("log level %q: want DEBUG, INFO, WARN or ERROR", level))
 		}
 	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
-	}
-	return c, nil
+	return c, r.Err()
 }
 
 // normalizeLevel maps Lambda's level names (TRACE, DEBUG, INFO, WARN,

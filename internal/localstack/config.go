@@ -7,8 +7,9 @@ package localstack
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"time"
+
+	"github.com/songqueue/songqueue/internal/envconfig"
 )
 
 // Config is the stack's configuration, from the environment of DESIGN.md
@@ -56,71 +57,35 @@ func DefaultConfig() Config {
 // FromEnv reads the configuration from getenv over the defaults.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	str := func(name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
-		}
-	}
-	integer := func(name string, dst *int, min int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < min {
-				errs = append(errs, fmt.Errorf("%s=%q: want a whole number ≥ %d", name, v, min))
-				return
-			}
-			*dst = n
-		}
-	}
-	dur := func(name string, dst *time.Duration) {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 2s or 500ms", name, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	integer("PORT", &c.Port, 0)
-	str("HOST", &c.Host)
-	str("JWT_SECRET", &c.JWTSecret)
-	str("SUNO_BASE_URL", &c.SunoBaseURL)
-	str("SUNO_API_KEY", &c.SunoAPIKey)
-	integer("GENERATION_CONCURRENCY", &c.Concurrency, 1)
-	if v := getenv("GENERATION_RATE_LIMIT"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			errs = append(errs, fmt.Errorf("GENERATION_RATE_LIMIT=%q: want a positive number of jobs per second", v))
-		} else {
-			c.RateLimit = f
-		}
-	}
-	integer("GENERATION_MAX_ATTEMPTS", &c.MaxAttempts, 1)
-	dur("GENERATION_BACKOFF_BASE", &c.BackoffBase)
-	dur("GENERATION_POLL_INTERVAL", &c.PollInterval)
-	dur("GENERATION_DEADLINE", &c.Deadline)
-	dur("RATE_LIMIT_AGING_STEP", &c.AgingStep)
-	dur("QUEUE_VISIBILITY_TIMEOUT", &c.Visibility)
-	integer("QUEUE_MAX_RECEIVE_COUNT", &c.MaxReceives, 1)
-	integer("WORKER_BATCH_SIZE", &c.BatchSize, 1)
-	str("AWS_ENDPOINT_URL", &c.AWSEndpointURL)
-	str("RESOURCE_PREFIX", &c.ResourcePrefix)
-	c.Backend = "memory"
+	r := envconfig.New(getenv)
+	r.Int("PORT", &c.Port, 0)
+	r.String("HOST", &c.Host)
+	r.String("JWT_SECRET", &c.JWTSecret)
+	r.String("SUNO_BASE_URL", &c.SunoBaseURL)
+	r.String("SUNO_API_KEY", &c.SunoAPIKey)
+	r.Int("GENERATION_CONCURRENCY", &c.Concurrency, 1)
+	r.PositiveFloat("GENERATION_RATE_LIMIT", &c.RateLimit)
+	r.Int("GENERATION_MAX_ATTEMPTS", &c.MaxAttempts, 1)
+	r.Duration("GENERATION_BACKOFF_BASE", &c.BackoffBase)
+	r.Duration("GENERATION_POLL_INTERVAL", &c.PollInterval)
+	r.Duration("GENERATION_DEADLINE", &c.Deadline)
+	r.Duration("RATE_LIMIT_AGING_STEP", &c.AgingStep)
+	r.Duration("QUEUE_VISIBILITY_TIMEOUT", &c.Visibility)
+	r.Int("QUEUE_MAX_RECEIVE_COUNT", &c.MaxReceives, 1)
+	r.Int("WORKER_BATCH_SIZE", &c.BatchSize, 1)
+	r.String("AWS_ENDPOINT_URL", &c.AWSEndpointURL)
+	r.String("RESOURCE_PREFIX", &c.ResourcePrefix)
 	if c.AWSEndpointURL != "" {
 		c.Backend = "aws"
 	}
-	str("BACKEND", &c.Backend)
+	r.String("BACKEND", &c.Backend)
 	if c.Backend != "memory" && c.Backend != "aws" {
-		errs = append(errs, fmt.Errorf("BACKEND=%q: want memory or aws", c.Backend))
+		r.Fail(fmt.Errorf("BACKEND=%q: want memory or aws", c.Backend))
 	}
-	dur("FAKE_SUNO_TEXT_DELAY", &c.FakeTextDelay)
-	dur("FAKE_SUNO_FIRST_DELAY", &c.FakeFirstDelay)
-	dur("FAKE_SUNO_COMPLETE_DELAY", &c.FakeCompleteDelay)
-	if len(errs) > 0 {
-		return c, fmt.Errorf("configuration: %v", errs)
-	}
-	return c, nil
+	r.Duration("FAKE_SUNO_TEXT_DELAY", &c.FakeTextDelay)
+	r.Duration("FAKE_SUNO_FIRST_DELAY", &c.FakeFirstDelay)
+	r.Duration("FAKE_SUNO_COMPLETE_DELAY", &c.FakeCompleteDelay)
+	return c, r.Err()
 }
 
 // EnvOrDefault is FromEnv on the process environment.
