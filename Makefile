@@ -26,7 +26,7 @@ test-go:
 	@$(WITH_MOTO) $(GO) test -race -count=1 ./...
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzCreate -fuzztime=$(FUZZTIME) ./internal/httpapi
+	$(GO) test -run='^$$' -fuzz=FuzzCreate -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./internal/httpapi
 
 ## bench: the benchmarks (worker time per generation, ...)
 bench: bench-lambda
