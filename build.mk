@@ -5,13 +5,17 @@
 #   make test-lambda         every function under the Lambda Runtime Interface Emulator, against moto
 #   make bench-lambda        binary size and cold start of each function beside a hello-world
 #   make deploy [ENV=prod]   sam build && sam deploy with samconfig.toml's ENV section
+#   make deploy-web [ENV=prod]  web/static and its config.json to the stack's page (S3 + CloudFront)
 #
 # The SAM CLI and cfn-lint live in their own virtual environment,
 # .tools/sam-venv: aws-sam-cli pins boto3 to an exact version, and sharing
-# .venv with moto would have the two installs undo each other.
+# .venv with moto would have the two installs undo each other. The AWS CLI
+# (deploy-web only) has its own, .tools/awscli-venv, for the same reason:
+# awscli pins botocore too.
 
 SAM_CLI_VERSION  ?= 1.170.0
 CFN_LINT_VERSION ?= 1.58.0
+AWSCLI_VERSION   ?= 1.46.3
 # The emulator is built from source through the Go module proxy; the RIE
 # tests (internal/lambdatest) build the same version when it is missing.
 RIE_VERSION      ?= v0.0.0-20261030222936-bef5c4ba774d
@@ -22,6 +26,9 @@ SAM_VENV  := .tools/sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION)
 SAM       := $(SAM_VENV)/bin/sam
 CFN_LINT  := $(SAM_VENV)/bin/cfn-lint
+AWS_VENV  := .tools/awscli-venv
+AWS_STAMP := $(AWS_VENV)/.installed-awscli-$(AWSCLI_VERSION)
+AWS_CLI   := $(AWS_VENV)/bin/aws
 RIE_DIR   := .tools/rie-$(RIE_VERSION)
 RIE       := $(RIE_DIR)/aws-lambda-rie
 # sam validate wants a region and credentials even though it calls nothing
@@ -33,7 +40,7 @@ SAM_OFFLINE := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_DEFAULT_REGION=us-eas
 LAMBDA_GOARCH   ?= arm64
 LAMBDA_GO_FLAGS := -tags lambda.norpc -trimpath -ldflags=-s\ -w
 
-.PHONY: lambda-check cfn-lint sam-validate sam-build sam-tools lambda-rie test-lambda bench-lambda deploy \
+.PHONY: lambda-check cfn-lint sam-validate sam-build sam-tools aws-cli lambda-rie test-lambda bench-lambda deploy deploy-web \
 	build-ApiFunction build-CallbackFunction build-WebSocketFunction build-WsAuthorizerFunction \
 	build-WorkerFunction build-SweeperFunction
 
@@ -105,3 +112,21 @@ deploy: $(SAM_STAMP)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build $(LAMBDA_GO_FLAGS) ./functions/...
 	SAM_CLI_TELEMETRY=0 $(SAM) build --template-file template.yaml --parallel --build-in-source
 	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(ENV)
+
+$(AWS_STAMP):
+	@echo "installing awscli==$(AWSCLI_VERSION) into $(AWS_VENV)" >&2
+	$(PYTHON) -m venv $(AWS_VENV)
+	$(AWS_VENV)/bin/pip install --quiet --disable-pip-version-check "awscli==$(AWSCLI_VERSION)"
+	@rm -f $(AWS_VENV)/.installed-*
+	@touch $@
+
+aws-cli: $(AWS_STAMP)
+
+## deploy-web: web/static, with a config.json naming the stack's APIs, to its S3 bucket; CloudFront invalidated
+# After make deploy (the stack must have the WebUrl output). The bucket
+# ends up exactly web/static plus config.json. Optional: COGNITO_DOMAIN
+# (and COGNITO_CLIENT_ID) for a hosted UI sign-in; see scripts/deploy-web.sh.
+deploy-web: $(SAM_STAMP) $(AWS_STAMP)
+	SAM="$(abspath $(SAM))" AWS_CLI="$(abspath $(AWS_CLI))" PYTHON="$(abspath $(SAM_VENV))/bin/python" \
+	COGNITO_DOMAIN="$(COGNITO_DOMAIN)" COGNITO_CLIENT_ID="$(COGNITO_CLIENT_ID)" \
+	scripts/deploy-web.sh $(ENV)

@@ -3,6 +3,8 @@ package lambdatest
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"github.com/songqueue/songqueue/internal/dynamo"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
+	"github.com/songqueue/songqueue/web"
 )
 
 // template reads template.yaml as JSON, decoded by cfn-lint (which knows
@@ -337,4 +340,111 @@ func TestRIEVersionMatchesBuildMk(t *testing.T) {
 	if m == nil || string(m[1]) != RIEVersion {
 		t.Fatalf("build.mk RIE_VERSION = %q, lambdatest.RIEVersion = %q", m, RIEVersion)
 	}
+}
+
+// TestTemplateWebPage: the deployed page gets the headers the local stack
+// sends (web.Handler), except that connect-src names this stack's two APIs
+// (the origins of the HttpApiUrl and WebSocketUrl outputs deploy-web writes
+// into config.json); and its bucket is private, read only by the
+// distribution through Origin Access Control.
+func TestTemplateWebPage(t *testing.T) {
+	tpl := template(t)
+
+	rec := httptest.NewRecorder()
+	web.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	local := rec.Header()
+
+	rhp := props(t, tpl, "WebResponseHeadersPolicy")["ResponseHeadersPolicyConfig"].(map[string]any)
+	sec := rhp["SecurityHeadersConfig"].(map[string]any)
+	csp := sec["ContentSecurityPolicy"].(map[string]any)
+	sub, _ := csp["ContentSecurityPolicy"].(map[string]any)["Fn::Sub"].(string)
+	if sub == "" || csp["Override"] != true {
+		t.Fatalf("CSP = %v, want an overriding Fn::Sub string", csp)
+	}
+	got, want := cspDirectives(sub), cspDirectives(local.Get("Content-Security-Policy"))
+	outputs := tpl["Outputs"].(map[string]any)
+	origin := func(output string) string {
+		v := outputs[output].(map[string]any)["Value"].(map[string]any)["Fn::Sub"].(string)
+		scheme, rest, _ := strings.Cut(v, "://")
+		host, _, _ := strings.Cut(rest, "/")
+		return scheme + "://" + host
+	}
+	want["connect-src"] = "'self' " + origin("HttpApiUrl") + " " + origin("WebSocketUrl")
+	if canonical(got) != canonical(want) {
+		t.Errorf("CloudFront CSP directives\n %v\nwant (web.Handler's, connect-src the APIs)\n %v", got, want)
+	}
+	if !strings.HasPrefix(cspDirectives(local.Get("Content-Security-Policy"))["connect-src"], "'self'") {
+		t.Errorf("web.Handler's connect-src no longer starts with 'self'; config.json needs it")
+	}
+	if local.Get("X-Content-Type-Options") != "nosniff" || canonical(sec["ContentTypeOptions"]) != `{"Override":true}` {
+		t.Errorf("nosniff: local %q, CloudFront %v", local.Get("X-Content-Type-Options"), sec["ContentTypeOptions"])
+	}
+	if rp, _ := sec["ReferrerPolicy"].(map[string]any); rp["ReferrerPolicy"] != local.Get("Referrer-Policy") {
+		t.Errorf("Referrer-Policy: local %q, CloudFront %v", local.Get("Referrer-Policy"), sec["ReferrerPolicy"])
+	}
+	if fo, _ := sec["FrameOptions"].(map[string]any); fo["FrameOption"] != "DENY" {
+		t.Errorf("X-Frame-Options = %v, want DENY", sec["FrameOptions"])
+	}
+	cacheControl := ""
+	for _, h := range rhp["CustomHeadersConfig"].(map[string]any)["Items"].([]any) {
+		if h := h.(map[string]any); strings.EqualFold(h["Header"].(string), "Cache-Control") {
+			cacheControl, _ = h["Value"].(string)
+		}
+	}
+	if cacheControl != local.Get("Cache-Control") {
+		t.Errorf("Cache-Control: local %q, CloudFront %q", local.Get("Cache-Control"), cacheControl)
+	}
+
+	b := props(t, tpl, "WebBucket")
+	if canonical(b["PublicAccessBlockConfiguration"]) != `{"BlockPublicAcls":true,"BlockPublicPolicy":true,"IgnorePublicAcls":true,"RestrictPublicBuckets":true}` {
+		t.Errorf("WebBucket public access block = %v", b["PublicAccessBlockConfiguration"])
+	}
+	if !strings.Contains(canonical(b["OwnershipControls"]), `"ObjectOwnership":"BucketOwnerEnforced"`) || !strings.Contains(canonical(b["BucketEncryption"]), "SSEAlgorithm") {
+		t.Errorf("WebBucket ownership %v, encryption %v", b["OwnershipControls"], b["BucketEncryption"])
+	}
+	var denyTLS, cloudFrontRead bool
+	walkStatements(props(t, tpl, "WebBucketPolicy")["PolicyDocument"].(map[string]any)["Statement"], func(st map[string]any) {
+		cond := canonical(st["Condition"])
+		switch {
+		case st["Effect"] == "Deny" && cond == `{"Bool":{"aws:SecureTransport":"false"}}`:
+			denyTLS = true
+		case st["Effect"] == "Allow":
+			if canonical(st["Principal"]) != `{"Service":"cloudfront.amazonaws.com"}` || !strings.Contains(cond, "AWS:SourceArn") || !strings.Contains(cond, "${WebDistribution}") {
+				t.Errorf("WebBucketPolicy allows %v to %v under %s; only this distribution may read", st["Principal"], st["Action"], cond)
+			}
+			cloudFrontRead = true
+		}
+	})
+	if !denyTLS || !cloudFrontRead {
+		t.Errorf("WebBucketPolicy: deny without TLS %v, distribution reads %v", denyTLS, cloudFrontRead)
+	}
+
+	d := props(t, tpl, "WebDistribution")["DistributionConfig"].(map[string]any)
+	origins := d["Origins"].([]any)
+	if len(origins) != 1 || canonical(origins[0].(map[string]any)["OriginAccessControlId"]) != `{"Fn::GetAtt":["WebOriginAccessControl","Id"]}` {
+		t.Errorf("WebDistribution origins = %v, want the bucket through WebOriginAccessControl", origins)
+	}
+	dcb := d["DefaultCacheBehavior"].(map[string]any)
+	if d["DefaultRootObject"] != "index.html" || dcb["ViewerProtocolPolicy"] != "redirect-to-https" ||
+		canonical(dcb["ResponseHeadersPolicyId"]) != `{"Ref":"WebResponseHeadersPolicy"}` {
+		t.Errorf("WebDistribution root %v, viewer protocol %v, headers %v", d["DefaultRootObject"], dcb["ViewerProtocolPolicy"], dcb["ResponseHeadersPolicyId"])
+	}
+	for _, o := range []string{"WebUrl", "WebBucketName", "WebDistributionId", "HttpApiUrl", "WebSocketUrl"} {
+		if outputs[o] == nil {
+			t.Errorf("output %s missing; scripts/deploy-web.sh reads it", o)
+		}
+	}
+}
+
+// cspDirectives maps each directive of a Content-Security-Policy to its
+// sources, whitespace normalised.
+func cspDirectives(policy string) map[string]string {
+	out := map[string]string{}
+	for _, d := range strings.Split(policy, ";") {
+		f := strings.Fields(d)
+		if len(f) > 0 {
+			out[f[0]] = strings.Join(f[1:], " ")
+		}
+	}
+	return out
 }
