@@ -88,7 +88,7 @@ func binaries(tb testing.TB, goarch string) map[string]string {
 
 func repoRoot(tb testing.TB) string {
 	tb.Helper()
-	root, err := RepoRoot()
+	root, err := awstest.RepoRoot()
 	if err != nil {
 		tb.Fatal(err)
 	}
