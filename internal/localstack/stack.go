@@ -109,7 +109,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		}
 		source = src
 	default:
-		s.Store = memory.NewStore()
+		s.Store = memory.NewStore(memory.WithClock(now))
 		s.Queues = memory.NewQueues(memory.QueueConfig{VisibilityTimeout: cfg.Visibility, MaxReceiveCount: cfg.MaxReceives, Now: now})
 		deps.Store, deps.Connections, deps.Queue = s.Store, s.Store, s.Queues
 		deps.Limiter = memory.NewLimiter(ratelimit.Policy{Rate: cfg.RateLimit, AgingStep: cfg.AgingStep}, now)

@@ -21,7 +21,8 @@ import (
 type Store struct {
 	mu          sync.Mutex
 	generations map[string]generation.Generation
-	idempotency map[string]string // user + "\x00" + key → generation id
+	idempotency map[string]idempotencyKey // user + "\x00" + key
+	now         func() time.Time
 	connections map[string]service.Connection
 	counts      map[generation.Tier]service.StatusCounts
 }
@@ -31,14 +32,34 @@ var (
 	_ service.Connections = (*Store)(nil)
 )
 
+type idempotencyKey struct {
+	generationID string
+	expires      time.Time
+}
+
+// IdempotencyTTL is how long an Idempotency-Key is remembered, as the
+// DynamoDB store's TTL does.
+const IdempotencyTTL = 24 * time.Hour
+
+// StoreOption configures a Store.
+type StoreOption func(*Store)
+
+// WithClock sets the clock that expires idempotency keys and connections.
+func WithClock(now func() time.Time) StoreOption { return func(s *Store) { s.now = now } }
+
 // NewStore returns an empty store.
-func NewStore() *Store {
-	return &Store{
+func NewStore(opts ...StoreOption) *Store {
+	s := &Store{
+		now:         time.Now,
 		generations: map[string]generation.Generation{},
-		idempotency: map[string]string{},
+		idempotency: map[string]idempotencyKey{},
 		connections: map[string]service.Connection{},
 		counts:      map[generation.Tier]service.StatusCounts{},
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // clone keeps callers from sharing the stored slices.
@@ -62,8 +83,8 @@ func (s *Store) Create(_ context.Context, g generation.Generation, key string) (
 	defer s.mu.Unlock()
 	idem := g.UserID + "\x00" + key
 	if key != "" {
-		if id, ok := s.idempotency[idem]; ok {
-			return clone(s.generations[id]), false, nil
+		if k, ok := s.idempotency[idem]; ok && s.now().Before(k.expires) {
+			return clone(s.generations[k.generationID]), false, nil
 		}
 	}
 	if _, ok := s.generations[g.ID]; ok {
@@ -72,7 +93,7 @@ func (s *Store) Create(_ context.Context, g generation.Generation, key string) (
 	g.Version = 1
 	s.generations[g.ID] = clone(g)
 	if key != "" {
-		s.idempotency[idem] = g.ID
+		s.idempotency[idem] = idempotencyKey{generationID: g.ID, expires: s.now().Add(IdempotencyTTL)}
 	}
 	s.count(g.Tier, g.Status, 1)
 	return clone(g), true, nil
@@ -208,7 +229,7 @@ func (s *Store) DeleteConnection(_ context.Context, id string) error {
 func (s *Store) UserConnections(_ context.Context, userID string) ([]service.Connection, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
+	now := s.now()
 	var out []service.Connection
 	for _, c := range s.connections {
 		if c.UserID == userID && (c.ExpiresAt.IsZero() || c.ExpiresAt.After(now)) {
