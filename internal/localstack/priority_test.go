@@ -42,13 +42,15 @@ func (r *recordingSuno) submitted() []string {
 func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backend) {
 	rec := &recordingSuno{}
 	s := startStack(t, b, func(c *localstack.Config) {
-		c.RateLimit = 5               // tokens are scarce: 5 a second for 45 jobs
-		c.AgingStep = 5 * time.Second // promotion (unit-tested in ratelimit) stays out of the way here
+		// Tokens must be the bottleneck even where every step is slow (an
+		// emulator on a loaded machine): 2 a second for 30 jobs.
+		c.RateLimit = 2
+		c.AgingStep = 20 * time.Second // promotion (unit-tested in ratelimit) stays out of the way here
 	}, localstack.Options{WrapSuno: func(next service.Suno) service.Suno { rec.next = next; return rec }})
 
 	free := user(t, s, "free-user", generation.Free)
 	boss := user(t, s, "boss", generation.Enterprise)
-	const backlog, urgent = 30, 15
+	const backlog, urgent = 20, 10
 	freeIDs := createAll(t, free, backlog, "free %02d")
 	time.Sleep(300 * time.Millisecond) // the backlog is being worked on
 	createAll(t, boss, urgent, "enterprise %d")
@@ -59,7 +61,7 @@ func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backen
 		t.Fatalf("only %d of the FREE backlog was still waiting when the ENTERPRISE jobs arrived; the test needs a backlog", waiting)
 	}
 
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for time.Now().Before(deadline) && len(rec.submitted()) < backlog+urgent {
 		time.Sleep(50 * time.Millisecond)
 	}
