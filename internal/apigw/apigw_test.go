@@ -59,23 +59,6 @@ func TestPostOnMoto(t *testing.T) {
 	}
 }
 
-func TestEndpoint(t *testing.T) {
-	if got := apigw.Endpoint("abc.execute-api.eu-west-1.amazonaws.com", "prod"); got != "https://abc.execute-api.eu-west-1.amazonaws.com/prod" {
-		t.Errorf("Endpoint = %s", got)
-	}
-}
-
-func TestNotifiersReuseClients(t *testing.T) {
-	cfg, err := awsinfra.LoadAWSConfig(context.Background(), "http://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := apigw.NewNotifiers(cfg)
-	if s.For("https://a/prod") != s.For("https://a/prod") || s.For("https://a/prod") == s.For("https://b/prod") {
-		t.Error("Notifiers.For does not keep one notifier per endpoint")
-	}
-}
-
 func TestOtherErrorsAreNotGone(t *testing.T) {
 	cfg, err := awsinfra.LoadAWSConfig(context.Background(), "http://127.0.0.1:1")
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,19 +34,6 @@ func DefaultNames(prefix string) Names {
 		prefix = DefaultPrefix
 	}
 	return Names{Prefix: prefix, Generations: prefix + "-generations", Connections: prefix + "-connections"}
-}
-
-// NamesFromEnv reads RESOURCE_PREFIX, GENERATIONS_TABLE and
-// CONNECTIONS_TABLE, each optional.
-func NamesFromEnv() Names {
-	n := DefaultNames(os.Getenv("RESOURCE_PREFIX"))
-	if v := os.Getenv("GENERATIONS_TABLE"); v != "" {
-		n.Generations = v
-	}
-	if v := os.Getenv("CONNECTIONS_TABLE"); v != "" {
-		n.Connections = v
-	}
-	return n
 }
 
 // Queue is tier's queue name.
