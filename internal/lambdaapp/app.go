@@ -17,7 +17,6 @@ import (
 	"github.com/songqueue/songqueue/internal/awsinfra"
 	"github.com/songqueue/songqueue/internal/dynamo"
 	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 	"github.com/songqueue/songqueue/internal/suno"
@@ -130,7 +129,7 @@ func FromEnv(ctx context.Context, role Role, opt Options) (*App, error) {
 		Connections: store,
 		Queue:       unavailableQueue{role},
 		Notifier:    discardNotifier{log},
-		Limiter:     dynamo.NewLimiter(clients.DynamoDB, cfg.Names.Generations, "suno", ratelimit.Policy{Rate: cfg.RateLimit, AgingStep: cfg.AgingStep}, opt.Now),
+		Limiter:     dynamo.NewLimiter(clients.DynamoDB, cfg.Names.Generations, "suno", cfg.RatePolicy(), opt.Now),
 		Suno:        unavailableSuno{role},
 	}
 	if role.usesQueues() {
@@ -155,16 +154,13 @@ func FromEnv(ctx context.Context, role Role, opt Options) (*App, error) {
 	if role == RoleWorker {
 		callbackBase = cfg.CallbackBaseURL
 	}
-	svc := service.New(deps, service.Config{
-		Retry:           generation.RetryPolicy{MaxAttempts: cfg.MaxAttempts, BackoffBase: cfg.BackoffBase},
+	svc := service.New(deps, cfg.Apply(service.Config{
 		ClaimLease:      cfg.ClaimLease,
-		PollInterval:    cfg.PollInterval,
-		Deadline:        cfg.Deadline,
 		CallbackBaseURL: callbackBase,
 		CallbackSecret:  []byte(secrets.callbackSecret),
 		Now:             opt.Now,
 		Logger:          log,
-	})
+	}))
 	return &App{Role: role, Config: cfg, Service: svc, Log: log}, nil
 }
 

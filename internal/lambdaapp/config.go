@@ -14,6 +14,7 @@ import (
 	"github.com/songqueue/songqueue/internal/awsinfra"
 	"github.com/songqueue/songqueue/internal/envconfig"
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 )
 
@@ -52,14 +53,9 @@ type Config struct {
 	CallbackSecret    SecretRef
 	TierClaim         string
 	DevJWTSecret      string
-	RateLimit         float64
-	AgingStep         time.Duration
-	MaxAttempts       int
-	BackoffBase       time.Duration
-	PollInterval      time.Duration
-	Deadline          time.Duration
-	ClaimLease        time.Duration
-	LogLevel          slog.Level
+	service.Tuning
+	ClaimLease time.Duration
+	LogLevel   slog.Level
 }
 
 // SecretRef says where a secret is: a Secrets Manager secret, an SSM
@@ -79,8 +75,7 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 	r := envconfig.New(getenv)
 	c := Config{
 		SunoBaseURL: DefaultSunoBaseURL, TierClaim: "tier",
-		RateLimit: 10, MaxAttempts: 3, BackoffBase: 2 * time.Second, PollInterval: 20 * time.Second,
-		Deadline: 10 * time.Minute, AgingStep: 30 * time.Second, ClaimLease: 2 * time.Minute,
+		Tuning: service.DefaultTuning(), ClaimLease: 2 * time.Minute,
 	}
 
 	c.Names = awsinfra.DefaultNames(getenv("RESOURCE_PREFIX"))
@@ -115,12 +110,7 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 	r.String("TIER_CLAIM", &c.TierClaim)
 	c.DevJWTSecret = getenv("DEV_JWT_SECRET")
 
-	r.PositiveFloat("GENERATION_RATE_LIMIT", &c.RateLimit)
-	r.Int("GENERATION_MAX_ATTEMPTS", &c.MaxAttempts, 1)
-	r.Duration("RATE_LIMIT_AGING_STEP", &c.AgingStep)
-	r.Duration("GENERATION_BACKOFF_BASE", &c.BackoffBase)
-	r.Duration("GENERATION_POLL_INTERVAL", &c.PollInterval)
-	r.Duration("GENERATION_DEADLINE", &c.Deadline)
+	c.Tuning.ReadEnv(r)
 	r.Duration("CLAIM_LEASE", &c.ClaimLease)
 
 	level := getenv("AWS_LAMBDA_LOG_LEVEL")

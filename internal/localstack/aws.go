@@ -9,7 +9,6 @@ import (
 	"github.com/songqueue/songqueue/internal/dynamo"
 	"github.com/songqueue/songqueue/internal/eventsource"
 	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 )
@@ -42,7 +41,7 @@ func awsBackend(ctx context.Context, cfg Config, base string, deps *service.Deps
 	queues := sqsqueue.New(clients.SQS, urls)
 	deps.Store, deps.Connections, deps.Queue = store, store, queues
 	deps.Limiter = dynamo.NewLimiter(clients.DynamoDB, names.Generations, "suno",
-		ratelimit.Policy{Rate: cfg.RateLimit, AgingStep: cfg.AgingStep}, nil)
+		cfg.RatePolicy(), nil)
 	deps.Notifier = apigw.New(awsCfg, base)
 	return queues, nil
 }

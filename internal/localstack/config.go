@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/envconfig"
+	"github.com/songqueue/songqueue/internal/service"
 )
 
 // Config is the stack's configuration, from the environment of DESIGN.md
@@ -21,12 +22,7 @@ type Config struct {
 	SunoBaseURL    string        // SUNO_BASE_URL; empty runs the fake in-process
 	SunoAPIKey     string        // SUNO_API_KEY
 	Concurrency    int           // GENERATION_CONCURRENCY, per tier, default 5
-	RateLimit      float64       // GENERATION_RATE_LIMIT, per second, default 10
-	MaxAttempts    int           // GENERATION_MAX_ATTEMPTS, default 3
-	BackoffBase    time.Duration // GENERATION_BACKOFF_BASE, default 2s
-	PollInterval   time.Duration // GENERATION_POLL_INTERVAL, default 20s
-	Deadline       time.Duration // GENERATION_DEADLINE, default 10m
-	AgingStep      time.Duration // RATE_LIMIT_AGING_STEP, default 30s
+	service.Tuning               // rate limit, retries, polls: as the Lambdas read them
 	Visibility     time.Duration // QUEUE_VISIBILITY_TIMEOUT, default 30s
 	MaxReceives    int           // QUEUE_MAX_RECEIVE_COUNT, default 5
 	BatchSize      int           // WORKER_BATCH_SIZE, default 1
@@ -42,9 +38,8 @@ type Config struct {
 // DefaultConfig is the embedded default of make dev.
 func DefaultConfig() Config {
 	return Config{
-		Port: 3001, Host: "127.0.0.1", Concurrency: 5, RateLimit: 10, MaxAttempts: 3,
-		BackoffBase: 2 * time.Second, PollInterval: 20 * time.Second, Deadline: 10 * time.Minute,
-		AgingStep: 30 * time.Second, Visibility: 30 * time.Second, MaxReceives: 5, BatchSize: 1,
+		Port: 3001, Host: "127.0.0.1", Concurrency: 5, Tuning: service.DefaultTuning(),
+		Visibility: 30 * time.Second, MaxReceives: 5, BatchSize: 1,
 		ResourcePrefix:    "songqueue",
 		Backend:           "memory",
 		JWTSecret:         DevJWTSecret,
@@ -64,12 +59,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	r.String("SUNO_BASE_URL", &c.SunoBaseURL)
 	r.String("SUNO_API_KEY", &c.SunoAPIKey)
 	r.Int("GENERATION_CONCURRENCY", &c.Concurrency, 1)
-	r.PositiveFloat("GENERATION_RATE_LIMIT", &c.RateLimit)
-	r.Int("GENERATION_MAX_ATTEMPTS", &c.MaxAttempts, 1)
-	r.Duration("GENERATION_BACKOFF_BASE", &c.BackoffBase)
-	r.Duration("GENERATION_POLL_INTERVAL", &c.PollInterval)
-	r.Duration("GENERATION_DEADLINE", &c.Deadline)
-	r.Duration("RATE_LIMIT_AGING_STEP", &c.AgingStep)
+	c.Tuning.ReadEnv(r)
 	r.Duration("QUEUE_VISIBILITY_TIMEOUT", &c.Visibility)
 	r.Int("QUEUE_MAX_RECEIVE_COUNT", &c.MaxReceives, 1)
 	r.Int("WORKER_BATCH_SIZE", &c.BatchSize, 1)

@@ -19,7 +19,6 @@ import (
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/httpapi"
 	"github.com/songqueue/songqueue/internal/memory"
-	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/suno"
 	"github.com/songqueue/songqueue/internal/sunofake"
@@ -112,19 +111,16 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		s.Store = memory.NewStore(memory.WithClock(now))
 		s.Queues = memory.NewQueues(memory.QueueConfig{VisibilityTimeout: cfg.Visibility, MaxReceiveCount: cfg.MaxReceives, Now: now})
 		deps.Store, deps.Connections, deps.Queue = s.Store, s.Store, s.Queues
-		deps.Limiter = memory.NewLimiter(ratelimit.Policy{Rate: cfg.RateLimit, AgingStep: cfg.AgingStep}, now)
+		deps.Limiter = memory.NewLimiter(cfg.RatePolicy(), now)
 		source = s.Queues
 	}
-	s.Service = service.New(deps, service.Config{
-		Retry:           generation.RetryPolicy{MaxAttempts: cfg.MaxAttempts, BackoffBase: cfg.BackoffBase},
-		PollInterval:    cfg.PollInterval,
-		Deadline:        cfg.Deadline,
+	s.Service = service.New(deps, cfg.Apply(service.Config{
 		ClaimLease:      cfg.Visibility,
 		CallbackBaseURL: base,
 		CallbackSecret:  []byte("callback:" + cfg.JWTSecret),
 		Now:             now,
 		Logger:          log,
-	})
+	}))
 
 	rt := &realtime{svc: s.Service, verifier: s.Tokens, hub: hub, log: log}
 	mux.Handle("/api/", s.unlessDraining(httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log)))

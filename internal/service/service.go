@@ -48,23 +48,24 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	def := DefaultTuning()
 	if c.Retry.MaxAttempts <= 0 {
-		c.Retry.MaxAttempts = generation.DefaultRetryPolicy().MaxAttempts
+		c.Retry.MaxAttempts = def.MaxAttempts
 	}
 	if c.Retry.BackoffBase <= 0 {
-		c.Retry.BackoffBase = generation.DefaultRetryPolicy().BackoffBase
+		c.Retry.BackoffBase = def.BackoffBase
 	}
 	if c.ClaimLease <= 0 {
 		c.ClaimLease = 2 * time.Minute
 	}
 	if c.PollInterval <= 0 {
-		c.PollInterval = 20 * time.Second
+		c.PollInterval = def.PollInterval
 	}
 	if c.MaxInlineWait <= 0 {
 		c.MaxInlineWait = time.Second
 	}
 	if c.Deadline <= 0 {
-		c.Deadline = 10 * time.Minute
+		c.Deadline = def.Deadline
 	}
 	if c.RecentWindow <= 0 {
 		c.RecentWindow = time.Hour
