@@ -19,6 +19,7 @@ type Config struct {
 	Port           int           // PORT, default 3001; 0 picks a free port
 	Host           string        // HOST, default 127.0.0.1
 	JWTSecret      string        // JWT_SECRET; a fixed development secret by default
+	TierClaim      string        // TIER_CLAIM, the token claim with the tier; default tier
 	SunoBaseURL    string        // SUNO_BASE_URL; empty runs the fake in-process
 	SunoAPIKey     string        // SUNO_API_KEY
 	Concurrency    int           // GENERATION_CONCURRENCY, per tier, default 5
@@ -56,6 +57,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	r.Int("PORT", &c.Port, 0)
 	r.String("HOST", &c.Host)
 	r.String("JWT_SECRET", &c.JWTSecret)
+	r.String("TIER_CLAIM", &c.TierClaim)
 	r.String("SUNO_BASE_URL", &c.SunoBaseURL)
 	r.String("SUNO_API_KEY", &c.SunoAPIKey)
 	r.Int("GENERATION_CONCURRENCY", &c.Concurrency, 1)

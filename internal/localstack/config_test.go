@@ -14,9 +14,9 @@ func TestFromEnv(t *testing.T) {
 	}
 	c, err = FromEnv(env(map[string]string{
 		"PORT": "4000", "GENERATION_CONCURRENCY": "2", "GENERATION_RATE_LIMIT": "0.5",
-		"GENERATION_BACKOFF_BASE": "500ms", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+		"GENERATION_BACKOFF_BASE": "500ms", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "TIER_CLAIM": "custom:tier",
 	}))
-	if err != nil || c.Port != 4000 || c.Concurrency != 2 || c.RateLimit != 0.5 || c.BackoffBase != 500*time.Millisecond || c.Backend != "aws" {
+	if err != nil || c.TierClaim != "custom:tier" || c.Port != 4000 || c.Concurrency != 2 || c.RateLimit != 0.5 || c.BackoffBase != 500*time.Millisecond || c.Backend != "aws" {
 		t.Fatalf("got %+v, %v", c, err)
 	}
 	_, err = FromEnv(env(map[string]string{"GENERATION_CONCURRENCY": "0", "GENERATION_RATE_LIMIT": "fast", "BACKEND": "redis"}))

@@ -72,7 +72,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	}
 	base := "http://" + ln.Addr().String()
 	s := &Stack{cfg: cfg, URL: base, WSURL: "ws://" + ln.Addr().String() + "/ws", log: log}
-	s.Tokens = auth.HS256{Secret: []byte(cfg.JWTSecret)}
+	s.Tokens = auth.HS256{Secret: []byte(cfg.JWTSecret), TierClaim: cfg.TierClaim}
 	now := opt.Now
 	if now == nil {
 		now = time.Now
