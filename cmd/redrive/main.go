@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if err != nil {
 		return err
 	}
-	cfg, err := awsinfra.LoadAWSConfig(ctx, getenv("AWS_ENDPOINT_URL"))
+	cfg, err := awsinfra.LoadAWSConfig(ctx)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,9 @@ func TestRedriveMovesDeadLettersBack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := map[string]string{"AWS_ENDPOINT_URL": endpoint, "RESOURCE_PREFIX": res.Names.Prefix}
+	// The SDK reads the endpoint from the process environment itself.
+	t.Setenv("AWS_ENDPOINT_URL", endpoint)
+	env := map[string]string{"RESOURCE_PREFIX": res.Names.Prefix}
 	getenv := func(k string) string { return env[k] }
 
 	var out bytes.Buffer

@@ -7,10 +7,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/lambdaapp"
 )
 
 func main() {
-	app := lambdaapp.Must(lambdaapp.FromEnv(context.Background(), lambdaapp.RoleAPI, lambdaapp.Options{}))
-	lambda.Start(app.APIHandler())
+	a := lambdaapp.Must(lambdaapp.Load(context.Background(), app.RoleAPI, app.Options{}))
+	lambda.Start(lambdaapp.APIHandler(a))
 }

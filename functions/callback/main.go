@@ -7,11 +7,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/lambdaapp"
 	"github.com/songqueue/songqueue/internal/lambdaapp/awssecrets"
 )
 
 func main() {
-	app := lambdaapp.Must(lambdaapp.FromEnv(context.Background(), lambdaapp.RoleCallback, lambdaapp.Options{Secrets: awssecrets.New}))
-	lambda.Start(app.CallbackHandler())
+	a := lambdaapp.Must(lambdaapp.Load(context.Background(), app.RoleCallback, app.Options{Secrets: awssecrets.New}))
+	lambda.Start(lambdaapp.CallbackHandler(a))
 }

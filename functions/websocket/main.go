@@ -7,10 +7,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/lambdaapp"
 )
 
 func main() {
-	app := lambdaapp.Must(lambdaapp.FromEnv(context.Background(), lambdaapp.RoleWebSocket, lambdaapp.Options{}))
-	lambda.Start(app.WebSocketHandler())
+	a := lambdaapp.Must(lambdaapp.Load(context.Background(), app.RoleWebSocket, app.Options{}))
+	lambda.Start(lambdaapp.WebSocketHandler(a))
 }

@@ -8,12 +8,17 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/lambdaapp/wsauth"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	v, err := wsauth.VerifierFromEnv(os.Getenv, log)
+	settings, err := auth.SettingsFromEnv(os.Getenv)
+	var v auth.Verifier
+	if err == nil {
+		v, err = settings.Verifier(log)
+	}
 	if err != nil {
 		log.Error("function init failed", "err", err)
 		os.Exit(1)

@@ -40,7 +40,7 @@ func (h harness) Received(t *testing.T, id string) [][]byte { return h.api.Recei
 // management API that, unlike moto's, knows Gone connections.
 func TestNotifierContract(t *testing.T) {
 	porttest.Notifier(t, func(t *testing.T) porttest.NotifierHarness {
-		cfg, err := awsinfra.LoadAWSConfig(context.Background(), "http://127.0.0.1:1") // credentials and region only
+		cfg, err := awsinfra.EmulatorConfig(context.Background(), "http://127.0.0.1:1") // credentials and region only
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestPostOnMoto(t *testing.T) {
 }
 
 func TestOtherErrorsAreNotGone(t *testing.T) {
-	cfg, err := awsinfra.LoadAWSConfig(context.Background(), "http://127.0.0.1:1")
+	cfg, err := awsinfra.EmulatorConfig(context.Background(), "http://127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}

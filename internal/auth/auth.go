@@ -12,7 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/identity"
 )
 
 // DefaultTierClaim is the claim that carries the tier unless configured.
@@ -30,7 +30,7 @@ type HS256 struct {
 }
 
 // Verify checks token and returns its caller.
-func (h HS256) Verify(_ context.Context, token string) (service.Caller, error) {
+func (h HS256) Verify(_ context.Context, token string) (identity.Caller, error) {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{"HS256"}),
 		jwt.WithExpirationRequired(),
@@ -45,7 +45,7 @@ func (h HS256) Verify(_ context.Context, token string) (service.Caller, error) {
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return h.Secret, nil }, opts...)
 	if err != nil {
-		return service.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return identity.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	return CallerFromClaims(claims, h.TierClaim)
 }
@@ -74,13 +74,13 @@ func (h HS256) Mint(userID string, tier generation.Tier, ttl time.Duration) (str
 // CallerFromClaims reads the user and tier from verified claims. Claims may
 // come from a token this package verified or from API Gateway's JWT
 // authorizer, which hands them over as strings.
-func CallerFromClaims(claims map[string]any, tierClaim string) (service.Caller, error) {
+func CallerFromClaims(claims map[string]any, tierClaim string) (identity.Caller, error) {
 	if tierClaim == "" {
 		tierClaim = DefaultTierClaim
 	}
 	sub, _ := claims["sub"].(string)
 	if sub == "" || len(sub) > 128 {
-		return service.Caller{}, fmt.Errorf("%w: the token has no usable sub claim", ErrUnauthenticated)
+		return identity.Caller{}, fmt.Errorf("%w: the token has no usable sub claim", ErrUnauthenticated)
 	}
 	var raw string
 	switch v := claims[tierClaim].(type) {
@@ -88,11 +88,11 @@ func CallerFromClaims(claims map[string]any, tierClaim string) (service.Caller, 
 	case string:
 		raw = v
 	default:
-		return service.Caller{}, fmt.Errorf("%w: the %s claim must be a string", ErrUnauthenticated, tierClaim)
+		return identity.Caller{}, fmt.Errorf("%w: the %s claim must be a string", ErrUnauthenticated, tierClaim)
 	}
 	tier, err := generation.ParseTier(raw)
 	if err != nil {
-		return service.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return identity.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	return service.Caller{UserID: sub, Tier: tier}, nil
+	return identity.Caller{UserID: sub, Tier: tier}, nil
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/identity"
 )
 
 // JWKS verifies RS256 tokens of an OIDC issuer (a Cognito user pool or any
@@ -92,7 +92,7 @@ func NewJWKS(cfg JWKSConfig) (*JWKS, error) {
 
 // Verify checks token and returns its caller. Every refusal wraps
 // ErrUnauthenticated.
-func (j *JWKS) Verify(ctx context.Context, token string) (service.Caller, error) {
+func (j *JWKS) Verify(ctx context.Context, token string) (identity.Caller, error) {
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -106,10 +106,10 @@ func (j *JWKS) Verify(ctx context.Context, token string) (service.Caller, error)
 		jwt.WithTimeFunc(j.cfg.Now),
 	)
 	if err != nil {
-		return service.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return identity.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	if err := j.checkAudience(claims); err != nil {
-		return service.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return identity.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	return CallerFromClaims(claims, j.cfg.TierClaim)
 }

@@ -1,3 +1,8 @@
+// Package awse2e drives whole generations through the service on the AWS
+// adapters (DynamoDB, SQS and the API Gateway management API on emulators)
+// and counts the AWS requests each one costs; its tests and benchmark are
+// the source of docs/aws-requests.md. It is a package of tests only: it
+// tests no one package but how the adapters add up.
 package awse2e
 
 import (
@@ -15,8 +20,10 @@ import (
 	"github.com/songqueue/songqueue/internal/apigw"
 	"github.com/songqueue/songqueue/internal/awsinfra"
 	"github.com/songqueue/songqueue/internal/awstest"
+	"github.com/songqueue/songqueue/internal/batch"
 	"github.com/songqueue/songqueue/internal/dynamo"
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
@@ -36,11 +43,11 @@ type env struct {
 	names   awsinfra.Names
 	api     *awstest.ManagementAPI
 	suno    *stubSuno
-	caller  service.Caller
+	caller  identity.Caller
 	conn    string
 }
 
-func newEnv(t testing.TB, callbacks bool, pollScript ...suno.TaskStatus) *env {
+func newEnv(t testing.TB, callbacks bool, pollScript ...generation.TaskStage) *env {
 	cfg := awstest.Config(t)
 	counter := awsinfra.NewRequestCounter()
 	counter.Attach(&cfg)
@@ -51,12 +58,12 @@ func newEnv(t testing.TB, callbacks bool, pollScript ...suno.TaskStatus) *env {
 	e := &env{
 		counter: counter, queues: queues, store: store, db: c.DynamoDB, names: res.Names, api: api,
 		suno:   newStubSuno(pollScript...),
-		caller: service.Caller{UserID: "user-" + res.Names.Prefix, Tier: generation.Pro},
+		caller: identity.Caller{UserID: "user-" + res.Names.Prefix, Tier: generation.Pro},
 		conn:   "L0SM9cOFvHcCIhw=",
 	}
 	sc := service.Config{
-		PollInterval:   time.Millisecond, // sent as SQS's minimum delay, 1 s
-		CallbackSecret: []byte("secret"),
+		PollInterval: time.Millisecond, // sent as SQS's minimum delay, 1 s
+		CallbackKey:  service.StaticKey([]byte("secret")),
 	}
 	if callbacks {
 		sc.CallbackBaseURL = "https://api.example.com"
@@ -85,12 +92,9 @@ func (e *env) worker(t testing.TB, tier generation.Tier) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := make([]service.Delivery, len(msgs))
-	for i, m := range msgs {
-		batch[i] = service.Delivery{ID: m.ID, Body: m.Body, ReceiveCount: m.ReceiveCount}
-	}
+	ids, _ := batch.Process(ctx, msgs, e.svc.HandleRecord, nil)
 	failed := map[string]bool{}
-	for _, id := range e.svc.HandleBatch(ctx, batch) {
+	for _, id := range ids {
 		failed[id] = true
 	}
 	var done []string
@@ -114,8 +118,12 @@ func (e *env) callback(t testing.TB, id, kind, taskID string) {
 	if kind != suno.CallbackText {
 		cb.Tracks = tracks(taskID, kind == suno.CallbackComplete)
 	}
-	auth := service.CallbackAuth{GenerationID: id, Signature: e.svc.CallbackSignature(id)}
-	if err := e.svc.HandleCallback(context.Background(), auth, cb); err != nil {
+	sig, err := e.svc.CallbackSignature(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := service.CallbackAuth{GenerationID: id, Signature: sig}
+	if err := e.svc.HandleCallback(context.Background(), auth, cb.Report()); err != nil {
 		t.Fatalf("callback %s: %v", kind, err)
 	}
 }
@@ -266,7 +274,7 @@ func TestRequestsPerGeneration(t *testing.T) {
 
 func TestRequestsPerGenerationPollingOnly(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, false, suno.StatusPending, suno.StatusFirstSuccess, suno.StatusSuccess)
+	e := newEnv(t, false, generation.TaskRunning, generation.TaskFirstReady, generation.TaskDone)
 	steps := generationViaPolling(t, e)
 	report(t, "AWS requests of one generation (no callbacks, three polls)", steps)
 }

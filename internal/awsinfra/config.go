@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -16,32 +17,71 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
-// EndpointEnv is the variable that points every AWS client at an emulator.
+// EndpointEnv is the variable that points every AWS client at an emulator;
+// EndpointEnv + "_" + a service's id (AWS_ENDPOINT_URL_DYNAMODB,
+// AWS_ENDPOINT_URL_SQS, ...) points that service alone, and wins.
 const EndpointEnv = "AWS_ENDPOINT_URL"
 
-// EmulatorRegion is the region used against an emulator.
+// EmulatorRegion is the region used against an emulator when none is set.
 const EmulatorRegion = "us-east-1"
 
-// LoadAWSConfig returns the AWS configuration. With an endpoint (the
-// argument, or AWS_ENDPOINT_URL when the argument is empty) every client
-// talks to that endpoint in us-east-1 with dummy static credentials, which is
-// what moto and LocalStack accept; without one it is the SDK's default chain
-// (Lambda's role, the developer's profile).
-func LoadAWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
-	if endpoint == "" {
-		endpoint = os.Getenv(EndpointEnv)
+// EmulatorConfigured reports whether an endpoint variable points some AWS
+// service at an emulator (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS says
+// to ignore them, as the SDK does).
+func EmulatorConfigured(getenv func(string) string) bool {
+	if strings.EqualFold(strings.TrimSpace(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")), "true") {
+		return false
 	}
+	if strings.TrimSpace(getenv(EndpointEnv)) != "" {
+		return true
+	}
+	for _, id := range ServiceIDs {
+		if strings.TrimSpace(getenv(EndpointEnv+"_"+id)) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// ServiceIDs are the services the project uses, as their endpoint
+// variables spell them.
+var ServiceIDs = []string{"DYNAMODB", "SQS", "APIGATEWAYMANAGEMENTAPI", "SECRETS_MANAGER", "SSM"}
+
+// LoadAWSConfig returns the AWS configuration of the environment. The SDK
+// itself resolves AWS_ENDPOINT_URL and the per-service
+// AWS_ENDPOINT_URL_<SERVICE> variables, so DynamoDB and SQS may be on two
+// different emulators. With any of them set, the region defaults to
+// us-east-1 and the credentials to dummy static ones, which is what moto
+// and LocalStack accept, unless the environment gives its own; without
+// them it is the SDK's default chain (Lambda's role, the developer's
+// profile).
+func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
-	if endpoint != "" {
-		opts = append(opts,
-			config.WithRegion(EmulatorRegion),
-			config.WithBaseEndpoint(endpoint),
-			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
-		)
+	if EmulatorConfigured(os.Getenv) {
+		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+			opts = append(opts, config.WithRegion(EmulatorRegion))
+		}
+		if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+			opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+		}
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// EmulatorConfig is the configuration of every client talking to the
+// emulator at endpoint, for tests that choose their emulator themselves.
+func EmulatorConfig(ctx context.Context, endpoint string) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithRegion(EmulatorRegion),
+		config.WithBaseEndpoint(endpoint),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
+	)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration for %s: %w", endpoint, err)
 	}
 	return cfg, nil
 }

@@ -33,14 +33,17 @@ import (
 // InstallHint tells a developer how to get the emulator.
 const InstallHint = "install it with `scripts/moto.sh install` (a .venv with moto[server]), or point AWS_ENDPOINT_URL at a running emulator"
 
+// The moto server of this test binary, started on first use.
 var (
-	once     sync.Once
-	endpoint string
-	startErr error
-	proc     *exec.Cmd
-	procDone chan struct{}
-	logFile  *os.File
+	sharedOnce sync.Once
+	sharedSrv  *server
+	sharedErr  error
 )
+
+func shared() (*server, error) {
+	sharedOnce.Do(func() { sharedSrv, sharedErr = startServer() })
+	return sharedSrv, sharedErr
+}
 
 // Main runs a package's tests and then stops the emulator they started, if
 // any. Call it from TestMain.
@@ -58,20 +61,38 @@ func Endpoint(t testing.TB) string {
 	if e := os.Getenv(awsinfra.EndpointEnv); e != "" {
 		return e
 	}
-	once.Do(func() { endpoint, startErr = start() })
-	if startErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("AWS emulator required in CI: %v", startErr)
-		}
-		t.Skipf("no AWS emulator: %v; %s", startErr, InstallHint)
+	srv, err := shared()
+	if err != nil {
+		unavailable(t, err)
 	}
-	return endpoint
+	return srv.url
+}
+
+// NewEmulator starts a moto server of the test's own, stopped when the
+// test ends: a second emulator beside the shared one, for a test in which
+// two AWS services live at two endpoints.
+func NewEmulator(t testing.TB) string {
+	t.Helper()
+	srv, err := startServer()
+	if err != nil {
+		unavailable(t, err)
+	}
+	t.Cleanup(srv.stop)
+	return srv.url
+}
+
+func unavailable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("AWS emulator required in CI: %v", err)
+	}
+	t.Skipf("no AWS emulator: %v; %s", err, InstallHint)
 }
 
 // Config returns an AWS configuration for the emulator.
 func Config(t testing.TB) aws.Config {
 	t.Helper()
-	cfg, err := awsinfra.LoadAWSConfig(context.Background(), Endpoint(t))
+	cfg, err := awsinfra.EmulatorConfig(context.Background(), Endpoint(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,39 +183,49 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func start() (string, error) {
+// server is a moto server this process started.
+type server struct {
+	url  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+func startServer() (*server, error) {
 	root, err := RepoRoot()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	python := filepath.Join(root, ".venv", "bin", "python")
 	if _, err := os.Stat(filepath.Join(root, ".venv", "bin", "moto_server")); err != nil {
-		return "", fmt.Errorf("moto is not installed in %s", filepath.Join(root, ".venv"))
+		return nil, fmt.Errorf("moto is not installed in %s", filepath.Join(root, ".venv"))
 	}
 	script := filepath.Join(root, "scripts", "moto_server.py")
 	var lastErr error
 	for range 3 { // the free port can be taken between the check and the start
 		port, err := freePort()
 		if err != nil {
-			return "", fmt.Errorf("find a free port: %w", err)
+			return nil, fmt.Errorf("find a free port: %w", err)
 		}
-		url := "http://127.0.0.1:" + strconv.Itoa(port)
-		if lastErr = launch(python, script, port); lastErr == nil {
-			if lastErr = waitReady(url, 30*time.Second); lastErr == nil {
-				return url, nil
-			}
-			Stop()
+		srv, err := launch(python, script, port)
+		if err != nil {
+			lastErr = err
+			continue
 		}
+		if lastErr = srv.waitReady(30 * time.Second); lastErr == nil {
+			return srv, nil
+		}
+		srv.stop()
 	}
-	return "", lastErr
+	return nil, lastErr
 }
 
 // launch starts moto through scripts/moto_server.py, which serialises
 // DynamoDB requests (see there why).
-func launch(python, script string, port int) error {
+func launch(python, script string, port int) (*server, error) {
 	f, err := os.CreateTemp("", "moto-*.log")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmd := exec.Command(python, script, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = f, f
@@ -202,37 +233,33 @@ func launch(python, script string, port int) error {
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return fmt.Errorf("start moto: %w", err)
+		return nil, fmt.Errorf("start moto: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	proc, procDone, logFile = cmd, done, f
-	return nil
+	return &server{url: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, done: done, log: f}, nil
 }
 
-func waitReady(url string, timeout time.Duration) error {
+func (s *server) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
 		select {
-		case <-procDone:
-			return fmt.Errorf("moto_server exited at start: %s", tail())
+		case <-s.done:
+			return fmt.Errorf("moto_server exited at start: %s", s.tail())
 		default:
 		}
-		if res, err := client.Get(url + "/moto-api/"); err == nil {
+		if res, err := client.Get(s.url + "/moto-api/"); err == nil {
 			res.Body.Close()
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("moto_server did not answer on %s within %s: %s", url, timeout, tail())
+	return fmt.Errorf("moto_server did not answer on %s within %s: %s", s.url, timeout, s.tail())
 }
 
-func tail() string {
-	if logFile == nil {
-		return ""
-	}
-	b, _ := os.ReadFile(logFile.Name())
+func (s *server) tail() string {
+	b, _ := os.ReadFile(s.log.Name())
 	b = bytes.TrimSpace(b)
 	if len(b) > 2000 {
 		b = b[len(b)-2000:]
@@ -240,21 +267,22 @@ func tail() string {
 	return string(b)
 }
 
-// Stop ends the moto server this process started, if any.
-func Stop() {
-	if proc == nil {
-		return
-	}
-	_ = proc.Process.Signal(syscall.SIGTERM)
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-procDone:
+	case <-s.done:
 	case <-time.After(3 * time.Second):
-		_ = proc.Process.Kill()
-		<-procDone
+		_ = s.cmd.Process.Kill()
+		<-s.done
 	}
-	if logFile != nil {
-		logFile.Close()
-		os.Remove(logFile.Name())
+	s.log.Close()
+	os.Remove(s.log.Name())
+}
+
+// Stop ends the shared moto server, if this process started one. Call it
+// once the tests are done.
+func Stop() {
+	if sharedSrv != nil {
+		sharedSrv.stop()
 	}
-	proc, procDone, logFile = nil, nil, nil
 }

@@ -393,10 +393,10 @@ func TestBrowserSongLifecycle(t *testing.T) {
 	cfg := localstack.DefaultConfig()
 	cfg.Port = 0
 	cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay = 300*time.Millisecond, 900*time.Millisecond, 1800*time.Millisecond
-	cfg.PollInterval = 300 * time.Millisecond
-	cfg.BackoffBase = 50 * time.Millisecond
-	cfg.RateLimit = 100
-	cfg.Deadline = 2 * time.Minute
+	cfg.Pipeline.PollInterval = 300 * time.Millisecond
+	cfg.Pipeline.Retry.BackoffBase = 50 * time.Millisecond
+	cfg.RateLimit.Rate = 100
+	cfg.Pipeline.Deadline = 2 * time.Minute
 	stack, err := localstack.Start(context.Background(), cfg, localstack.Options{
 		Page:   web.Handler(),
 		Logger: slog.New(slog.NewTextHandler(stackLog, &slog.HandlerOptions{Level: slog.LevelInfo})),

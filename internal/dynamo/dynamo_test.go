@@ -2,7 +2,6 @@ package dynamo_test
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -77,7 +76,7 @@ func TestTablesAsDeclared(t *testing.T) {
 		t.Fatalf("second Ensure: %v", err)
 	}
 	for table, indexes := range map[string]map[string]types.ProjectionType{
-		n.Generations: {dynamo.IndexByUser: types.ProjectionTypeKeysOnly, dynamo.IndexByDeadline: types.ProjectionTypeKeysOnly, dynamo.IndexByTask: types.ProjectionTypeKeysOnly},
+		n.Generations: {dynamo.IndexByUser: types.ProjectionTypeKeysOnly, dynamo.IndexByDeadline: types.ProjectionTypeKeysOnly},
 		n.Connections: {dynamo.IndexByUser: types.ProjectionTypeAll},
 	} {
 		ttl, err := c.DynamoDB.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
@@ -209,43 +208,5 @@ func TestLimiterRequests(t *testing.T) {
 	}
 	if got := counter.Total(); got != 1 {
 		t.Errorf("a fresh worker's refusal cost %d requests, want 1", got)
-	}
-}
-
-// TestFindByTask finds a generation by its Suno task id once submitted, and
-// not after a retry dropped that task.
-func TestFindByTask(t *testing.T) {
-	t.Parallel()
-	s, _, _ := newStore(t, dynamo.Options{})
-	ctx := context.Background()
-	now := time.Now()
-	g, _, err := s.Create(ctx, generation.New("g-task", "u1", generation.Pro, generation.Request{Prompt: "x", Model: "V4_5"}, now, time.Minute), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.FindByTask(ctx, "task-1"); !errors.Is(err, service.ErrNotFound) {
-		t.Fatalf("FindByTask before submission = %v, want ErrNotFound", err)
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(g.Claim(1, now, time.Minute))
-	g, err = s.Save(ctx, g, generation.Pending)
-	must(err)
-	must(g.Submitted("task-1", now, time.Minute))
-	g, err = s.Save(ctx, g, generation.Processing)
-	must(err)
-	got, err := s.FindByTask(ctx, "task-1")
-	if err != nil || got.ID != g.ID {
-		t.Fatalf("FindByTask = %s, %v; want %s", got.ID, err, g.ID)
-	}
-	must(g.Retry("Suno failed", now))
-	_, err = s.Save(ctx, g, generation.Processing)
-	must(err)
-	if _, err := s.FindByTask(ctx, "task-1"); !errors.Is(err, service.ErrNotFound) {
-		t.Fatalf("FindByTask of an abandoned task = %v, want ErrNotFound", err)
 	}
 }

@@ -35,7 +35,7 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // item is a generation as stored. The explicit layout keeps the table's
-// schema independent of the domain type's JSON tags.
+// schema independent of the domain types.
 type item struct {
 	GenerationID string      `dynamodbav:"generationId"`
 	UserID       string      `dynamodbav:"userId"`

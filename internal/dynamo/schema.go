@@ -18,12 +18,6 @@
 //     write an index entry only when an index key changes (creation,
 //     submission, the end), never for progress; readers fetch the full
 //     items with BatchGetItem.
-//     GSI byTask (taskId), keys only and sparse: taskId exists once a
-//     generation is submitted to Suno, so an operator (or a callback whose
-//     URL lost its generation id) can find a generation by Suno's task id.
-//     The service itself does not need it (callbacks carry the generation id
-//     in their signed URL, poll jobs in the message); it costs one small
-//     index write per submission.
 //   - connections, keyed by connectionId, GSI byUser (userId), TTL
 //     expiresAt (epoch seconds).
 package dynamo
@@ -41,14 +35,12 @@ const (
 	AttrCreatedKey   = "createdKey"
 	AttrOpenShard    = "openShard"
 	AttrDeadline     = "deadline"
-	AttrTaskID       = "taskId"
 	AttrConnectionID = "connectionId"
 	// AttrExpiresAt is the TTL attribute of both tables, in epoch seconds.
 	AttrExpiresAt = "expiresAt"
 
 	IndexByUser     = "byUser"
 	IndexByDeadline = "byDeadline"
-	IndexByTask     = "byTask"
 )
 
 // GenerationsTable is the definition of the generations table.
@@ -63,7 +55,6 @@ func GenerationsTable(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrCreatedKey), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrOpenShard), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrDeadline), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(AttrTaskID), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(AttrGenerationID), KeyType: types.KeyTypeHash}},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
@@ -81,11 +72,6 @@ func GenerationsTable(name string) *dynamodb.CreateTableInput {
 					{AttributeName: aws.String(AttrOpenShard), KeyType: types.KeyTypeHash},
 					{AttributeName: aws.String(AttrDeadline), KeyType: types.KeyTypeRange},
 				},
-				Projection: keysOnly,
-			},
-			{
-				IndexName:  aws.String(IndexByTask),
-				KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String(AttrTaskID), KeyType: types.KeyTypeHash}},
 				Projection: keysOnly,
 			},
 		},

@@ -1,38 +1,27 @@
 // Package eventsource emulates Lambda's SQS event source mapping for the
-// local stack: it long-polls a tier's queue, hands batches to the worker
-// with at most a set number of invocations at once, deletes what the worker
-// reports done and leaves failed messages to reappear after their
-// visibility timeout (partial batch response), so the queue's redrive
-// policy applies exactly as in AWS.
+// local stack: it long-polls a tier's queue, hands batches to the same
+// batch processor the worker Lambda runs (package batch) with at most a set
+// number of invocations at once, deletes what the processor reports done
+// and leaves failed messages to reappear after their visibility timeout
+// (partial batch response), so the queue's redrive policy applies exactly
+// as in AWS.
 package eventsource
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/batch"
 	"github.com/songqueue/songqueue/internal/generation"
 )
 
-// Message is a received queue message.
-type Message struct {
-	ID            string
-	ReceiptHandle string
-	Body          []byte
-	ReceiveCount  int
-}
-
 // Source is a set of per-tier queues that can be consumed.
 type Source interface {
-	Receive(ctx context.Context, tier generation.Tier, maxMessages int, wait time.Duration) ([]Message, error)
+	Receive(ctx context.Context, tier generation.Tier, maxMessages int, wait time.Duration) ([]batch.Record, error)
 	Delete(ctx context.Context, tier generation.Tier, receipts []string) error
 }
-
-// Handler processes a batch and returns the IDs of the messages that
-// failed, like a Lambda SQS handler's batchItemFailures.
-type Handler func(ctx context.Context, batch []Message) (failed []string)
 
 // Options are the event source mapping's settings.
 type Options struct {
@@ -50,7 +39,7 @@ type Options struct {
 // Run consumes tier's queue until ctx ends, then waits for the invocations
 // in flight to finish: they run on their own context so that a shutdown
 // does not abandon a job half done.
-func Run(ctx context.Context, src Source, tier generation.Tier, opt Options, h Handler) {
+func Run(ctx context.Context, src Source, tier generation.Tier, opt Options, h batch.Handler) {
 	if opt.MaxConcurrency <= 0 {
 		opt.MaxConcurrency = 1
 	}
@@ -88,13 +77,13 @@ func Run(ctx context.Context, src Source, tier generation.Tier, opt Options, h H
 	wg.Wait()
 }
 
-func invoke(ctx context.Context, src Source, tier generation.Tier, opt Options, h Handler, batch []Message, log *slog.Logger) {
+func invoke(ctx context.Context, src Source, tier generation.Tier, opt Options, h batch.Handler, records []batch.Record, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
-	failed, err := safely(ctx, h, batch)
+	failed, err := batch.Process(ctx, records, h, log.With("tier", tier))
 	if err != nil {
-		// A crashed invocation fails its whole batch, as in Lambda.
-		log.Error("worker crashed", "tier", tier, "err", err)
+		// A function error: Lambda deletes nothing of the batch.
+		log.ErrorContext(ctx, "worker invocation failed", "tier", tier, "err", err)
 		return
 	}
 	bad := make(map[string]bool, len(failed))
@@ -102,26 +91,17 @@ func invoke(ctx context.Context, src Source, tier generation.Tier, opt Options, 
 		bad[id] = true
 	}
 	var done []string
-	for _, m := range batch {
-		if !bad[m.ID] {
-			done = append(done, m.ReceiptHandle)
+	for _, r := range records {
+		if !bad[r.ID] {
+			done = append(done, r.ReceiptHandle)
 		}
 	}
 	if len(done) == 0 {
 		return
 	}
 	if err := src.Delete(ctx, tier, done); err != nil {
-		log.Warn("delete processed messages", "tier", tier, "err", err)
+		log.WarnContext(ctx, "delete processed messages", "tier", tier, "err", err)
 	}
-}
-
-func safely(ctx context.Context, h Handler, batch []Message) (failed []string, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
-		}
-	}()
-	return h(ctx, batch), nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {

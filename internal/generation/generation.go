@@ -28,29 +28,29 @@ const (
 // Its methods are the only way its status changes, so the lifecycle rules
 // live here and nowhere else.
 type Generation struct {
-	ID        string    `json:"generationId"`
-	UserID    string    `json:"userId"`
-	Tier      Tier      `json:"tier"`
-	Status    Status    `json:"status"`
-	Progress  int       `json:"progress"`
-	Message   string    `json:"message,omitempty"`
-	Request   Request   `json:"request"`
-	TaskID    string    `json:"taskId,omitempty"`
-	Tracks    []Track   `json:"tracks,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	Attempts  int       `json:"attempts"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	ID        string
+	UserID    string
+	Tier      Tier
+	Status    Status
+	Progress  int
+	Message   string
+	Request   Request
+	TaskID    string
+	Tracks    []Track
+	Error     string
+	Attempts  int
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// LeaseUntil is how long a worker's claim holds while it has not yet
 	// submitted to Suno. A redelivered job may take over an expired lease,
 	// so a worker that died mid-claim does not strand the generation.
-	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+	LeaseUntil time.Time
 	// Deadline is when a generation that is still unfinished counts as
 	// stuck, for the sweeper.
-	Deadline time.Time `json:"deadline,omitzero"`
+	Deadline time.Time
 	// Version increases with every stored change; stores write only if the
 	// version they read is still current (optimistic concurrency).
-	Version int64 `json:"version"`
+	Version int64
 }
 
 // ErrNoChange is returned by a transition that has already happened, such as

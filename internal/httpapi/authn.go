@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/identity"
 )
 
 // TokenVerifier checks a bearer token.
 type TokenVerifier interface {
-	Verify(ctx context.Context, token string) (service.Caller, error)
+	Verify(ctx context.Context, token string) (identity.Caller, error)
 }
 
 // BearerAuth authenticates requests by verifying their bearer token itself,
@@ -19,14 +19,14 @@ type TokenVerifier interface {
 type BearerAuth struct{ Verifier TokenVerifier }
 
 // Authenticate implements Authenticator.
-func (b BearerAuth) Authenticate(r *http.Request) (service.Caller, error) {
+func (b BearerAuth) Authenticate(r *http.Request) (identity.Caller, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if h == "" {
-		return service.Caller{}, errors.New("the Authorization header is missing")
+		return identity.Caller{}, errors.New("the Authorization header is missing")
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return service.Caller{}, errors.New("the Authorization header must be 'Bearer <JWT>'")
+		return identity.Caller{}, errors.New("the Authorization header must be 'Bearer <JWT>'")
 	}
 	return b.Verifier.Verify(r.Context(), strings.TrimSpace(token))
 }
@@ -35,7 +35,7 @@ type callerKey struct{}
 
 // WithCaller returns ctx carrying a caller that something upstream, such as
 // API Gateway's JWT authorizer, has already authenticated.
-func WithCaller(ctx context.Context, c service.Caller) context.Context {
+func WithCaller(ctx context.Context, c identity.Caller) context.Context {
 	return context.WithValue(ctx, callerKey{}, c)
 }
 
@@ -43,10 +43,10 @@ func WithCaller(ctx context.Context, c service.Caller) context.Context {
 type ContextAuth struct{}
 
 // Authenticate implements Authenticator.
-func (ContextAuth) Authenticate(r *http.Request) (service.Caller, error) {
-	c, ok := r.Context().Value(callerKey{}).(service.Caller)
+func (ContextAuth) Authenticate(r *http.Request) (identity.Caller, error) {
+	c, ok := r.Context().Value(callerKey{}).(identity.Caller)
 	if !ok || c.UserID == "" {
-		return service.Caller{}, errors.New("the request carries no authorized caller")
+		return identity.Caller{}, errors.New("the request carries no authorized caller")
 	}
 	return c, nil
 }

@@ -17,23 +17,24 @@ import (
 	"unicode/utf8"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/suno"
 )
 
 // Authenticator finds the caller of a request.
 type Authenticator interface {
-	Authenticate(r *http.Request) (service.Caller, error)
+	Authenticate(r *http.Request) (identity.Caller, error)
 }
 
 // App is what the API needs of the service.
 type App interface {
-	Create(ctx context.Context, c service.Caller, req generation.Request, idempotencyKey string) (service.CreateResult, error)
-	Get(ctx context.Context, c service.Caller, id string) (generation.Generation, error)
-	List(ctx context.Context, c service.Caller, limit int, cursor string) (service.Page, error)
-	Cancel(ctx context.Context, c service.Caller, id string) (generation.Generation, error)
+	Create(ctx context.Context, c identity.Caller, req generation.Request, idempotencyKey string) (service.CreateResult, error)
+	Get(ctx context.Context, c identity.Caller, id string) (generation.Generation, error)
+	List(ctx context.Context, c identity.Caller, limit int, cursor string) (service.Page, error)
+	Cancel(ctx context.Context, c identity.Caller, id string) (generation.Generation, error)
 	Stats(ctx context.Context) (service.Stats, error)
-	HandleCallback(ctx context.Context, auth service.CallbackAuth, cb suno.Callback) error
+	HandleCallback(ctx context.Context, auth service.CallbackAuth, report generation.TaskReport) error
 }
 
 // MaxBody is the largest request body accepted: Suno's longest fields
@@ -65,7 +66,7 @@ type api struct {
 	log   *slog.Logger
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, c service.Caller)
+type handler func(w http.ResponseWriter, r *http.Request, c identity.Caller)
 
 func (a *api) authed(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +110,7 @@ type CreateResponse struct {
 	Message      string            `json:"message"`
 }
 
-func (a *api) create(w http.ResponseWriter, r *http.Request, c service.Caller) {
+func (a *api) create(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 	req, err := DecodeCreate(r.Body)
 	if err != nil {
 		a.fail(w, r, err)
@@ -242,7 +243,7 @@ func View(g generation.Generation) StatusResponse {
 	}
 }
 
-func (a *api) status(w http.ResponseWriter, r *http.Request, c service.Caller) {
+func (a *api) status(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 	g, err := a.app.Get(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -251,7 +252,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	writeJSON(w, http.StatusOK, View(g))
 }
 
-func (a *api) cancel(w http.ResponseWriter, r *http.Request, c service.Caller) {
+func (a *api) cancel(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 	g, err := a.app.Cancel(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -266,7 +267,7 @@ type ListResponse struct {
 	NextCursor string           `json:"nextCursor,omitempty"`
 }
 
-func (a *api) list(w http.ResponseWriter, r *http.Request, c service.Caller) {
+func (a *api) list(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 	q := r.URL.Query()
 	limit := 0
 	if s := q.Get("limit"); s != "" {
@@ -289,7 +290,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, c service.Caller) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (a *api) stats(w http.ResponseWriter, r *http.Request, _ service.Caller) {
+func (a *api) stats(w http.ResponseWriter, r *http.Request, _ identity.Caller) {
 	s, err := a.app.Stats(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
@@ -310,7 +311,7 @@ func (a *api) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	err = a.app.HandleCallback(r.Context(), service.CallbackAuth{GenerationID: q.Get("g"), Signature: q.Get("sig")}, cb)
+	err = a.app.HandleCallback(r.Context(), service.CallbackAuth{GenerationID: q.Get("g"), Signature: q.Get("sig")}, cb.Report())
 	if err != nil {
 		a.fail(w, r, err)
 		return

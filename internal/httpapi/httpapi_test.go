@@ -34,7 +34,7 @@ func newFixture(t testing.TB) fixture {
 	svc := service.New(service.Deps{
 		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(),
 		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
-	}, service.Config{})
+	}, service.Config{CallbackKey: service.StaticKey([]byte("0123456789abcdef"))})
 	tokens := auth.HS256{Secret: []byte(secret)}
 	return fixture{h: httpapi.New(svc, httpapi.BearerAuth{Verifier: tokens}, nil), store: store, queues: queues, tokens: tokens}
 }

@@ -7,24 +7,27 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/auth"
+	"github.com/songqueue/songqueue/internal/batch"
 	"github.com/songqueue/songqueue/internal/httpapi"
+	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/service"
 )
 
 // APIHandler is the HTTP API function: every route of httpapi, its caller
 // taken from the claims of API Gateway's JWT authorizer.
-func (a *App) APIHandler() func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func APIHandler(a *app.Application) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	settings := a.Config.Auth
 	var authn httpapi.Authenticator = httpapi.ContextAuth{}
-	if a.Config.DevJWTSecret != "" {
+	if settings.DevSecret != "" {
 		a.Log.Warn("DEV_JWT_SECRET is set: requests without JWT authorizer claims are checked as HS256 development tokens (sam local only)")
-		authn = devAuth{httpapi.BearerAuth{Verifier: auth.HS256{Secret: []byte(a.Config.DevJWTSecret), TierClaim: a.Config.TierClaim}}}
+		authn = devAuth{httpapi.BearerAuth{Verifier: auth.HS256{Secret: []byte(settings.DevSecret), TierClaim: settings.TierClaim}}}
 	}
-	return HTTPHandler(httpapi.New(a.Service, authn, a.Log), a.Config.TierClaim, a.Log)
+	return HTTPHandler(httpapi.New(a.Service, authn, a.Log), settings.TierClaim, a.Log)
 }
 
 // devAuth is for sam local start-api, which has no JWT authorizer: the
@@ -33,7 +36,7 @@ func (a *App) APIHandler() func(context.Context, events.APIGatewayV2HTTPRequest)
 // authorizer, so a request without claims never reaches the function.
 type devAuth struct{ bearer httpapi.BearerAuth }
 
-func (d devAuth) Authenticate(r *http.Request) (service.Caller, error) {
+func (d devAuth) Authenticate(r *http.Request) (identity.Caller, error) {
 	if c, err := (httpapi.ContextAuth{}).Authenticate(r); err == nil {
 		return c, nil
 	}
@@ -47,7 +50,7 @@ const CallbackPath = "/api/suno/callback"
 // authorizer (Suno sends no token; the signed URL is the proof), so the
 // function serves that one route and nothing else: any other request,
 // whatever it carries, is a 404 here.
-func (a *App) CallbackHandler() func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func CallbackHandler(a *app.Application) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	api := httpapi.New(a.Service, httpapi.ContextAuth{}, a.Log)
 	mux := http.NewServeMux()
 	mux.Handle("POST "+CallbackPath, api)
@@ -61,39 +64,27 @@ func (a *App) CallbackHandler() func(context.Context, events.APIGatewayV2HTTPReq
 	return HTTPHandler(mux, "", a.Log)
 }
 
-// SQSHandler is the worker: each record of the batch is one job, and the
-// records that must be delivered again are reported as batch item
+// SQSHandler is the worker: each record of the batch is one job, run by
+// the partial-batch processor (package batch) the local stack runs too.
+// The records that must be delivered again are reported as batch item
 // failures (the event source mapping has ReportBatchItemFailures), so a
 // poisoned message is retried alone and finally lands in the dead-letter
-// queue while its neighbours are deleted.
-func (a *App) SQSHandler() func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+// queue while its neighbours are deleted; a batch of which nothing
+// succeeded is a function error, which the function's error alarm counts.
+func SQSHandler(a *app.Application) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		ctx, cancel := beforeTimeout(ctx)
-		defer cancel()
-		batch := make([]service.Delivery, len(ev.Records))
+		records := make([]batch.Record, len(ev.Records))
 		for i, r := range ev.Records {
 			n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
-			batch[i] = service.Delivery{ID: r.MessageId, Body: []byte(r.Body), ReceiveCount: n}
+			records[i] = batch.Record{ID: r.MessageId, ReceiptHandle: r.ReceiptHandle, Body: []byte(r.Body), ReceiveCount: n}
 		}
-		// One record at a time, so that none is started once the time is
-		// up: those left are handed back to SQS untouched.
-		var failed []string
-		for i := range batch {
-			if ctx.Err() != nil {
-				for _, d := range batch[i:] {
-					failed = append(failed, d.ID)
-				}
-				a.Log.WarnContext(ctx, "out of time; records left for redelivery", "left", len(batch)-i)
-				break
-			}
-			failed = append(failed, a.Service.HandleBatch(ctx, batch[i:i+1])...)
+		failed, err := batch.Process(ctx, records, a.Service.HandleRecord, a.Log)
+		if err != nil {
+			return events.SQSEventResponse{}, err
 		}
 		res := events.SQSEventResponse{BatchItemFailures: make([]events.SQSBatchItemFailure, 0, len(failed))}
 		for _, id := range failed {
 			res.BatchItemFailures = append(res.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
-		}
-		if len(failed) > 0 {
-			a.Log.WarnContext(ctx, "batch partly failed", "records", len(batch), "failed", len(failed))
 		}
 		return res, nil
 	}
@@ -104,9 +95,9 @@ func (a *App) SQSHandler() func(context.Context, events.SQSEvent) (events.SQSEve
 // sweep that could not even look for work fails the invocation, so the
 // function's error alarm sees it; a generation that could not be moved is
 // logged and left for the next sweep.
-func (a *App) SweepHandler() func(context.Context, events.EventBridgeEvent) (service.SweepReport, error) {
+func SweepHandler(a *app.Application) func(context.Context, events.EventBridgeEvent) (service.SweepReport, error) {
 	return func(ctx context.Context, _ events.EventBridgeEvent) (service.SweepReport, error) {
-		ctx, cancel := beforeTimeout(ctx)
+		ctx, cancel := batch.BeforeDeadline(ctx)
 		defer cancel()
 		r, err := a.Service.Sweep(ctx)
 		if err != nil && r.Overdue == 0 && r.Errors == 0 {
@@ -131,7 +122,7 @@ func (a *App) SweepHandler() func(context.Context, events.EventBridgeEvent) (ser
 // connections table, the authorizer's caller) and because a client sends
 // sync right after it connects: the instance that served $connect is warm
 // for it.
-func (a *App) WebSocketHandler() func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+func WebSocketHandler(a *app.Application) func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		rc := ev.RequestContext
 		switch rc.RouteKey {
@@ -175,24 +166,6 @@ func (a *App) WebSocketHandler() func(context.Context, events.APIGatewayWebsocke
 	}
 }
 
-// TimeoutMargin is how long before the function's timeout the worker and
-// the sweeper stop starting AWS and Suno calls: the jobs left are reported
-// as batch item failures (SQS delivers them again) instead of the whole
-// invocation timing out, which would hand the batch back whole and count as
-// a function error.
-const TimeoutMargin = 2 * time.Second
-
-// beforeTimeout is ctx ending TimeoutMargin before the invocation's deadline
-// (or a tenth of the time left, when that is shorter).
-func beforeTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	margin := min(TimeoutMargin, time.Until(dl)/10)
-	return context.WithDeadline(ctx, dl.Add(-margin))
-}
-
 func wsReply(status int, ev service.Event) events.APIGatewayProxyResponse {
 	b, err := json.Marshal(ev)
 	if err != nil {
@@ -205,10 +178,10 @@ func wsReply(status int, ev service.Event) events.APIGatewayProxyResponse {
 // requestContext.authorizer: API Gateway puts there the context the
 // $connect authorizer returned ({userId, tier}), on $connect and on every
 // later message of the connection.
-func CallerFromAuthorizer(authorizer any) (service.Caller, error) {
+func CallerFromAuthorizer(authorizer any) (identity.Caller, error) {
 	m, ok := authorizer.(map[string]any)
 	if !ok {
-		return service.Caller{}, fmt.Errorf("%w: the event carries no authorizer context", auth.ErrUnauthenticated)
+		return identity.Caller{}, fmt.Errorf("%w: the event carries no authorizer context", auth.ErrUnauthenticated)
 	}
 	user, _ := m["userId"].(string)
 	claims := map[string]any{"sub": user}

@@ -3,6 +3,7 @@ package lambdaapp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -11,26 +12,36 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/songqueue/songqueue/internal/app"
+	"github.com/songqueue/songqueue/internal/batch"
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/memory"
-	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
-	"github.com/songqueue/songqueue/internal/suno"
 )
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// memoryService is the service on the in-memory adapters, so the handlers
-// are tested without AWS; the RIE tests run them on moto.
-func memoryService(t *testing.T) (*service.Service, *memory.Store) {
+// memoryApp is the application of role assembled on the in-memory
+// adapters, so the handlers are tested without AWS; the RIE tests run them
+// on moto.
+func memoryApp(t *testing.T, role app.Role, mutate func(*app.Config), opt app.Options) *app.Application {
 	t.Helper()
-	store := memory.NewStore()
-	svc := service.New(service.Deps{
-		Store: store, Connections: store, Queue: memory.NewQueues(memory.QueueConfig{}),
-		Notifier: memory.NewHub(), Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil),
-		Suno: unavailableSuno{RoleAPI},
-	}, service.Config{CallbackSecret: []byte("0123456789abcdef"), Logger: discardLog()})
-	return svc, store
+	cfg := app.DefaultConfig()
+	cfg.CallbackSecret.Value = "0123456789abcdef"
+	cfg.RateLimit.Rate = 100
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	opt.Logger = discardLog()
+	if opt.Notifier == nil {
+		opt.Notifier = memory.NewHub()
+	}
+	a, err := app.New(context.Background(), role, cfg, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func wsEvent(route, conn string, authorizer any, body string) events.APIGatewayWebsocketProxyRequest {
@@ -43,9 +54,9 @@ func wsEvent(route, conn string, authorizer any, body string) events.APIGatewayW
 }
 
 func TestWebSocketHandler(t *testing.T) {
-	svc, store := memoryService(t)
-	app := &App{Service: svc, Log: discardLog()}
-	handle := app.WebSocketHandler()
+	a := memoryApp(t, app.RoleWebSocket, nil, app.Options{})
+	store := a.Store
+	handle := WebSocketHandler(a)
 	ctx := context.Background()
 	who := map[string]any{"principalId": "u-1", "userId": "u-1", "tier": "ENTERPRISE", "integrationLatency": 12.0}
 
@@ -100,10 +111,10 @@ func TestCallerFromAuthorizer(t *testing.T) {
 }
 
 func TestSQSHandlerReportsOnlyFailedRecords(t *testing.T) {
-	svc, store := memoryService(t)
-	app := &App{Service: svc, Log: discardLog()}
+	a := memoryApp(t, app.RoleWorker, nil, app.Options{})
+	svc, store := a.Service, a.Store
 	ctx := context.Background()
-	res, err := svc.Create(ctx, service.Caller{UserID: "u-1", Tier: generation.Pro}, generation.Request{Prompt: "a song"}, "")
+	res, err := svc.Create(ctx, identity.Caller{UserID: "u-1", Tier: generation.Pro}, generation.Request{Prompt: "a song"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +126,7 @@ func TestSQSHandlerReportsOnlyFailedRecords(t *testing.T) {
 		{MessageId: "m-poison", Body: "{not json", Attributes: map[string]string{"ApproximateReceiveCount": "3"}},
 		{MessageId: "m-no-tier", Body: `{"kind":"generate","generationId":"` + res.Generation.ID + `"}`},
 	}}
-	out, err := app.SQSHandler()(ctx, ev)
+	out, err := SQSHandler(a)(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,44 +141,42 @@ func TestSQSHandlerReportsOnlyFailedRecords(t *testing.T) {
 	if string(b) != `{"batchItemFailures":[{"itemIdentifier":"m-poison"},{"itemIdentifier":"m-no-tier"}]}` {
 		t.Fatalf("wire form = %s", b)
 	}
-	empty, _ := app.SQSHandler()(ctx, events.SQSEvent{})
+	empty, _ := SQSHandler(a)(ctx, events.SQSEvent{})
 	if b, _ := json.Marshal(empty); string(b) != `{"batchItemFailures":[]}` {
 		t.Fatalf("empty batch = %s", b)
 	}
 	if g, _ := store.Get(ctx, res.Generation.ID); g.Status != generation.Pending {
 		t.Fatalf("status = %s", g.Status)
 	}
+	// Nothing of the batch done: a function error, so the error alarm fires.
+	if _, err := SQSHandler(a)(ctx, events.SQSEvent{Records: ev.Records[1:]}); !errors.Is(err, batch.ErrAllFailed) {
+		t.Fatalf("all records failed: err = %v, want a function error", err)
+	}
 }
 
 func TestSweepHandlerRequeuesOverdue(t *testing.T) {
-	store := memory.NewStore()
-	queues := memory.NewQueues(memory.QueueConfig{})
 	now := time.Now()
-	clock := func() time.Time { return now }
-	svc := service.New(service.Deps{
-		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(),
-		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clock), Suno: unavailableSuno{RoleSweeper},
-	}, service.Config{Now: clock, Logger: discardLog(), Deadline: time.Minute})
+	a := memoryApp(t, app.RoleSweeper, func(c *app.Config) { c.Pipeline.Deadline = time.Minute },
+		app.Options{Now: func() time.Time { return now }})
+	svc := a.Service
 	ctx := context.Background()
-	if _, err := svc.Create(ctx, service.Caller{UserID: "u", Tier: generation.Free}, generation.Request{Prompt: "x"}, ""); err != nil {
+	if _, err := svc.Create(ctx, identity.Caller{UserID: "u", Tier: generation.Free}, generation.Request{Prompt: "x"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	app := &App{Service: svc, Log: discardLog()}
-	r, err := app.SweepHandler()(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
+	r, err := SweepHandler(a)(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
 	if err != nil || r.Overdue != 0 {
 		t.Fatalf("fresh: %+v %v", r, err)
 	}
 	now = now.Add(time.Hour)
-	r, err = app.SweepHandler()(ctx, events.EventBridgeEvent{})
+	r, err = SweepHandler(a)(ctx, events.EventBridgeEvent{})
 	if err != nil || r.Overdue != 1 || r.Requeued != 1 {
 		t.Fatalf("overdue: %+v %v", r, err)
 	}
 }
 
 func TestCallbackHandlerServesOnlyTheCallback(t *testing.T) {
-	svc, _ := memoryService(t)
-	app := &App{Service: svc, Log: discardLog()}
-	handle := app.CallbackHandler()
+	a := memoryApp(t, app.RoleCallback, nil, app.Options{})
+	handle := CallbackHandler(a)
 	ctx := context.Background()
 	q := url.Values{"g": {"6a1b4c3e-0000-4000-8000-000000000000"}, "sig": {"forged"}}
 	body := `{"code":200,"msg":"All generated successfully.","data":{"callbackType":"complete","task_id":"t-1","data":[]}}`
@@ -175,7 +184,11 @@ func TestCallbackHandlerServesOnlyTheCallback(t *testing.T) {
 	if res.StatusCode != 404 || !strings.Contains(res.Body, "unknown_callback") {
 		t.Fatalf("forged callback = %d %s", res.StatusCode, res.Body)
 	}
-	q.Set("sig", svc.CallbackSignature(q.Get("g")))
+	sig, err := a.Service.CallbackSignature(ctx, q.Get("g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Set("sig", sig)
 	res, _ = handle(ctx, httpEvent("POST", CallbackPath, q.Encode(), body))
 	if res.StatusCode != 404 || !strings.Contains(res.Body, "no such generation") {
 		t.Fatalf("signed callback for an unknown generation = %d %s", res.StatusCode, res.Body)
@@ -194,29 +207,25 @@ func TestCallbackHandlerServesOnlyTheCallback(t *testing.T) {
 // blockingSuno answers only when the caller gives up.
 type blockingSuno struct{}
 
-func (blockingSuno) Submit(ctx context.Context, _ suno.GenerateRequest) (string, error) {
+func (blockingSuno) Submit(ctx context.Context, _ generation.Request, _ string) (string, error) {
 	<-ctx.Done()
 	return "", ctx.Err()
 }
 
-func (blockingSuno) Record(ctx context.Context, _ string) (suno.Task, error) {
+func (blockingSuno) Record(ctx context.Context, _ string) (generation.TaskReport, error) {
 	<-ctx.Done()
-	return suno.Task{}, ctx.Err()
+	return generation.TaskReport{}, ctx.Err()
 }
 
 // TestWorkerStopsBeforeTheTimeout: a job that runs into the end of the
 // invocation's time keeps the next one from starting; that one comes back
 // as a batch item failure, and the handler returns before the timeout.
 func TestWorkerStopsBeforeTheTimeout(t *testing.T) {
-	store := memory.NewStore()
-	svc := service.New(service.Deps{
-		Store: store, Connections: store, Queue: memory.NewQueues(memory.QueueConfig{}),
-		Notifier: memory.NewHub(), Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil), Suno: blockingSuno{},
-	}, service.Config{Logger: discardLog()})
-	app := &App{Service: svc, Log: discardLog()}
+	a := memoryApp(t, app.RoleWorker, nil, app.Options{WrapSuno: func(service.Suno) service.Suno { return blockingSuno{} }})
+	svc := a.Service
 	var records []events.SQSMessage
 	for _, id := range []string{"m-1", "m-2"} {
-		res, err := svc.Create(context.Background(), service.Caller{UserID: "u", Tier: generation.Pro}, generation.Request{Prompt: "x"}, "")
+		res, err := svc.Create(context.Background(), identity.Caller{UserID: "u", Tier: generation.Pro}, generation.Request{Prompt: "x"}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +234,7 @@ func TestWorkerStopsBeforeTheTimeout(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	out, err := app.SQSHandler()(ctx, events.SQSEvent{Records: records})
+	out, err := SQSHandler(a)(ctx, events.SQSEvent{Records: records})
 	if ctx.Err() != nil {
 		t.Fatal("the handler ran into the invocation's timeout")
 	}

@@ -12,10 +12,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/httpapi"
-	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/identity"
 )
 
 func httpEvent(method, rawPath, rawQuery, body string) events.APIGatewayV2HTTPRequest {
@@ -112,7 +113,7 @@ func TestHTTPHandlerResponses(t *testing.T) {
 }
 
 func TestHTTPHandlerTakesTheCallerFromJWTClaims(t *testing.T) {
-	var got service.Caller
+	var got identity.Caller
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := httpapi.ContextAuth{}.Authenticate(r)
 		if err != nil {
@@ -130,7 +131,7 @@ func TestHTTPHandlerTakesTheCallerFromJWTClaims(t *testing.T) {
 		return ev
 	}
 	res, _ := handle(context.Background(), withClaims(map[string]string{"sub": "u-1", "custom:tier": "PRO", "iss": "x"}))
-	if res.StatusCode != 200 || got != (service.Caller{UserID: "u-1", Tier: generation.Pro}) {
+	if res.StatusCode != 200 || got != (identity.Caller{UserID: "u-1", Tier: generation.Pro}) {
 		t.Fatalf("status %d, caller %+v", res.StatusCode, got)
 	}
 	for name, ev := range map[string]events.APIGatewayV2HTTPRequest{
@@ -146,9 +147,7 @@ func TestHTTPHandlerTakesTheCallerFromJWTClaims(t *testing.T) {
 
 // TestHTTPHandlerServesTheAPI drives the real API through the adapter.
 func TestHTTPHandlerServesTheAPI(t *testing.T) {
-	svc, _ := memoryService(t)
-	app := &App{Service: svc, Config: Config{TierClaim: "tier"}, Log: discardLog()}
-	handle := app.APIHandler()
+	handle := APIHandler(memoryApp(t, app.RoleAPI, nil, app.Options{}))
 	ev := httpEvent("POST", "/api/generation/create", "", `{"prompt":"a calm piano song"}`)
 	ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 		JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "u-1", "tier": "PREMIUM"}},
@@ -182,9 +181,7 @@ func TestHTTPHandlerServesTheAPI(t *testing.T) {
 // so with DEV_JWT_SECRET the API checks make dev's HS256 tokens itself, while
 // claims from an authorizer still win.
 func TestDevJWTSecretForSamLocal(t *testing.T) {
-	svc, _ := memoryService(t)
-	app := &App{Service: svc, Config: Config{TierClaim: "tier", DevJWTSecret: "dev-secret"}, Log: discardLog()}
-	handle := app.APIHandler()
+	handle := APIHandler(memoryApp(t, app.RoleAPI, func(c *app.Config) { c.Auth.DevSecret = "dev-secret" }, app.Options{}))
 	tok, err := auth.HS256{Secret: []byte("dev-secret")}.Mint("u-9", generation.Enterprise, time.Minute)
 	if err != nil {
 		t.Fatal(err)

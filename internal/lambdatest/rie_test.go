@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
@@ -349,8 +350,11 @@ func TestUnderRIE(t *testing.T) {
 			t.Fatalf("forged callback = %s", res.Body)
 		}
 		// A late duplicate with a genuine signature changes nothing.
-		signer := service.New(service.Deps{}, service.Config{CallbackSecret: []byte(f.callbackSecret)})
-		sig := signer.CallbackSignature(created.GenerationID)
+		signer := service.New(service.Deps{}, service.Config{CallbackKey: service.StaticKey([]byte(f.callbackSecret))})
+		sig, err := signer.CallbackSignature(ctx, created.GenerationID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		late := f.patched(t, "callback.json", func(m map[string]any) {
 			m["rawQueryString"] = "g=" + created.GenerationID + "&sig=" + sig
 			m["queryStringParameters"] = map[string]any{"g": created.GenerationID, "sig": sig}
@@ -379,7 +383,7 @@ func TestUnderRIE(t *testing.T) {
 			Store: f.store, Connections: f.store, Queue: sqsqueue.New(f.clients.SQS, f.res.Queues),
 			Notifier: memory.NewHub(), Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
 		}, service.Config{Now: func() time.Time { return past }})
-		stuck, err := svc.Create(ctx, service.Caller{UserID: "u-stuck", Tier: generation.Free}, generation.Request{Prompt: "stuck"}, "")
+		stuck, err := svc.Create(ctx, identity.Caller{UserID: "u-stuck", Tier: generation.Free}, generation.Request{Prompt: "stuck"}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,11 +410,12 @@ func TestUnderRIE(t *testing.T) {
 	})
 
 	t.Run("failed init", func(t *testing.T) {
-		// A secret that cannot be read fails the cold start; Lambda answers
-		// the invocation with Runtime.ExitError (the emulator: 502) and
-		// tries a fresh init next time.
+		// A configuration that cannot work fails the cold start; Lambda
+		// answers the invocation with Runtime.ExitError (the emulator: 502)
+		// and tries a fresh init next time. (Secrets are read on first use,
+		// so an unreadable one fails the invocation that needs it instead.)
 		env := f.env("sweeper")
-		env["SUNO_API_KEY_PARAMETER"] = "/songqueue/test/missing"
+		env["GENERATION_RATE_LIMIT"] = "fast"
 		fn, err := Start(f.rie, f.binary("sweeper"), "sweeper-broken", env)
 		if err != nil {
 			t.Fatal(err)

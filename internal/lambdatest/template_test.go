@@ -19,6 +19,7 @@ import (
 
 	"github.com/songqueue/songqueue/internal/dynamo"
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/localstack"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 	"github.com/songqueue/songqueue/web"
 )
@@ -226,6 +227,39 @@ func TestTemplateMatchesTheCode(t *testing.T) {
 	}
 	if canonical(seen) != canonical(queues) {
 		t.Errorf("worker reads %v, tier queues are %v", seen, queues)
+	}
+}
+
+// TestLocalStackRunsTheTemplatesSchedule: the local stack stands in for
+// Lambda and EventBridge with the template's own figures, so make dev
+// behaves as the deployed stack: the worker's and the sweeper's timeouts,
+// the sweeper's schedule, the queues' visibility timeout.
+func TestLocalStackRunsTheTemplatesSchedule(t *testing.T) {
+	tpl := template(t)
+	local := localstack.DefaultConfig()
+	seconds := func(id string) time.Duration { return time.Duration(num(props(t, tpl, id)["Timeout"])) * time.Second }
+	if got := seconds("WorkerFunction"); got != local.WorkerTimeout {
+		t.Errorf("worker timeout: template %s, local stack %s", got, local.WorkerTimeout)
+	}
+	if got := seconds("SweeperFunction"); got != local.SweeperTimeout {
+		t.Errorf("sweeper timeout: template %s, local stack %s", got, local.SweeperTimeout)
+	}
+	var schedule string
+	for _, e := range props(t, tpl, "SweeperFunction")["Events"].(map[string]any) {
+		if e := e.(map[string]any); e["Type"] == "Schedule" {
+			schedule, _ = e["Properties"].(map[string]any)["Schedule"].(string)
+		}
+	}
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(schedule, "rate(%d %s", &n, &unit); err != nil || !strings.HasPrefix(unit, "minute") {
+		t.Fatalf("sweeper schedule %q: want rate(N minutes)", schedule)
+	}
+	if got := time.Duration(n) * time.Minute; got != local.SweepInterval {
+		t.Errorf("sweeper schedule: template every %s, local stack every %s", got, local.SweepInterval)
+	}
+	if q := time.Duration(num(props(t, tpl, "FreeQueue")["VisibilityTimeout"])) * time.Second; q != local.Queues.VisibilityTimeout {
+		t.Errorf("visibility timeout: template %s, local stack %s", q, local.Queues.VisibilityTimeout)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/awstest"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/localstack"
@@ -25,33 +26,42 @@ import (
 func fastConfig() localstack.Config {
 	c := localstack.DefaultConfig()
 	c.Port = 0
-	c.BackoffBase = 40 * time.Millisecond
-	c.PollInterval = 100 * time.Millisecond
-	c.Deadline = 10 * time.Second
+	c.Pipeline.Retry.BackoffBase = 40 * time.Millisecond
+	c.Pipeline.PollInterval = 100 * time.Millisecond
+	c.Pipeline.Deadline = 10 * time.Second
 	// Longer than any step under a loaded CI machine, so a slow step is not
 	// mistaken for a dead worker and redelivered.
-	c.Visibility = 5 * time.Second
-	c.RateLimit = 1000
+	c.Queues.VisibilityTimeout = 5 * time.Second
+	c.Pipeline.ClaimLease = 5 * time.Second
+	c.WorkerTimeout = 5 * time.Second
+	c.RateLimit.Rate = 1000
 	c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 20*time.Millisecond, 60*time.Millisecond, 120*time.Millisecond
 	return c
 }
 
 // backend is where a scenario's stack keeps its state.
 type backend struct {
-	name   string
-	config func(t *testing.T, c localstack.Config) localstack.Config
+	name  string
+	setup func(t *testing.T, c *localstack.Config, o *localstack.Options)
 }
 
 var backends = []backend{
-	{"memory", func(_ *testing.T, c localstack.Config) localstack.Config { return c }},
+	{"memory", func(*testing.T, *localstack.Config, *localstack.Options) {}},
 	// The AWS adapters on the emulator (moto, or AWS_ENDPOINT_URL), each
 	// scenario with tables and queues of its own.
-	{"aws", func(t *testing.T, c localstack.Config) localstack.Config {
-		c.Backend = "aws"
-		c.AWSEndpointURL = awstest.Endpoint(t)
-		c.ResourcePrefix = awstest.UniqueNames(t).Prefix
-		return c
+	{"aws", func(t *testing.T, c *localstack.Config, o *localstack.Options) {
+		awsCfg := awstest.Config(t)
+		c.Backend, c.Emulator = app.AWS, true
+		c.Names = awstest.UniqueNames(t)
+		o.AWSConfig = &awsCfg
 	}},
+}
+
+// config is the stack's configuration and options on backend b.
+func (b backend) config(t *testing.T, opt localstack.Options) (localstack.Config, localstack.Options) {
+	cfg := fastConfig()
+	b.setup(t, &cfg, &opt)
+	return cfg, opt
 }
 
 var scenarios = map[string]func(t *testing.T, b backend){
@@ -68,6 +78,7 @@ var scenarios = map[string]func(t *testing.T, b backend){
 	"PageAndDemoUsers":                    scenarioServesThePageAndDemoUsers,
 	"TierPriority":                        scenarioHigherTiersOvertakeABacklogWithoutStarvingIt,
 	"ShutdownFinishesJobInFlight":         scenarioShutdownFinishesTheJobInFlight,
+	"SweeperRecoversDeadWorkersClaim":     scenarioSweeperRecoversAClaimLeftByADeadWorker,
 }
 
 // TestEndToEnd drives the local stack over real HTTP and WebSocket, on
@@ -90,7 +101,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 
 func startStack(t *testing.T, b backend, mutate func(*localstack.Config), opt localstack.Options) *localstack.Stack {
 	t.Helper()
-	cfg := b.config(t, fastConfig())
+	cfg, opt := b.config(t, opt)
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/localstack"
 	"github.com/songqueue/songqueue/internal/service"
-	"github.com/songqueue/songqueue/internal/suno"
 )
 
 // recordingSuno notes the order in which prompts reach Suno.
@@ -22,14 +21,14 @@ type recordingSuno struct {
 	order []string
 }
 
-func (r *recordingSuno) Submit(ctx context.Context, req suno.GenerateRequest) (string, error) {
+func (r *recordingSuno) Submit(ctx context.Context, req generation.Request, callbackURL string) (string, error) {
 	r.mu.Lock()
 	r.order = append(r.order, req.Prompt)
 	r.mu.Unlock()
-	return r.next.Submit(ctx, req)
+	return r.next.Submit(ctx, req, callbackURL)
 }
 
-func (r *recordingSuno) Record(ctx context.Context, id string) (suno.Task, error) {
+func (r *recordingSuno) Record(ctx context.Context, id string) (generation.TaskReport, error) {
 	return r.next.Record(ctx, id)
 }
 
@@ -44,8 +43,8 @@ func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backen
 	s := startStack(t, b, func(c *localstack.Config) {
 		// Tokens must be the bottleneck even where every step is slow (an
 		// emulator on a loaded machine): 2 a second for 30 jobs.
-		c.RateLimit = 2
-		c.AgingStep = 20 * time.Second // promotion (unit-tested in ratelimit) stays out of the way here
+		c.RateLimit.Rate = 2
+		c.RateLimit.AgingStep = 20 * time.Second // promotion (unit-tested in ratelimit) stays out of the way here
 	}, localstack.Options{WrapSuno: func(next service.Suno) service.Suno { rec.next = next; return rec }})
 
 	free := user(t, s, "free-user", generation.Free)

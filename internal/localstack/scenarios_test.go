@@ -165,7 +165,7 @@ func scenarioCancelRunningJob(t *testing.T, b backend) {
 
 func scenarioCancelQueuedJob(t *testing.T, b backend) {
 	// One token every 5 s: the second job waits in the queue.
-	s := startStack(t, b, func(c *localstack.Config) { c.RateLimit = 0.2 }, localstack.Options{})
+	s := startStack(t, b, func(c *localstack.Config) { c.RateLimit.Rate = 0.2 }, localstack.Options{})
 	u := user(t, s, "frank", generation.Free)
 	ws := u.dial()
 

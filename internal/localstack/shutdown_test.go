@@ -8,7 +8,6 @@ import (
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/localstack"
 	"github.com/songqueue/songqueue/internal/service"
-	"github.com/songqueue/songqueue/internal/suno"
 )
 
 // gatedSuno holds every submission until released.
@@ -18,18 +17,18 @@ type gatedSuno struct {
 	release chan struct{}
 }
 
-func (g *gatedSuno) Submit(ctx context.Context, req suno.GenerateRequest) (string, error) {
+func (g *gatedSuno) Submit(ctx context.Context, req generation.Request, callbackURL string) (string, error) {
 	g.entered <- struct{}{}
 	<-g.release
-	return g.Suno.Submit(ctx, req)
+	return g.Suno.Submit(ctx, req, callbackURL)
 }
 
 func scenarioShutdownFinishesTheJobInFlight(t *testing.T, b backend) {
 	gate := &gatedSuno{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	cfg := b.config(t, fastConfig())
-	s, err := localstack.Start(context.Background(), cfg, localstack.Options{
+	cfg, opt := b.config(t, localstack.Options{
 		WrapSuno: func(next service.Suno) service.Suno { gate.Suno = next; return gate },
 	})
+	s, err := localstack.Start(context.Background(), cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

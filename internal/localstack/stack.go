@@ -14,13 +14,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/eventsource"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/httpapi"
+	"github.com/songqueue/songqueue/internal/lambdaapp"
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/service"
-	"github.com/songqueue/songqueue/internal/suno"
 	"github.com/songqueue/songqueue/internal/sunofake"
 )
 
@@ -33,6 +37,9 @@ type Options struct {
 	WrapSuno func(service.Suno) service.Suno
 	// Now replaces the clock.
 	Now func() time.Time
+	// AWSConfig replaces the AWS configuration of the environment, for
+	// tests that pick their emulator.
+	AWSConfig *aws.Config
 }
 
 // Stack is a running local system.
@@ -40,6 +47,7 @@ type Stack struct {
 	cfg     Config
 	URL     string // http://host:port
 	WSURL   string // ws://host:port/ws
+	App     *app.Application
 	Service *service.Service
 	Fake    *sunofake.Server // nil when SUNO_BASE_URL points elsewhere
 	Queues  *memory.Queues   // nil on the AWS backend
@@ -72,55 +80,46 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	}
 	base := "http://" + ln.Addr().String()
 	s := &Stack{cfg: cfg, URL: base, WSURL: "ws://" + ln.Addr().String() + "/ws", log: log}
-	s.Tokens = auth.HS256{Secret: []byte(cfg.JWTSecret), TierClaim: cfg.TierClaim}
-	now := opt.Now
-	if now == nil {
-		now = time.Now
-	}
+	s.Tokens = auth.HS256{Secret: []byte(cfg.JWTSecret), TierClaim: cfg.Auth.TierClaim}
 
+	// This process is API Gateway too: Suno calls back here, and on the
+	// AWS backend the notifier posts to the @connections routes here.
 	mux := http.NewServeMux()
-	sunoURL := cfg.SunoBaseURL
-	if sunoURL == "" {
+	if cfg.SunoBaseURL == "" {
 		fc := sunofake.DefaultConfig()
-		fc.APIKey = cfg.SunoAPIKey
+		fc.APIKey = cfg.SunoKey.Value
 		fc.TextDelay, fc.FirstDelay, fc.CompleteDelay = cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay
 		fc.Logger = log.With("component", "fake-suno")
 		s.Fake = sunofake.New(fc)
 		mux.Handle("/suno/", http.StripPrefix("/suno", s.Fake))
 		mux.Handle("GET /fake-audio/", s.Fake)
 		mux.Handle("GET /fake-image/", s.Fake)
-		sunoURL = base + "/suno"
+		cfg.SunoBaseURL = base + "/suno"
 	}
-	var sunoClient service.Suno = suno.NewClient(sunoURL, cfg.SunoAPIKey, nil)
-	if opt.WrapSuno != nil {
-		sunoClient = opt.WrapSuno(sunoClient)
+	if cfg.CallbackBaseURL == "" {
+		cfg.CallbackBaseURL = base
 	}
-
+	if !cfg.CallbackSecret.Set() {
+		cfg.CallbackSecret.Value = "callback:" + cfg.JWTSecret
+	}
 	hub := memory.NewHub()
-	deps := service.Deps{Notifier: hub, Suno: sunoClient}
-	var source eventsource.Source
-	switch cfg.Backend {
-	case "aws":
-		src, err := awsBackend(ctx, cfg, base, &deps)
-		if err != nil {
-			ln.Close()
-			return nil, err
+	appOpt := app.Options{Logger: log, WrapSuno: opt.WrapSuno, Now: opt.Now, AWSConfig: opt.AWSConfig}
+	if cfg.Backend == app.AWS {
+		if cfg.WebSocketEndpoint == "" {
+			cfg.WebSocketEndpoint = base
 		}
-		source = src
-	default:
-		s.Store = memory.NewStore(memory.WithClock(now))
-		s.Queues = memory.NewQueues(memory.QueueConfig{VisibilityTimeout: cfg.Visibility, MaxReceiveCount: cfg.MaxReceives, Now: now})
-		deps.Store, deps.Connections, deps.Queue = s.Store, s.Store, s.Queues
-		deps.Limiter = memory.NewLimiter(cfg.RatePolicy(), now)
-		source = s.Queues
+	} else {
+		appOpt.Notifier = hub
 	}
-	s.Service = service.New(deps, cfg.Apply(service.Config{
-		ClaimLease:      cfg.Visibility,
-		CallbackBaseURL: base,
-		CallbackSecret:  []byte("callback:" + cfg.JWTSecret),
-		Now:             now,
-		Logger:          log,
-	}))
+	a, err := app.New(ctx, app.RoleLocal, cfg.Config, appOpt)
+	if err != nil {
+		ln.Close()
+		if s.Fake != nil {
+			s.Fake.Close()
+		}
+		return nil, err
+	}
+	s.cfg, s.App, s.Service, s.Store, s.Queues = cfg, a, a.Service, a.Store, a.Queues
 
 	rt := &realtime{svc: s.Service, verifier: s.Tokens, hub: hub, log: log}
 	mux.Handle("/api/", s.unlessDraining(httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log)))
@@ -146,22 +145,35 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
-	handler := func(ctx context.Context, batch []eventsource.Message) []string {
-		ds := make([]service.Delivery, len(batch))
-		for i, m := range batch {
-			ds[i] = service.Delivery{ID: m.ID, Body: m.Body, ReceiveCount: m.ReceiveCount}
-		}
-		return s.Service.HandleBatch(ctx, ds)
-	}
 	for _, tier := range generation.Tiers {
 		s.workers.Go(func() {
-			eventsource.Run(workCtx, source, tier, eventsource.Options{
+			eventsource.Run(workCtx, a.Source, tier, eventsource.Options{
 				MaxConcurrency: cfg.Concurrency, BatchSize: cfg.BatchSize,
-				Wait: time.Second, Timeout: cfg.Visibility, Logger: log,
-			}, handler)
+				Wait: time.Second, Timeout: cfg.WorkerTimeout, Logger: log,
+			}, s.Service.HandleRecord)
 		})
 	}
+	s.workers.Go(func() { s.runSweeper(workCtx, lambdaapp.SweepHandler(a)) })
 	return s, nil
+}
+
+// runSweeper invokes the sweeper function's handler on its schedule, as
+// EventBridge does in AWS, until ctx ends.
+func (s *Stack) runSweeper(ctx context.Context, sweep func(context.Context, events.EventBridgeEvent) (service.SweepReport, error)) {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		invocation, cancel := context.WithTimeout(ctx, s.cfg.SweeperTimeout)
+		if _, err := sweep(invocation, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"}); err != nil {
+			s.log.Error("sweeper invocation failed", "err", err)
+		}
+		cancel()
+	}
 }
 
 // unlessDraining refuses new API requests once shutdown has begun, while

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/service"
 )
@@ -23,7 +24,7 @@ import (
 type realtime struct {
 	svc      *service.Service
 	verifier interface {
-		Verify(context.Context, string) (service.Caller, error)
+		Verify(context.Context, string) (identity.Caller, error)
 	}
 	hub *memory.Hub
 	log interface {

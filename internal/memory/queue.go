@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/batch"
 	"github.com/songqueue/songqueue/internal/eventsource"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
@@ -22,7 +23,7 @@ type QueueConfig struct {
 }
 
 // Message is a received message.
-type Message = eventsource.Message
+type Message = batch.Record
 
 type entry struct {
 	Message
@@ -45,7 +46,7 @@ type Queues struct {
 	mu      sync.Mutex
 	tiers   map[generation.Tier]*tierQueue
 	seq     uint64
-	changed chan struct{} // closed and replaced on every send or release
+	changed chan struct{} // closed and replaced on every send
 }
 
 var (
@@ -219,19 +220,6 @@ func (q *Queues) Delete(_ context.Context, t generation.Tier, receipts []string)
 	if len(stale) > 0 {
 		return fmt.Errorf("delete: receipt handles not current: %v", stale)
 	}
-	return nil
-}
-
-// ChangeVisibility makes a received message visible again after d.
-func (q *Queues) ChangeVisibility(_ context.Context, t generation.Tier, receipt string, d time.Duration) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	tq, i, err := q.find(t, receipt)
-	if err != nil {
-		return err
-	}
-	tq.messages[i].visibleAt = q.cfg.Now().Add(max(d, 0))
-	q.wake()
 	return nil
 }
 

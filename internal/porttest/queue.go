@@ -7,18 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/batch"
 	"github.com/songqueue/songqueue/internal/eventsource"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
 )
 
-// QueueUnderTest is what the queue adapters offer: the service's port, the
-// event source's and a visibility change (backoff that keeps the message).
-// Depth reports the dead-letter queues too.
+// QueueUnderTest is what the queue adapters offer: the service's port and
+// the event source's. Depth reports the dead-letter queues too.
 type QueueUnderTest interface {
 	service.Queue
 	eventsource.Source
-	ChangeVisibility(ctx context.Context, tier generation.Tier, receipt string, d time.Duration) error
 }
 
 // Redriver is a queue that can move dead letters back; the suite tests it
@@ -44,7 +43,7 @@ func job(tier generation.Tier) service.Job {
 	return service.Job{Kind: service.JobGenerate, GenerationID: newID(), Tier: tier, Attempt: 1, EnqueuedAt: base}
 }
 
-func receiveOne(t *testing.T, q QueueUnderTest, tier generation.Tier, wait time.Duration) eventsource.Message {
+func receiveOne(t *testing.T, q QueueUnderTest, tier generation.Tier, wait time.Duration) batch.Record {
 	t.Helper()
 	msgs, err := q.Receive(context.Background(), tier, 1, wait)
 	if err != nil {
@@ -138,28 +137,6 @@ func Queue(t *testing.T, newQueue QueueFactory) {
 		if again.ID != first.ID || again.ReceiveCount != 2 || again.ReceiptHandle == first.ReceiptHandle {
 			t.Errorf("redelivery: id %s (first %s), receive count %d, same receipt %v; want the same message, count 2, a new receipt",
 				again.ID, first.ID, again.ReceiveCount, again.ReceiptHandle == first.ReceiptHandle)
-		}
-	})
-
-	t.Run("ChangeVisibility", func(t *testing.T) {
-		t.Parallel()
-		q := newQueue(t, suiteQueue)
-		if err := q.Send(ctx, job(generation.Premium), 0); err != nil {
-			t.Fatal(err)
-		}
-		m := receiveOne(t, q, generation.Premium, 2*time.Second)
-		// Backing off keeps the message received: in flight, not delayed.
-		if err := q.ChangeVisibility(ctx, generation.Premium, m.ReceiptHandle, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-		wantDepth(t, q, generation.Premium, service.QueueDepth{InFlight: 1})
-		receiveNone(t, q, generation.Premium, 0)
-		if err := q.ChangeVisibility(ctx, generation.Premium, m.ReceiptHandle, 0); err != nil {
-			t.Fatal(err)
-		}
-		again := receiveOne(t, q, generation.Premium, 2*time.Second)
-		if again.ID != m.ID || again.ReceiveCount != 2 {
-			t.Errorf("after a zero visibility: id %s, count %d; want %s, 2", again.ID, again.ReceiveCount, m.ID)
 		}
 	})
 
@@ -262,19 +239,20 @@ func Queue(t *testing.T, newQueue QueueFactory) {
 			t.Fatal(err)
 		}
 		var id string
+		wait := 2 * time.Second
 		for n := 1; n <= suiteQueue.MaxReceiveCount; n++ {
-			m := receiveOne(t, q, generation.Free, 2*time.Second)
+			m := receiveOne(t, q, generation.Free, wait)
 			if m.ReceiveCount != n {
 				t.Fatalf("receive %d: receive count %d", n, m.ReceiveCount)
 			}
 			id = m.ID
-			// The worker failed: make it visible again at once.
-			if err := q.ChangeVisibility(ctx, generation.Free, m.ReceiptHandle, 0); err != nil {
-				t.Fatal(err)
-			}
+			// The worker failed and did not delete it: it comes back once
+			// the visibility timeout has passed.
+			wait = suiteQueue.VisibilityTimeout + 3*time.Second
 		}
-		// The next receive finds it over the limit and moves it aside.
-		receiveNone(t, q, generation.Free, time.Second)
+		// The next receive, once it is visible again, finds it over the
+		// limit and moves it aside.
+		receiveNone(t, q, generation.Free, suiteQueue.VisibilityTimeout+3*time.Second)
 		wantDepth(t, q, generation.Free, service.QueueDepth{Dead: 1})
 		r, ok := q.(Redriver)
 		if !ok {

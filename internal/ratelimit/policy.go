@@ -27,6 +27,12 @@ type Policy struct {
 	AgingStep time.Duration
 }
 
+// DefaultPolicy is DESIGN.md's: 10 submissions a second, a tier's
+// promotion every 30 s of waiting.
+func DefaultPolicy() Policy { return Policy{Rate: 10, AgingStep: defaultAgingStep} }
+
+const defaultAgingStep = 30 * time.Second
+
 // share is the fraction of the burst each tier may use, by rank.
 var share = [...]float64{1, 0.75, 0.5, 0.25}
 
@@ -49,7 +55,7 @@ func (p Policy) burst() int {
 func (p Policy) Rank(tier generation.Tier, waited time.Duration) int {
 	step := p.AgingStep
 	if step <= 0 {
-		step = 30 * time.Second
+		step = defaultAgingStep
 	}
 	return max(0, tier.Rank()-int(waited/step))
 }

@@ -9,13 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/identity"
 )
-
-// Caller is the authenticated user of a request.
-type Caller struct {
-	UserID string
-	Tier   generation.Tier
-}
 
 // MaxIdempotencyKey is the longest Idempotency-Key accepted.
 const MaxIdempotencyKey = 128
@@ -31,7 +26,7 @@ type CreateResult struct {
 // Create validates req, stores a pending generation and enqueues its first
 // attempt. The same idempotency key from the same user returns the same
 // generation.
-func (s *Service) Create(ctx context.Context, c Caller, req generation.Request, idempotencyKey string) (CreateResult, error) {
+func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.Request, idempotencyKey string) (CreateResult, error) {
 	req = req.Normalize()
 	if err := req.Validate(); err != nil {
 		var fe *generation.FieldError
@@ -99,7 +94,7 @@ func validIdempotencyKey(k string) error {
 
 // Get returns the caller's generation. Another user's generation does not
 // exist as far as the caller can tell.
-func (s *Service) Get(ctx context.Context, c Caller, id string) (generation.Generation, error) {
+func (s *Service) Get(ctx context.Context, c identity.Caller, id string) (generation.Generation, error) {
 	if !validID(id) {
 		return generation.Generation{}, notFound(id)
 	}
@@ -122,7 +117,7 @@ func validID(id string) bool {
 const MaxPageSize = 100
 
 // List returns a page of the caller's generations, newest first.
-func (s *Service) List(ctx context.Context, c Caller, limit int, cursor string) (Page, error) {
+func (s *Service) List(ctx context.Context, c identity.Caller, limit int, cursor string) (Page, error) {
 	if limit == 0 {
 		limit = 20
 	}
@@ -143,7 +138,7 @@ func (s *Service) List(ctx context.Context, c Caller, limit int, cursor string) 
 var ErrInvalidCursor = errors.New("invalid cursor")
 
 // Cancel cancels the caller's generation, queued or running.
-func (s *Service) Cancel(ctx context.Context, c Caller, id string) (generation.Generation, error) {
+func (s *Service) Cancel(ctx context.Context, c identity.Caller, id string) (generation.Generation, error) {
 	g, err := s.Get(ctx, c, id)
 	if err != nil {
 		return g, err

@@ -4,38 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/songqueue/songqueue/internal/batch"
 )
 
-// Delivery is one received queue message, whatever carried it.
-type Delivery struct {
-	ID           string
-	Body         []byte
-	ReceiveCount int
-}
-
-// HandleBatch runs each delivery's job and returns the IDs of those that
-// must be delivered again (a partial batch response). One bad message never
-// fails its neighbours; a message that keeps failing reaches the queue's
-// dead-letter queue through the redrive policy.
-func (s *Service) HandleBatch(ctx context.Context, batch []Delivery) (failed []string) {
-	for _, d := range batch {
-		if err := s.handleDelivery(ctx, d); err != nil {
-			s.log.ErrorContext(ctx, "job failed; it will be delivered again", "message", d.ID, "receiveCount", d.ReceiveCount, "err", err)
-			failed = append(failed, d.ID)
-		}
-	}
-	return failed
-}
-
-func (s *Service) handleDelivery(ctx context.Context, d Delivery) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic handling message %s: %v", d.ID, r)
-		}
-	}()
+// HandleRecord runs the job a queue record carries: the worker's record
+// handler for batch.Process. A nil error means the message may be deleted,
+// including when the job was a duplicate or was rescheduled; an error
+// means it should be delivered again, and after the queue's maximum
+// receive count it goes to the dead-letter queue.
+func (s *Service) HandleRecord(ctx context.Context, r batch.Record) error {
 	var job Job
-	if err := json.Unmarshal(d.Body, &job); err != nil {
-		return fmt.Errorf("decode job: %w", err)
+	if err := json.Unmarshal(r.Body, &job); err != nil {
+		return fmt.Errorf("decode job of message %s: %w", r.ID, err)
 	}
 	return s.HandleJob(ctx, job)
 }

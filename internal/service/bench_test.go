@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
@@ -35,7 +36,7 @@ func BenchmarkWorkerGenerate(b *testing.B) {
 				Suno:    suno.NewClient(srv.URL, "", nil),
 			}, service.Config{})
 			ctx := context.Background()
-			caller := service.Caller{UserID: "bench", Tier: generation.Pro}
+			caller := identity.Caller{UserID: "bench", Tier: generation.Pro}
 			b.ResetTimer()
 			for b.Loop() {
 				b.StopTimer()

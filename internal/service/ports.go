@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/suno"
 )
 
 // Errors every adapter reports in the same way.
@@ -135,6 +134,10 @@ type RateLimiter interface {
 
 // Suno is the music-generation API.
 type Suno interface {
-	Submit(ctx context.Context, req suno.GenerateRequest) (taskID string, err error)
-	Record(ctx context.Context, taskID string) (suno.Task, error)
+	// Submit starts a task making req; the service reports on it to
+	// callbackURL when that is not empty. Errors classify themselves
+	// (generation.Classify).
+	Submit(ctx context.Context, req generation.Request, callbackURL string) (taskID string, err error)
+	// Record says how the task is doing.
+	Record(ctx context.Context, taskID string) (generation.TaskReport, error)
 }

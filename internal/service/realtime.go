@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/songqueue/songqueue/internal/identity"
 )
 
 // Connect registers a WebSocket connection of an authenticated caller.
-func (s *Service) Connect(ctx context.Context, c Caller, connectionID string) error {
+func (s *Service) Connect(ctx context.Context, c identity.Caller, connectionID string) error {
 	now := s.now()
 	conn := Connection{ID: connectionID, UserID: c.UserID, Tier: c.Tier, ConnectedAt: now, ExpiresAt: now.Add(s.cfg.ConnectionTTL)}
 	if err := s.Connections.PutConnection(ctx, conn); err != nil {
@@ -35,7 +37,7 @@ type SyncData struct {
 
 // HandleMessage answers a client message. Unknown or malformed messages get
 // an error event rather than a dropped connection.
-func (s *Service) HandleMessage(ctx context.Context, c Caller, body []byte) (Event, error) {
+func (s *Service) HandleMessage(ctx context.Context, c identity.Caller, body []byte) (Event, error) {
 	if len(body) > MaxClientMessage {
 		return badAction("message_too_large", fmt.Sprintf("messages are limited to %d bytes", MaxClientMessage)), nil
 	}
@@ -67,7 +69,7 @@ const syncScan = 100
 
 // Sync returns the state of the caller's unfinished and recently finished
 // generations, so a reconnecting client misses nothing.
-func (s *Service) Sync(ctx context.Context, c Caller) (SyncData, error) {
+func (s *Service) Sync(ctx context.Context, c identity.Caller) (SyncData, error) {
 	p, err := s.Store.ListByUser(ctx, c.UserID, syncScan, "")
 	if err != nil {
 		return SyncData{}, fmt.Errorf("sync: %w", err)

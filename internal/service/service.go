@@ -36,9 +36,11 @@ type Config struct {
 	// CallbackBaseURL is the public base URL Suno calls back; empty means
 	// no callbacks, polling only.
 	CallbackBaseURL string
-	// CallbackSecret signs callback URLs so that only Suno, which was given
-	// the URL, can report on a generation.
-	CallbackSecret []byte
+	// CallbackKey signs callback URLs so that only Suno, which was given
+	// the URL, can report on a generation. It is read when first needed,
+	// so a function whose secret lives in Secrets Manager starts without
+	// waiting for it.
+	CallbackKey Key
 	// RecentWindow is how far back sync reports finished generations.
 	RecentWindow time.Duration
 	// ConnectionTTL bounds a connection record whose disconnect is missed.
@@ -47,31 +49,50 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
+// DefaultConfig is DESIGN.md's pipeline: 3 attempts from 2 s, a first
+// poll after 20 s, 10 minutes for Suno to finish an attempt.
+func DefaultConfig() Config {
+	return Config{
+		Retry:         generation.DefaultRetryPolicy(),
+		ClaimLease:    2 * time.Minute,
+		PollInterval:  20 * time.Second,
+		MaxInlineWait: time.Second,
+		Deadline:      10 * time.Minute,
+		RecentWindow:  time.Hour,
+		ConnectionTTL: 2*time.Hour + 5*time.Minute,
+	}
+}
+
 func (c Config) withDefaults() Config {
-	def := DefaultTuning()
+	def := DefaultConfig()
 	if c.Retry.MaxAttempts <= 0 {
-		c.Retry.MaxAttempts = def.MaxAttempts
+		c.Retry.MaxAttempts = def.Retry.MaxAttempts
 	}
 	if c.Retry.BackoffBase <= 0 {
-		c.Retry.BackoffBase = def.BackoffBase
+		c.Retry.BackoffBase = def.Retry.BackoffBase
 	}
 	if c.ClaimLease <= 0 {
-		c.ClaimLease = 2 * time.Minute
+		c.ClaimLease = def.ClaimLease
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = def.PollInterval
 	}
 	if c.MaxInlineWait <= 0 {
-		c.MaxInlineWait = time.Second
+		c.MaxInlineWait = def.MaxInlineWait
 	}
 	if c.Deadline <= 0 {
 		c.Deadline = def.Deadline
 	}
 	if c.RecentWindow <= 0 {
-		c.RecentWindow = time.Hour
+		c.RecentWindow = def.RecentWindow
 	}
 	if c.ConnectionTTL <= 0 {
-		c.ConnectionTTL = 2*time.Hour + 5*time.Minute
+		c.ConnectionTTL = def.ConnectionTTL
+	}
+	if c.CallbackKey == nil {
+		c.CallbackKey = func(context.Context) ([]byte, error) {
+			return nil, errors.New("no callback signing key is configured")
+		}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -120,20 +141,36 @@ func newID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// CallbackSignature is the signature that proves a callback URL was issued
-// for generation id.
-func (s *Service) CallbackSignature(id string) string {
-	m := hmac.New(sha256.New, s.cfg.CallbackSecret)
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil))[:32]
+// Key is a secret the service reads when it first needs it.
+type Key func(ctx context.Context) ([]byte, error)
+
+// StaticKey is a key known from the start.
+func StaticKey(k []byte) Key {
+	return func(context.Context) ([]byte, error) { return k, nil }
 }
 
-func (s *Service) callbackURL(id string) string {
-	if s.cfg.CallbackBaseURL == "" {
-		return ""
+// CallbackSignature is the signature that proves a callback URL was issued
+// for generation id.
+func (s *Service) CallbackSignature(ctx context.Context, id string) (string, error) {
+	key, err := s.cfg.CallbackKey(ctx)
+	if err != nil {
+		return "", fmt.Errorf("callback signing key: %w", err)
 	}
-	q := url.Values{"g": {id}, "sig": {s.CallbackSignature(id)}}
-	return s.cfg.CallbackBaseURL + "/api/suno/callback?" + q.Encode()
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil))[:32], nil
+}
+
+func (s *Service) callbackURL(ctx context.Context, id string) (string, error) {
+	if s.cfg.CallbackBaseURL == "" {
+		return "", nil
+	}
+	sig, err := s.CallbackSignature(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	q := url.Values{"g": {id}, "sig": {sig}}
+	return s.cfg.CallbackBaseURL + "/api/suno/callback?" + q.Encode(), nil
 }
 
 // update applies change to g and saves it, re-reading and re-applying when

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
@@ -30,7 +31,7 @@ func TestSweepMovesStuckGenerationsOn(t *testing.T) {
 		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.now), Suno: suno.NewClient(srv.URL, "", nil),
 	}, service.Config{Now: clk.now, Deadline: time.Minute, ClaimLease: time.Minute})
 	ctx := context.Background()
-	caller := service.Caller{UserID: "u", Tier: generation.Free}
+	caller := identity.Caller{UserID: "u", Tier: generation.Free}
 
 	lost, _ := svc.Create(ctx, caller, generation.Request{Prompt: "job lost"}, "")
 	// The job is lost: received and deleted without being handled.
@@ -49,8 +50,8 @@ func TestSweepMovesStuckGenerationsOn(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages after the sweep, want the requeued job", len(msgs))
 	}
-	if failed := svc.HandleBatch(ctx, []service.Delivery{{ID: msgs[0].ID, Body: msgs[0].Body}}); len(failed) != 0 {
-		t.Fatal("requeued job failed")
+	if err := svc.HandleRecord(ctx, msgs[0]); err != nil {
+		t.Fatalf("requeued job failed: %v", err)
 	}
 	g, _ := store.Get(ctx, lost.Generation.ID)
 	if g.Status != generation.Processing || g.TaskID == "" {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/suno"
 )
 
 // HandleJob runs one queue message. A nil error means the message is done
@@ -59,6 +58,12 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		s.log.DebugContext(ctx, "duplicate or stale job dropped", "generation", g.ID, "attempt", job.Attempt, "status", g.Status)
 		return nil
 	}
+	// Before the claim: a key that cannot be read is not the attempt's
+	// fault, and the message comes back to try again.
+	callbackURL, err := s.callbackURL(ctx, g.ID)
+	if err != nil {
+		return err
+	}
 	ok, retryAfter, err := s.takeToken(ctx, g.Tier, job.EnqueuedAt)
 	if err != nil {
 		return err
@@ -77,7 +82,7 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 	}
 	s.push(ctx, g.UserID, progressEvent(g))
 
-	taskID, err := s.Suno.Submit(ctx, s.sunoRequest(g))
+	taskID, err := s.Suno.Submit(ctx, g.Request, callbackURL)
 	if err != nil {
 		return s.attemptFailed(ctx, g, job, err)
 	}
@@ -124,15 +129,6 @@ func (s *Service) pollDelay(polls int) time.Duration {
 		d *= 2
 	}
 	return d
-}
-
-func (s *Service) sunoRequest(g generation.Generation) suno.GenerateRequest {
-	r := g.Request
-	return suno.GenerateRequest{
-		Prompt: r.Prompt, Style: r.Style, Title: r.Title,
-		CustomMode: r.CustomMode, Instrumental: r.Instrumental, Model: r.Model,
-		NegativeTags: r.NegativeTags, CallBackURL: s.callbackURL(g.ID),
-	}
 }
 
 // isSettled reports whether a failed update means the work is already done
@@ -213,16 +209,16 @@ func (s *Service) poll(ctx context.Context, job Job) error {
 // applyTask moves g along to what Suno reports for its task. Both the poll
 // and the callback come through here, so whichever arrives first does the
 // work and the other finds nothing left to do.
-func (s *Service) applyTask(ctx context.Context, g generation.Generation, task suno.Task, enqueuedAt time.Time) (generation.Generation, error) {
-	if err := task.Failure(); err != nil {
-		return g, s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: enqueuedAt}, err)
+func (s *Service) applyTask(ctx context.Context, g generation.Generation, task generation.TaskReport, enqueuedAt time.Time) (generation.Generation, error) {
+	if task.Stage == generation.TaskFailed {
+		return g, s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: enqueuedAt}, taskFailure(task))
 	}
-	tracks := toTracks(task.Tracks)
+	tracks := task.Tracks
 	steps := []func(*generation.Generation) error{}
-	if task.Status.FirstReady() {
+	if task.Stage == generation.TaskFirstReady || task.Stage == generation.TaskDone {
 		steps = append(steps, func(g *generation.Generation) error { return g.FirstReady(tracks, s.now()) })
 	}
-	if task.Status.Done() {
+	if task.Stage == generation.TaskDone {
 		steps = append(steps,
 			func(g *generation.Generation) error { return g.Saving(tracks, s.now()) },
 			func(g *generation.Generation) error { return g.Complete(tracks, s.now()) })
@@ -244,15 +240,12 @@ func (s *Service) applyTask(ctx context.Context, g generation.Generation, task s
 	return g, nil
 }
 
-func toTracks(in []suno.Track) []generation.Track {
-	out := make([]generation.Track, 0, len(in))
-	for _, t := range in {
-		out = append(out, generation.Track{
-			ID: t.ID, AudioURL: t.AudioURL, StreamAudioURL: t.StreamAudioURL,
-			ImageURL: t.ImageURL, Title: t.Title, Duration: t.Duration,
-		})
+// taskFailure is a failed task's reason, never nil.
+func taskFailure(t generation.TaskReport) error {
+	if t.Failure != nil {
+		return t.Failure
 	}
-	return out
+	return &generation.Failure{Kind: generation.Transient, Reason: "Suno reported task " + t.TaskID + " failed"}
 }
 
 // CallbackAuth is what a callback URL carries to prove it came from Suno.
@@ -261,13 +254,20 @@ type CallbackAuth struct {
 	Signature    string
 }
 
-// HandleCallback applies a Suno callback. It is idempotent: a callback for
-// a stage already reached changes nothing.
-func (s *Service) HandleCallback(ctx context.Context, auth CallbackAuth, cb suno.Callback) error {
-	if !validID(auth.GenerationID) || !hmacEqual(auth.Signature, s.CallbackSignature(auth.GenerationID)) {
+// HandleCallback applies what a Suno callback reports. It is idempotent: a
+// callback for a stage already reached changes nothing.
+func (s *Service) HandleCallback(ctx context.Context, auth CallbackAuth, report generation.TaskReport) error {
+	if !validID(auth.GenerationID) {
 		return &Error{Kind: KindNotFound, Code: "unknown_callback", Message: "the callback URL is not one this service issued"}
 	}
-	if cb.Type == suno.CallbackText && cb.Failure() == nil {
+	want, err := s.CallbackSignature(ctx, auth.GenerationID)
+	if err != nil {
+		return err // a 500: Suno tries the callback again
+	}
+	if !hmacEqual(auth.Signature, want) {
+		return &Error{Kind: KindNotFound, Code: "unknown_callback", Message: "the callback URL is not one this service issued"}
+	}
+	if report.Stage == generation.TaskRunning {
 		return nil // lyrics are ready: nothing the user sees, nothing to read
 	}
 	g, err := s.Store.Get(ctx, auth.GenerationID)
@@ -277,24 +277,11 @@ func (s *Service) HandleCallback(ctx context.Context, auth CallbackAuth, cb suno
 	if err != nil {
 		return fmt.Errorf("load generation %s: %w", auth.GenerationID, err)
 	}
-	if g.Status != generation.Processing || g.TaskID != cb.TaskID {
+	if g.Status != generation.Processing || g.TaskID != report.TaskID {
 		// Early (task id not stored yet), late, or for an abandoned attempt:
 		// the poll job covers the first case, the others need nothing.
 		return nil
 	}
-	if err := cb.Failure(); err != nil {
-		// An error callback, or a stage reported with a failure code.
-		return s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: g.CreatedAt}, err)
-	}
-	task := suno.Task{ID: cb.TaskID, Tracks: cb.Tracks}
-	switch cb.Type {
-	case suno.CallbackFirst:
-		task.Status = suno.StatusFirstSuccess
-	case suno.CallbackComplete:
-		task.Status = suno.StatusSuccess
-	default:
-		return nil
-	}
-	_, err = s.applyTask(ctx, g, task, g.CreatedAt)
+	_, err = s.applyTask(ctx, g, report, g.CreatedAt)
 	return err
 }

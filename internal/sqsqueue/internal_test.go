@@ -14,11 +14,6 @@ func TestDelaySeconds(t *testing.T) {
 			t.Errorf("delaySeconds(%s) = %d, want %d", d, got, want)
 		}
 	}
-	for d, want := range map[time.Duration]int32{0: 0, 300 * time.Millisecond: 1, 24 * time.Hour: 43200} {
-		if got := visibilitySeconds(d); got != want {
-			t.Errorf("visibilitySeconds(%s) = %d, want %d", d, got, want)
-		}
-	}
 }
 
 func TestSettings(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/songqueue/songqueue/internal/batch"
 	"github.com/songqueue/songqueue/internal/eventsource"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
@@ -110,7 +111,7 @@ func (q *Queues) SendRaw(ctx context.Context, t generation.Tier, body []byte, de
 
 // Receive implements eventsource.Source: up to maxMessages (at most 10)
 // messages, long-polling up to wait (at most 20 s, whole seconds).
-func (q *Queues) Receive(ctx context.Context, t generation.Tier, maxMessages int, wait time.Duration) ([]eventsource.Message, error) {
+func (q *Queues) Receive(ctx context.Context, t generation.Tier, maxMessages int, wait time.Duration) ([]batch.Record, error) {
 	u, err := q.url(t)
 	if err != nil {
 		return nil, err
@@ -118,7 +119,7 @@ func (q *Queues) Receive(ctx context.Context, t generation.Tier, maxMessages int
 	return q.receive(ctx, u.Queue, maxMessages, wait)
 }
 
-func (q *Queues) receive(ctx context.Context, url string, maxMessages int, wait time.Duration) ([]eventsource.Message, error) {
+func (q *Queues) receive(ctx context.Context, url string, maxMessages int, wait time.Duration) ([]batch.Record, error) {
 	res, err := q.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(url),
 		MaxNumberOfMessages:         int32(min(max(maxMessages, 1), 10)),
@@ -128,10 +129,10 @@ func (q *Queues) receive(ctx context.Context, url string, maxMessages int, wait 
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", url, err)
 	}
-	out := make([]eventsource.Message, 0, len(res.Messages))
+	out := make([]batch.Record, 0, len(res.Messages))
 	for _, m := range res.Messages {
 		n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-		out = append(out, eventsource.Message{
+		out = append(out, batch.Record{
 			ID: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
 			Body: []byte(aws.ToString(m.Body)), ReceiveCount: n,
 		})
@@ -176,64 +177,6 @@ func batchFailures(op string, failed []types.BatchResultErrorEntry) error {
 		msgs[i] = fmt.Sprintf("entry %s: %s %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
 	}
 	return fmt.Errorf("%s: %d of the batch failed: %s", op, len(failed), strings.Join(msgs, "; "))
-}
-
-// ChangeVisibility makes a received message visible again after d (whole
-// seconds, rounded up): a backoff that keeps the message, its receive count
-// and so its place under the redrive policy.
-func (q *Queues) ChangeVisibility(ctx context.Context, t generation.Tier, receipt string, d time.Duration) error {
-	u, err := q.url(t)
-	if err != nil {
-		return err
-	}
-	_, err = q.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-		QueueUrl: aws.String(u.Queue), ReceiptHandle: aws.String(receipt), VisibilityTimeout: visibilitySeconds(d),
-	})
-	if err != nil {
-		return fmt.Errorf("change visibility on %s queue: %w", t, err)
-	}
-	return nil
-}
-
-// maxVisibility is the longest visibility timeout SQS accepts.
-const maxVisibility = 12 * time.Hour
-
-func visibilitySeconds(d time.Duration) int32 {
-	if d <= 0 {
-		return 0
-	}
-	return int32(min((d+time.Second-1)/time.Second, maxVisibility/time.Second))
-}
-
-// VisibilityChange is one entry of ChangeVisibilityBatch.
-type VisibilityChange struct {
-	Receipt string
-	After   time.Duration
-}
-
-// ChangeVisibilityBatch changes the visibility of several received
-// messages with ChangeMessageVisibilityBatch, ten a request.
-func (q *Queues) ChangeVisibilityBatch(ctx context.Context, t generation.Tier, changes []VisibilityChange) error {
-	u, err := q.url(t)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for chunk := range slices.Chunk(changes, 10) {
-		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(chunk))
-		for i, c := range chunk {
-			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
-				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(c.Receipt), VisibilityTimeout: visibilitySeconds(c.After),
-			}
-		}
-		res, err := q.sqs.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(u.Queue), Entries: entries})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("change visibility of %d messages: %w", len(chunk), err))
-			continue
-		}
-		errs = append(errs, batchFailures("change visibility", res.Failed))
-	}
-	return errors.Join(errs...)
 }
 
 var depthAttributes = []types.QueueAttributeName{

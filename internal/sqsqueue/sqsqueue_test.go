@@ -85,44 +85,6 @@ func toString(v any) string {
 	return ""
 }
 
-// TestChangeVisibilityBatch backs off several messages in one request.
-func TestChangeVisibilityBatch(t *testing.T) {
-	t.Parallel()
-	cfg := awstest.Config(t)
-	counter := awsinfra.NewRequestCounter()
-	counter.Attach(&cfg)
-	c, res := awstest.SetupQueues(t, cfg, sqsqueue.Settings{VisibilityTimeout: 30 * time.Second})
-	q := sqsqueue.New(c.SQS, res.Queues)
-	ctx := context.Background()
-	for range 3 {
-		if err := q.Send(ctx, service.Job{Kind: service.JobPoll, GenerationID: "g", Tier: generation.Pro}, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	msgs, err := q.Receive(ctx, generation.Pro, 10, time.Second)
-	if err != nil || len(msgs) != 3 {
-		t.Fatalf("Receive = %d messages, %v", len(msgs), err)
-	}
-	var changes []sqsqueue.VisibilityChange
-	for _, m := range msgs {
-		changes = append(changes, sqsqueue.VisibilityChange{Receipt: m.ReceiptHandle})
-	}
-	counter.Reset()
-	if err := q.ChangeVisibilityBatch(ctx, generation.Pro, changes); err != nil {
-		t.Fatal(err)
-	}
-	if n := counter.Snapshot()["SQS.ChangeMessageVisibilityBatch"]; n != 1 || counter.Total() != 1 {
-		t.Errorf("three visibility changes cost %v, want one ChangeMessageVisibilityBatch", counter.Snapshot())
-	}
-	again, err := q.Receive(ctx, generation.Pro, 10, time.Second)
-	if err != nil || len(again) != 3 {
-		t.Fatalf("after a zero visibility Receive = %d messages, %v; want 3", len(again), err)
-	}
-	if err := q.ChangeVisibilityBatch(ctx, generation.Pro, []sqsqueue.VisibilityChange{{Receipt: "not-a-receipt"}}); err == nil {
-		t.Error("ChangeVisibilityBatch with a bad receipt reported no failure")
-	}
-}
-
 // TestDelayIsCapped: a delay beyond SQS's 15 minutes is sent as 15 minutes
 // rather than refused.
 func TestDelayIsCapped(t *testing.T) {

@@ -31,7 +31,7 @@ type Callback struct {
 	TaskID string
 	Code   int
 	Msg    string
-	Tracks []Track
+	Tracks []generation.Track
 }
 
 // wireCallback is the callback body. task_id is the documented name; taskId
@@ -96,7 +96,7 @@ func ParseCallback(body []byte) (Callback, error) {
 // work) and other 4xx are permanent, 408 and 5xx transient. A message about
 // sensitive words is permanent whatever the code, matching
 // SENSITIVE_WORD_ERROR in record-info.
-func (c Callback) Failure() error {
+func (c Callback) Failure() *generation.Failure {
 	if c.Type != CallbackError && (c.Code == CodeOK || c.Code == 0) {
 		return nil
 	}
@@ -115,4 +115,22 @@ func (c Callback) Failure() error {
 		Kind:   kind,
 		Reason: fmt.Sprintf("Suno reported a failure for task %s (code %d): %s", c.TaskID, c.Code, msg),
 	}
+}
+
+// Report is what the callback says about its task, in the project's terms:
+// a failure, the first track streamable, every track done, or (lyrics
+// ready) nothing a listener would notice yet.
+func (c Callback) Report() generation.TaskReport {
+	r := generation.TaskReport{TaskID: c.TaskID, Tracks: c.Tracks}
+	switch f := c.Failure(); {
+	case f != nil:
+		r.Stage, r.Failure = generation.TaskFailed, f
+	case c.Type == CallbackFirst:
+		r.Stage = generation.TaskFirstReady
+	case c.Type == CallbackComplete:
+		r.Stage = generation.TaskDone
+	default:
+		r.Stage = generation.TaskRunning
+	}
+	return r
 }

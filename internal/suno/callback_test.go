@@ -25,7 +25,7 @@ func TestParseCallback(t *testing.T) {
 				 "createTime":"2025-01-01 00:00:00","duration":198.44},
 				{"id":"bd151873","audio_url":"https://cdn/b.mp3","stream_audio_url":"https://cdn/b","image_url":"https://cdn/b.jpeg",
 				 "title":"Iron Man","createTime":"2025-01-01 00:00:00","duration":228.28}]}}`,
-			want: Callback{Type: CallbackComplete, TaskID: "2fac9f72", Code: 200, Msg: "All generated successfully.", Tracks: []Track{
+			want: Callback{Type: CallbackComplete, TaskID: "2fac9f72", Code: 200, Msg: "All generated successfully.", Tracks: []generation.Track{
 				{ID: "8551662c", AudioURL: "https://cdn/a.mp3", StreamAudioURL: "https://cdn/a", ImageURL: "https://cdn/a.jpeg", Title: "Iron Man", Duration: 198.44},
 				{ID: "bd151873", AudioURL: "https://cdn/b.mp3", StreamAudioURL: "https://cdn/b", ImageURL: "https://cdn/b.jpeg", Title: "Iron Man", Duration: 228.28},
 			}},
@@ -34,14 +34,14 @@ func TestParseCallback(t *testing.T) {
 			name: "first, createTime as epoch milliseconds",
 			body: `{"code":200,"msg":"First audio generated.","data":{"callbackType":"first","task_id":"t1","data":[
 				{"id":"a","audio_url":"","stream_audio_url":"https://cdn/a","image_url":"https://cdn/a.jpeg","title":"T","createTime":1735689600000,"duration":null}]}}`,
-			want: Callback{Type: CallbackFirst, TaskID: "t1", Code: 200, Msg: "First audio generated.", Tracks: []Track{
+			want: Callback{Type: CallbackFirst, TaskID: "t1", Code: 200, Msg: "First audio generated.", Tracks: []generation.Track{
 				{ID: "a", StreamAudioURL: "https://cdn/a", ImageURL: "https://cdn/a.jpeg", Title: "T"},
 			}},
 		},
 		{
 			name: "text",
 			body: `{"code":200,"msg":"Text generation completed successfully.","data":{"callbackType":"text","task_id":"t1","data":[{"id":"a","title":"T"}]}}`,
-			want: Callback{Type: CallbackText, TaskID: "t1", Code: 200, Msg: "Text generation completed successfully.", Tracks: []Track{{ID: "a", Title: "T"}}},
+			want: Callback{Type: CallbackText, TaskID: "t1", Code: 200, Msg: "Text generation completed successfully.", Tracks: []generation.Track{{ID: "a", Title: "T"}}},
 		},
 		{
 			name: "error with null data and an error detail",

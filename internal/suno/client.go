@@ -24,28 +24,44 @@ const DefaultTimeout = 15 * time.Second
 // maxBody caps how much of an answer is read; real answers are a few KB.
 const maxBody = 1 << 20
 
+// DefaultBaseURL is sunoapi.org's API.
+const DefaultBaseURL = "https://api.sunoapi.org"
+
 // Client calls the sunoapi.org v1 API. It is safe for concurrent use.
 type Client struct {
-	base   string
-	apiKey string
-	hc     *http.Client
+	base string
+	key  func(context.Context) (string, error)
+	hc   *http.Client
 }
 
 // NewClient returns a client for the API at baseURL (for example
-// https://api.sunoapi.org, or the fake's URL) authenticating with apiKey.
+// DefaultBaseURL, or the fake's URL) authenticating with apiKey.
 // A nil hc means an http.Client with DefaultTimeout.
 func NewClient(baseURL, apiKey string, hc *http.Client) *Client {
+	return NewClientWithKey(baseURL, func(context.Context) (string, error) { return apiKey, nil }, hc)
+}
+
+// NewClientWithKey is NewClient with the key read by key when a call
+// needs it, so that a key kept in a secret store is fetched on first use
+// rather than at start.
+func NewClientWithKey(baseURL string, key func(context.Context) (string, error), hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultTimeout}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), apiKey: apiKey, hc: hc}
+	return &Client{base: strings.TrimRight(baseURL, "/"), key: key, hc: hc}
 }
 
-// Submit starts a generation and returns Suno's task id. An empty Model is
-// sent as generation.DefaultModel. Errors from the API are *APIError; others (network,
-// timeout, unreadable success answer) are wrapped and, being unclassified,
-// count as transient.
-func (c *Client) Submit(ctx context.Context, req GenerateRequest) (string, error) {
+// Submit starts a generation of req and returns Suno's task id; Suno
+// reports on the task to callbackURL, if not empty. An empty Model is sent
+// as generation.DefaultModel. Errors from the API are *APIError; others
+// (network, timeout, unreadable success answer) are wrapped and, being
+// unclassified, count as transient.
+func (c *Client) Submit(ctx context.Context, r generation.Request, callbackURL string) (string, error) {
+	req := GenerateRequest{
+		Prompt: r.Prompt, Style: r.Style, Title: r.Title,
+		CustomMode: r.CustomMode, Instrumental: r.Instrumental, Model: r.Model,
+		NegativeTags: r.NegativeTags, CallBackURL: callbackURL,
+	}
 	if req.Model == "" {
 		req.Model = generation.DefaultModel
 	}
@@ -82,36 +98,38 @@ type recordInfo struct {
 }
 
 // Record reads a task's status and tracks.
-func (c *Client) Record(ctx context.Context, taskID string) (Task, error) {
+func (c *Client) Record(ctx context.Context, taskID string) (generation.TaskReport, error) {
 	if taskID == "" {
-		return Task{}, errors.New("suno: record-info: empty task id")
+		return generation.TaskReport{}, errors.New("suno: record-info: empty task id")
 	}
 	var data *recordInfo
 	path := "/api/v1/generate/record-info?taskId=" + url.QueryEscape(taskID)
 	if err := c.do(ctx, http.MethodGet, path, nil, &data); err != nil {
-		return Task{}, fmt.Errorf("suno: record-info %s: %w", taskID, err)
+		return generation.TaskReport{}, fmt.Errorf("suno: record-info %s: %w", taskID, err)
 	}
 	if data == nil {
-		return Task{}, fmt.Errorf("suno: record-info %s: answer has no data", taskID)
+		return generation.TaskReport{}, fmt.Errorf("suno: record-info %s: answer has no data", taskID)
 	}
-	t := Task{ID: data.TaskID, Status: TaskStatus(data.Status)}
-	if t.ID == "" {
-		t.ID = taskID
+	id := data.TaskID
+	if id == "" {
+		id = taskID
 	}
+	var tracks []generation.Track
 	if data.Response != nil {
 		ws := data.Response.SunoData
 		if len(ws) == 0 {
 			ws = data.Response.Data
 		}
-		t.Tracks = tracksOf(ws)
+		tracks = tracksOf(ws)
 	}
+	var msg string
 	if data.ErrorMessage != nil {
-		t.ErrorMessage = *data.ErrorMessage
+		msg = *data.ErrorMessage
 	}
-	if ec := strings.TrimSpace(string(data.ErrorCode)); t.ErrorMessage == "" && ec != "" && ec != "null" {
-		t.ErrorMessage = "error code " + strings.Trim(ec, `"`)
+	if ec := strings.TrimSpace(string(data.ErrorCode)); msg == "" && ec != "" && ec != "null" {
+		msg = "error code " + strings.Trim(ec, `"`)
 	}
-	return t, nil
+	return report(id, TaskStatus(data.Status), tracks, msg), nil
 }
 
 // do sends one request and decodes the envelope's data into out. It checks
@@ -122,7 +140,11 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	key, err := c.key(ctx)
+	if err != nil {
+		return fmt.Errorf("API key: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -48,10 +48,10 @@ func TestSubmitSendsWireRequest(t *testing.T) {
 	defer srv.Close()
 
 	c := NewClient(srv.URL+"/", "secret", nil) // trailing slash is trimmed
-	id, err := c.Submit(context.Background(), GenerateRequest{
+	id, err := c.Submit(context.Background(), generation.Request{
 		Prompt: "lyrics", Style: "Classical", Title: "Calm", CustomMode: true,
-		Instrumental: true, Model: "V5", NegativeTags: "metal", CallBackURL: "https://cb.example/x",
-	})
+		Instrumental: true, Model: "V5", NegativeTags: "metal",
+	}, "https://cb.example/x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestSubmitDefaultsAndOmitsEmptyFields(t *testing.T) {
 		io.WriteString(w, `{"code":200,"msg":"success","data":{"taskId":"t1"}}`)
 	}))
 	defer srv.Close()
-	if _, err := NewClient(srv.URL, "k", nil).Submit(context.Background(), GenerateRequest{Prompt: "a song"}); err != nil {
+	if _, err := NewClient(srv.URL, "k", nil).Submit(context.Background(), generation.Request{Prompt: "a song"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{"prompt": "a song", "customMode": false, "instrumental": false, "model": generation.DefaultModel}
@@ -120,7 +120,7 @@ func TestSubmitErrorClassification(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := answer(t, tt.status, tt.body)
-			id, err := c.Submit(context.Background(), GenerateRequest{Prompt: "p"})
+			id, err := c.Submit(context.Background(), generation.Request{Prompt: "p"}, "")
 			if err == nil {
 				t.Fatalf("Submit = %q, nil; want an error", id)
 			}
@@ -153,7 +153,7 @@ func TestNetworkErrorsAreWrappedAndTransient(t *testing.T) {
 	srv.Close() // nothing listens any more
 
 	c := NewClient(url, "k", nil)
-	_, err := c.Submit(context.Background(), GenerateRequest{Prompt: "p"})
+	_, err := c.Submit(context.Background(), generation.Request{Prompt: "p"}, "")
 	if err == nil {
 		t.Fatal("Submit to a closed server succeeded")
 	}
@@ -181,7 +181,7 @@ func TestContextCancellation(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := NewClient(srv.URL, "k", nil).Submit(ctx, GenerateRequest{Prompt: "p"})
+	_, err := NewClient(srv.URL, "k", nil).Submit(ctx, generation.Request{Prompt: "p"}, "")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want it to wrap context.DeadlineExceeded", err)
 	}
@@ -191,7 +191,7 @@ func TestRecord(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want Task
+		want generation.TaskReport
 	}{
 		{
 			name: "success, createTime as string",
@@ -202,7 +202,7 @@ func TestRecord(t *testing.T) {
 				{"id":"b","audioUrl":"https://cdn/b.mp3","streamAudioUrl":"https://cdn/b","imageUrl":"https://cdn/b.jpeg",
 				 "title":"Iron Man","createTime":"2025-01-01 00:00:00","duration":228.28}]},
 				"status":"SUCCESS","type":"GENERATE","errorCode":null,"errorMessage":null}}`,
-			want: Task{ID: "t1", Status: StatusSuccess, Tracks: []Track{
+			want: generation.TaskReport{TaskID: "t1", Stage: generation.TaskDone, Tracks: []generation.Track{
 				{ID: "a", AudioURL: "https://cdn/a.mp3", StreamAudioURL: "https://cdn/a", ImageURL: "https://cdn/a.jpeg", Title: "Iron Man", Duration: 198.44},
 				{ID: "b", AudioURL: "https://cdn/b.mp3", StreamAudioURL: "https://cdn/b", ImageURL: "https://cdn/b.jpeg", Title: "Iron Man", Duration: 228.28},
 			}},
@@ -211,7 +211,7 @@ func TestRecord(t *testing.T) {
 			name: "success, createTime as epoch milliseconds",
 			body: `{"code":200,"msg":"success","data":{"taskId":"t2","status":"SUCCESS","response":{"sunoData":[
 				{"id":"a","audioUrl":"u","streamAudioUrl":"s","imageUrl":"i","title":"T","createTime":1735689600000,"duration":"12.5"}]}}}`,
-			want: Task{ID: "t2", Status: StatusSuccess, Tracks: []Track{
+			want: generation.TaskReport{TaskID: "t2", Stage: generation.TaskDone, Tracks: []generation.Track{
 				{ID: "a", AudioURL: "u", StreamAudioURL: "s", ImageURL: "i", Title: "T", Duration: 12.5},
 			}},
 		},
@@ -219,30 +219,30 @@ func TestRecord(t *testing.T) {
 			name: "first success streams only, null duration",
 			body: `{"code":200,"msg":"success","data":{"taskId":"t3","status":"FIRST_SUCCESS","response":{"sunoData":[
 				{"id":"a","audioUrl":"","streamAudioUrl":"https://cdn/a","imageUrl":"https://cdn/a.jpeg","title":"T","duration":null,"createTime":null}]}}}`,
-			want: Task{ID: "t3", Status: StatusFirstSuccess, Tracks: []Track{
+			want: generation.TaskReport{TaskID: "t3", Stage: generation.TaskFirstReady, Tracks: []generation.Track{
 				{ID: "a", StreamAudioURL: "https://cdn/a", ImageURL: "https://cdn/a.jpeg", Title: "T"},
 			}},
 		},
 		{
 			name: "pending, no response yet, missing taskId falls back to the asked id",
 			body: `{"code":200,"msg":"success","data":{"status":"PENDING","response":null}}`,
-			want: Task{ID: "asked", Status: StatusPending},
+			want: generation.TaskReport{TaskID: "asked", Stage: generation.TaskRunning},
 		},
 		{
 			name: "snake_case tracks under response.data",
 			body: `{"code":200,"msg":"success","data":{"taskId":"t5","status":"SUCCESS","response":{"data":[
 				{"id":"a","audio_url":"u","stream_audio_url":"s","image_url":"i","title":"T","duration":3}]}}}`,
-			want: Task{ID: "t5", Status: StatusSuccess, Tracks: []Track{{ID: "a", AudioURL: "u", StreamAudioURL: "s", ImageURL: "i", Title: "T", Duration: 3}}},
+			want: generation.TaskReport{TaskID: "t5", Stage: generation.TaskDone, Tracks: []generation.Track{{ID: "a", AudioURL: "u", StreamAudioURL: "s", ImageURL: "i", Title: "T", Duration: 3}}},
 		},
 		{
 			name: "failed with message",
 			body: `{"code":200,"msg":"success","data":{"taskId":"t6","status":"SENSITIVE_WORD_ERROR","errorCode":400,"errorMessage":"contains banned words"}}`,
-			want: Task{ID: "t6", Status: StatusSensitiveWordError, ErrorMessage: "contains banned words"},
+			want: generation.TaskReport{TaskID: "t6", Stage: generation.TaskFailed, Failure: &generation.Failure{Kind: generation.Permanent, Reason: "the prompt contains words Suno does not allow: contains banned words"}},
 		},
 		{
 			name: "failed with only an error code",
 			body: `{"code":200,"msg":"success","data":{"taskId":"t7","status":"GENERATE_AUDIO_FAILED","errorCode":"501","errorMessage":null}}`,
-			want: Task{ID: "t7", Status: StatusGenerateAudioFailed, ErrorMessage: "error code 501"},
+			want: generation.TaskReport{TaskID: "t7", Stage: generation.TaskFailed, Failure: &generation.Failure{Kind: generation.Transient, Reason: "Suno failed to generate the audio: error code 501"}},
 		},
 	}
 	for _, tt := range tests {
@@ -319,7 +319,7 @@ func TestTaskStatus(t *testing.T) {
 	}
 }
 
-func TestTaskFailure(t *testing.T) {
+func TestReportOfStatus(t *testing.T) {
 	tests := []struct {
 		status TaskStatus
 		kind   generation.FailureKind
@@ -330,10 +330,10 @@ func TestTaskFailure(t *testing.T) {
 		{StatusSensitiveWordError, generation.Permanent},
 	}
 	for _, tt := range tests {
-		err := Task{ID: "t", Status: tt.status, ErrorMessage: "detail"}.Failure()
-		var f *generation.Failure
-		if !errors.As(err, &f) {
-			t.Fatalf("%s: Failure() = %v, want a *generation.Failure", tt.status, err)
+		r := report("t", tt.status, nil, "detail")
+		f := r.Failure
+		if r.Stage != generation.TaskFailed || f == nil {
+			t.Fatalf("%s: report = %+v, want a failed task", tt.status, r)
 		}
 		if f.Kind != tt.kind {
 			t.Errorf("%s: kind %v, want %v", tt.status, f.Kind, tt.kind)
@@ -342,20 +342,13 @@ func TestTaskFailure(t *testing.T) {
 			t.Errorf("%s: reason %q, want %q", tt.status, f.Reason, want)
 		}
 	}
-	for _, s := range []TaskStatus{StatusPending, StatusTextSuccess, StatusFirstSuccess, StatusSuccess} {
-		if err := (Task{Status: s}).Failure(); err != nil {
-			t.Errorf("%s: Failure() = %v, want nil", s, err)
+	stages := map[TaskStatus]generation.TaskStage{
+		StatusPending: generation.TaskRunning, StatusTextSuccess: generation.TaskRunning,
+		StatusFirstSuccess: generation.TaskFirstReady, StatusSuccess: generation.TaskDone,
+	}
+	for s, want := range stages {
+		if r := report("t", s, nil, ""); r.Stage != want || r.Failure != nil {
+			t.Errorf("%s: report = %+v, want stage %s without failure", s, r, want)
 		}
-	}
-}
-
-func TestTrackJSONShape(t *testing.T) {
-	b, err := json.Marshal(Track{ID: "a", AudioURL: "u", StreamAudioURL: "s", ImageURL: "i", Title: "T", Duration: 1.5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const want = `{"id":"a","audioUrl":"u","streamAudioUrl":"s","imageUrl":"i","title":"T","duration":1.5}`
-	if string(b) != want {
-		t.Errorf("Track JSON = %s, want %s", b, want)
 	}
 }

@@ -30,7 +30,7 @@ type GenerateRequest struct {
 	CustomMode   bool   `json:"customMode"`
 	Instrumental bool   `json:"instrumental"`
 	// Model is one of generation.Models; Submit sends
-	// generation.DefaultModel when it is empty.
+	// generation.DefaultModel when the request has none.
 	Model        string `json:"model"`
 	NegativeTags string `json:"negativeTags,omitempty"`
 	CallBackURL  string `json:"callBackUrl,omitempty"`
@@ -66,45 +66,31 @@ func (s TaskStatus) Failed() bool {
 // FirstReady reports whether at least the first track can be streamed.
 func (s TaskStatus) FirstReady() bool { return s == StatusFirstSuccess || s == StatusSuccess }
 
-// Track is one generated song. Its JSON form is also the project's own API
-// shape for tracks (DESIGN.md §3), so the tags must not change.
-//
-// While a task is at FIRST_SUCCESS a track typically has StreamAudioURL but
-// no AudioURL yet, and Duration may be 0.
-type Track struct {
-	ID             string  `json:"id"`
-	AudioURL       string  `json:"audioUrl"`
-	StreamAudioURL string  `json:"streamAudioUrl"`
-	ImageURL       string  `json:"imageUrl"`
-	Title          string  `json:"title"`
-	Duration       float64 `json:"duration"`
-}
-
-// Task is what record-info says about a generation task.
-type Task struct {
-	ID           string
-	Status       TaskStatus
-	Tracks       []Track
-	ErrorMessage string
-}
-
-// Failure returns nil unless the task failed. Otherwise it returns a
-// *generation.Failure: permanent for SENSITIVE_WORD_ERROR (the same prompt
-// will be refused again), transient for the other error statuses, which
+// report maps what record-info says onto the project's TaskReport: the
+// error statuses fail the task, permanently for SENSITIVE_WORD_ERROR (the
+// same prompt will be refused again) and transiently for the others, which
 // DESIGN.md §6 retries like any transient error.
-func (t Task) Failure() error {
-	if !t.Status.Failed() {
-		return nil
+func report(taskID string, status TaskStatus, tracks []generation.Track, errorMessage string) generation.TaskReport {
+	r := generation.TaskReport{TaskID: taskID, Tracks: tracks}
+	switch {
+	case status.Failed():
+		kind := generation.Transient
+		if status == StatusSensitiveWordError {
+			kind = generation.Permanent
+		}
+		reason := statusReason(status)
+		if errorMessage != "" {
+			reason = fmt.Sprintf("%s: %s", reason, errorMessage)
+		}
+		r.Stage, r.Failure = generation.TaskFailed, &generation.Failure{Kind: kind, Reason: reason}
+	case status.Done():
+		r.Stage = generation.TaskDone
+	case status.FirstReady():
+		r.Stage = generation.TaskFirstReady
+	default:
+		r.Stage = generation.TaskRunning
 	}
-	kind := generation.Transient
-	if t.Status == StatusSensitiveWordError {
-		kind = generation.Permanent
-	}
-	reason := statusReason(t.Status)
-	if t.ErrorMessage != "" {
-		reason = fmt.Sprintf("%s: %s", reason, t.ErrorMessage)
-	}
-	return &generation.Failure{Kind: kind, Reason: reason}
+	return r
 }
 
 func statusReason(s TaskStatus) string {

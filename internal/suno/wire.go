@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
 )
 
 // envelope is the common shape of every sunoapi.org answer and callback.
@@ -37,14 +39,13 @@ type wireTrack struct {
 	Duration flexFloat `json:"duration"`
 	// CreateTime is documented as "2025-01-01 00:00:00" but also arrives as
 	// epoch milliseconds. It is parsed leniently so that neither shape
-	// breaks decoding; Track does not carry it because Track is also the
-	// project's API shape.
+	// breaks decoding; the project's tracks do not carry it.
 	CreateTime  flexTime `json:"createTime"`
 	CreateTime2 flexTime `json:"create_time"`
 }
 
-func (w wireTrack) track() Track {
-	return Track{
+func (w wireTrack) track() generation.Track {
+	return generation.Track{
 		ID:             w.ID,
 		AudioURL:       firstNonEmpty(w.AudioURL, w.AudioURLSnake),
 		StreamAudioURL: firstNonEmpty(w.StreamAudioURL, w.StreamAudioURLSnake),
@@ -54,11 +55,11 @@ func (w wireTrack) track() Track {
 	}
 }
 
-func tracksOf(ws []wireTrack) []Track {
+func tracksOf(ws []wireTrack) []generation.Track {
 	if len(ws) == 0 {
 		return nil
 	}
-	ts := make([]Track, 0, len(ws))
+	ts := make([]generation.Track, 0, len(ws))
 	for _, w := range ws {
 		ts = append(ts, w.track())
 	}

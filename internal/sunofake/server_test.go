@@ -2,12 +2,14 @@ package sunofake_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -22,7 +24,7 @@ import (
 // startFake runs a fake behind an httptest server and returns it with a
 // client pointed at it. Cleanup closes the fake first, so no callback
 // outlives the test.
-func startFake(t *testing.T, cfg sunofake.Config) (*sunofake.Server, *httptest.Server, *suno.Client) {
+func startFake(t *testing.T, cfg sunofake.Config) (*sunofake.Server, *httptest.Server, *client) {
 	t.Helper()
 	fake := sunofake.New(cfg)
 	srv := httptest.NewServer(fake)
@@ -30,7 +32,72 @@ func startFake(t *testing.T, cfg sunofake.Config) (*sunofake.Server, *httptest.S
 		fake.Close()
 		srv.Close()
 	})
-	return fake, srv, suno.NewClient(srv.URL, cfg.APIKey, srv.Client())
+	return fake, srv, newClient(srv, cfg.APIKey)
+}
+
+// client is the project's Suno client, taking the wire's requests and
+// showing record-info's wire status beside the stage the client makes of
+// it: the fake's contract is the wire, status by status.
+type client struct {
+	*suno.Client
+	srv *httptest.Server
+	key string
+}
+
+func newClient(srv *httptest.Server, key string) *client {
+	return &client{Client: suno.NewClient(srv.URL, key, srv.Client()), srv: srv, key: key}
+}
+
+// task is what record-info says of a task.
+type task struct {
+	ID           string
+	Status       suno.TaskStatus
+	ErrorMessage string
+	Tracks       []generation.Track
+	report       generation.TaskReport
+}
+
+// Failure is the failure the client reads from the task, or nil.
+func (t task) Failure() error {
+	if t.report.Failure == nil {
+		return nil
+	}
+	return t.report.Failure
+}
+
+func (c *client) Submit(ctx context.Context, req suno.GenerateRequest) (string, error) {
+	return c.Client.Submit(ctx, generation.Request{
+		Prompt: req.Prompt, Style: req.Style, Title: req.Title, CustomMode: req.CustomMode,
+		Instrumental: req.Instrumental, Model: req.Model, NegativeTags: req.NegativeTags,
+	}, req.CallBackURL)
+}
+
+func (c *client) Record(ctx context.Context, id string) (task, error) {
+	r, err := c.Client.Record(ctx, id)
+	if err != nil {
+		return task{}, err
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.srv.URL+"/api/v1/generate/record-info?taskId="+url.QueryEscape(id), nil)
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	resp, err := c.srv.Client().Do(req)
+	if err != nil {
+		return task{}, err
+	}
+	defer resp.Body.Close()
+	var wire struct {
+		Data struct {
+			Status       suno.TaskStatus `json:"status"`
+			ErrorMessage *string         `json:"errorMessage"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&wire); err != nil {
+		return task{}, err
+	}
+	out := task{ID: r.TaskID, Status: wire.Data.Status, Tracks: r.Tracks, report: r}
+	if wire.Data.ErrorMessage != nil {
+		out.ErrorMessage = *wire.Data.ErrorMessage
+	}
+	return out, nil
 }
 
 // receiver collects the callbacks posted to it.
@@ -84,7 +151,7 @@ func (rc *receiver) none(t *testing.T, d time.Duration) {
 }
 
 // waitFor polls record-info until the task reaches a final status.
-func waitFor(t *testing.T, c *suno.Client, id string) (suno.Task, []suno.TaskStatus) {
+func waitFor(t *testing.T, c *client, id string) (task, []suno.TaskStatus) {
 	t.Helper()
 	var seen []suno.TaskStatus
 	deadline := time.Now().Add(5 * time.Second)
@@ -102,10 +169,10 @@ func waitFor(t *testing.T, c *suno.Client, id string) (suno.Task, []suno.TaskSta
 		time.Sleep(3 * time.Millisecond)
 	}
 	t.Fatalf("task %s did not finish; statuses seen %v", id, seen)
-	return suno.Task{}, nil
+	return task{}, nil
 }
 
-func submit(t *testing.T, c *suno.Client, req suno.GenerateRequest) string {
+func submit(t *testing.T, c *client, req suno.GenerateRequest) string {
 	t.Helper()
 	id, err := c.Submit(context.Background(), req)
 	if err != nil {
@@ -399,7 +466,7 @@ func TestNoCallbackDirective(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	fake, srv, good := startFake(t, sunofake.Config{APIKey: "secret"})
-	bad := suno.NewClient(srv.URL, "wrong", srv.Client())
+	bad := newClient(srv, "wrong")
 
 	_, err := bad.Submit(context.Background(), suno.GenerateRequest{Prompt: "p"})
 	var ae *suno.APIError
@@ -550,7 +617,7 @@ func TestCloseAbortsInFlightCallback(t *testing.T) {
 	fake := sunofake.New(sunofake.Config{CallbackTimeout: time.Minute})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	c := suno.NewClient(srv.URL, "", srv.Client())
+	c := newClient(srv, "")
 	submit(t, c, suno.GenerateRequest{Prompt: "p", CallBackURL: hang.URL})
 
 	select {

@@ -53,18 +53,3 @@ func TestHandler(t *testing.T) {
 		t.Fatalf("no token: %v", err)
 	}
 }
-
-func TestVerifierFromEnv(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	v, err := VerifierFromEnv(env(map[string]string{"JWT_ISSUER": "https://issuer.example", "JWT_AUDIENCE": "a, b", "DEV_JWT_SECRET": "ignored"}), nil)
-	if _, ok := v.(*auth.JWKS); err != nil || !ok {
-		t.Fatalf("issuer: %T %v", v, err)
-	}
-	v, err = VerifierFromEnv(env(map[string]string{"DEV_JWT_SECRET": "dev", "TIER_CLAIM": "t"}), nil)
-	if h, ok := v.(auth.HS256); err != nil || !ok || h.TierClaim != "t" {
-		t.Fatalf("secret: %T %v", v, err)
-	}
-	if _, err := VerifierFromEnv(env(nil), nil); err == nil {
-		t.Fatal("no configuration accepted")
-	}
-}

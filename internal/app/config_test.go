@@ -1,4 +1,4 @@
-package lambdaapp
+package app
 
 import (
 	"log/slog"
@@ -11,8 +11,8 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-func TestParseConfigDefaults(t *testing.T) {
-	c, err := ParseConfig(env(nil))
+func TestFromEnvDefaults(t *testing.T) {
+	c, err := FromEnv(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,9 +22,10 @@ func TestParseConfigDefaults(t *testing.T) {
 	if c.QueueURLs != nil {
 		t.Errorf("queue URLs = %v, want nil (looked up by name)", c.QueueURLs)
 	}
-	if c.SunoBaseURL != DefaultSunoBaseURL || c.TierClaim != "tier" || c.RateLimit != 10 || c.MaxAttempts != 3 ||
-		c.BackoffBase != 2*time.Second || c.PollInterval != 20*time.Second || c.Deadline != 10*time.Minute ||
-		c.ClaimLease != 2*time.Minute || c.LogLevel != slog.LevelInfo {
+	p := c.Pipeline
+	if c.Backend != Memory || c.SunoBaseURL != "" || c.Auth.TierClaim != "tier" || c.RateLimit.Rate != 10 || p.Retry.MaxAttempts != 3 ||
+		p.Retry.BackoffBase != 2*time.Second || p.PollInterval != 20*time.Second || p.Deadline != 10*time.Minute ||
+		p.ClaimLease != 2*time.Minute || c.LogLevel != slog.LevelInfo || c.Queues.VisibilityTimeout != 180*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.SunoKey.Set() || c.CallbackSecret.Set() {
@@ -32,7 +33,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 }
 
-func TestParseConfigFromTemplateEnvironment(t *testing.T) {
+func TestFromEnvFromTemplateEnvironment(t *testing.T) {
 	m := map[string]string{
 		"GENERATIONS_TABLE": "stack-generations", "CONNECTIONS_TABLE": "stack-connections", "RESOURCE_PREFIX": "stack",
 		"WEBSOCKET_ENDPOINT": "https://abc.execute-api.eu-west-1.amazonaws.com/prod/",
@@ -46,7 +47,7 @@ func TestParseConfigFromTemplateEnvironment(t *testing.T) {
 		m["QUEUE_URL_"+string(tier)] = "https://sqs/q-" + string(tier)
 		m["DLQ_URL_"+string(tier)] = "https://sqs/d-" + string(tier)
 	}
-	c, err := ParseConfig(env(m))
+	c, err := FromEnv(env(m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +60,12 @@ func TestParseConfigFromTemplateEnvironment(t *testing.T) {
 	if c.WebSocketEndpoint != "https://abc.execute-api.eu-west-1.amazonaws.com/prod" || c.CallbackBaseURL != "https://api.example" {
 		t.Errorf("trailing slashes kept: %q %q", c.WebSocketEndpoint, c.CallbackBaseURL)
 	}
-	if c.SunoKey.SecretARN == "" || c.CallbackSecret.SecretARN != "arn:cb" || c.TierClaim != "custom:tier" {
-		t.Errorf("secrets/claim = %+v %+v %q", c.SunoKey, c.CallbackSecret, c.TierClaim)
+	if c.SunoKey.SecretARN == "" || c.CallbackSecret.SecretARN != "arn:cb" || c.Auth.TierClaim != "custom:tier" {
+		t.Errorf("secrets/claim = %+v %+v %q", c.SunoKey, c.CallbackSecret, c.Auth.TierClaim)
 	}
-	if c.RateLimit != 2.5 || c.MaxAttempts != 5 || c.BackoffBase != time.Second || c.PollInterval != 15*time.Second ||
-		c.Deadline != 5*time.Minute || c.ClaimLease != 3*time.Minute || c.AgingStep != 10*time.Second {
+	p := c.Pipeline
+	if c.RateLimit.Rate != 2.5 || p.Retry.MaxAttempts != 5 || p.Retry.BackoffBase != time.Second || p.PollInterval != 15*time.Second ||
+		p.Deadline != 5*time.Minute || p.ClaimLease != 3*time.Minute || c.RateLimit.AgingStep != 10*time.Second {
 		t.Errorf("tuning = %+v", c)
 	}
 	if c.LogLevel != slog.LevelDebug {
@@ -71,7 +73,7 @@ func TestParseConfigFromTemplateEnvironment(t *testing.T) {
 	}
 }
 
-func TestParseConfigRefusesNonsense(t *testing.T) {
+func TestFromEnvRefusesNonsense(t *testing.T) {
 	cases := map[string]map[string]string{
 		"some queues":   {"QUEUE_URL_FREE": "https://sqs/free"},
 		"rate":          {"GENERATION_RATE_LIMIT": "fast"},
@@ -81,19 +83,43 @@ func TestParseConfigRefusesNonsense(t *testing.T) {
 		"negative":      {"CLAIM_LEASE": "-1s"},
 		"log level":     {"LOG_LEVEL": "LOUD"},
 		"lambda levels": {"AWS_LAMBDA_LOG_LEVEL": "VERBOSE"},
+		"backend":       {"BACKEND": "redis"},
 	}
 	for name, m := range cases {
-		if _, err := ParseConfig(env(m)); err == nil {
+		if _, err := FromEnv(env(m)); err == nil {
 			t.Errorf("%s: accepted %v", name, m)
 		}
 	}
-	_, err := ParseConfig(env(map[string]string{"QUEUE_URL_FREE": "x", "GENERATION_DEADLINE": "soon"}))
+	_, err := FromEnv(env(map[string]string{"QUEUE_URL_FREE": "x", "GENERATION_DEADLINE": "soon"}))
 	if err == nil || !strings.Contains(err.Error(), "QUEUE_URL_ENTERPRISE") || !strings.Contains(err.Error(), "GENERATION_DEADLINE") {
 		t.Errorf("every problem should be reported at once: %v", err)
 	}
 	for _, lvl := range []string{"TRACE", "FATAL", "warn", "Info"} {
-		if _, err := ParseConfig(env(map[string]string{"AWS_LAMBDA_LOG_LEVEL": lvl})); err != nil {
+		if _, err := FromEnv(env(map[string]string{"AWS_LAMBDA_LOG_LEVEL": lvl})); err != nil {
 			t.Errorf("level %s: %v", lvl, err)
 		}
+	}
+}
+
+// TestEmulatorEndpointsSelectTheAWSBackend: any of the SDK's endpoint
+// variables, the shared one or a service's own, means an emulator.
+func TestEmulatorEndpointsSelectTheAWSBackend(t *testing.T) {
+	for _, m := range []map[string]string{
+		{"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"},
+		{"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:5000", "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:4566"},
+		{"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:4566"},
+	} {
+		c, err := FromEnv(env(m))
+		if err != nil || c.Backend != AWS || !c.Emulator {
+			t.Errorf("%v: backend %s, emulator %v, %v", m, c.Backend, c.Emulator, err)
+		}
+	}
+	c, _ := FromEnv(env(map[string]string{"AWS_ENDPOINT_URL": "http://x", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}))
+	if c.Emulator || c.Backend != Memory {
+		t.Errorf("ignored endpoints still select the emulator: %+v", c)
+	}
+	c, _ = FromEnv(env(map[string]string{"BACKEND": "aws"}))
+	if c.Emulator || c.Backend != AWS {
+		t.Errorf("BACKEND=aws alone (real AWS): %+v", c)
 	}
 }

@@ -1,7 +1,3 @@
-// Package awse2e drives whole generations through the service on the AWS
-// adapters (DynamoDB, SQS and the API Gateway management API on emulators)
-// and counts the AWS requests each one costs; its tests and benchmark are
-// the source of docs/aws-requests.md.
 package awse2e
 
 import (
@@ -10,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/suno"
 )
 
 // stubSuno is Suno as far as the request count is concerned: it never
@@ -18,43 +13,43 @@ import (
 type stubSuno struct {
 	mu      sync.Mutex
 	tasks   int
-	records map[string][]suno.TaskStatus // what successive polls report
-	script  []suno.TaskStatus
+	records map[string][]generation.TaskStage // what successive polls report
+	script  []generation.TaskStage
 }
 
-func newStubSuno(pollScript ...suno.TaskStatus) *stubSuno {
-	return &stubSuno{records: map[string][]suno.TaskStatus{}, script: pollScript}
+func newStubSuno(pollScript ...generation.TaskStage) *stubSuno {
+	return &stubSuno{records: map[string][]generation.TaskStage{}, script: pollScript}
 }
 
-func (s *stubSuno) Submit(_ context.Context, req suno.GenerateRequest) (string, error) {
+func (s *stubSuno) Submit(context.Context, generation.Request, string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tasks++
 	id := fmt.Sprintf("task-%d", s.tasks)
-	s.records[id] = append([]suno.TaskStatus(nil), s.script...)
+	s.records[id] = append([]generation.TaskStage(nil), s.script...)
 	return id, nil
 }
 
-func (s *stubSuno) Record(_ context.Context, taskID string) (suno.Task, error) {
+func (s *stubSuno) Record(_ context.Context, taskID string) (generation.TaskReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := suno.StatusSuccess
+	st := generation.TaskDone
 	if q := s.records[taskID]; len(q) > 0 {
 		st, s.records[taskID] = q[0], q[1:]
 	}
-	t := suno.Task{ID: taskID, Status: st}
-	if st.FirstReady() {
-		t.Tracks = tracks(taskID, st.Done())
+	t := generation.TaskReport{TaskID: taskID, Stage: st}
+	if st == generation.TaskFirstReady || st == generation.TaskDone {
+		t.Tracks = tracks(taskID, st == generation.TaskDone)
 	}
 	return t, nil
 }
 
 // tracks are two tracks with URLs of the length sunoapi.org returns.
-func tracks(taskID string, done bool) []suno.Track {
-	out := make([]suno.Track, 2)
+func tracks(taskID string, done bool) []generation.Track {
+	out := make([]generation.Track, 2)
 	for i := range out {
 		id := fmt.Sprintf("%s-%08d-4c3b-9a1e-5f7d2c8b%04d", taskID, i, i)[:36]
-		out[i] = suno.Track{
+		out[i] = generation.Track{
 			ID:             id,
 			StreamAudioURL: "https://musicfile.api.box/" + id + ".mp3?stream=1",
 			ImageURL:       "https://musicfile.api.box/" + id + ".jpeg",

@@ -1,0 +1,198 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/songqueue/songqueue/internal/auth"
+	"github.com/songqueue/songqueue/internal/awsinfra"
+	"github.com/songqueue/songqueue/internal/envconfig"
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/ratelimit"
+	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/sqsqueue"
+)
+
+// Backend is where the application keeps its state.
+type Backend string
+
+const (
+	// Memory keeps everything in the process: make dev's default.
+	Memory Backend = "memory"
+	// AWS is DynamoDB, SQS and the API Gateway management API: the
+	// Lambdas, and the local stack against an emulator or an account.
+	AWS Backend = "aws"
+)
+
+// Config is the application's configuration, the same in every Lambda and
+// in the local stack. Each setting, its variable and its default are
+// written here once (README, Configuration):
+//
+//	BACKEND                               memory or aws; aws when any AWS_ENDPOINT_URL* is set
+//	RESOURCE_PREFIX                       prefix of the default names (default songqueue)
+//	GENERATIONS_TABLE, CONNECTIONS_TABLE  table names (default <prefix>-generations, -connections)
+//	QUEUE_URL_<TIER>, DLQ_URL_<TIER>      queue URLs per tier; when absent they are looked up by
+//	                                      name (<prefix>-<tier>[-dlq]), or created on an emulator
+//	QUEUE_VISIBILITY_TIMEOUT, QUEUE_MAX_RECEIVE_COUNT
+//	                                      the queues' settings where this process makes the queues
+//	WEBSOCKET_ENDPOINT                    management API of the WebSocket stage; empty: events are
+//	                                      not pushed (the state is still stored)
+//	SUNO_BASE_URL                         default https://api.sunoapi.org (the local stack: its fake)
+//	SUNO_API_KEY_SECRET_ARN | SUNO_API_KEY_PARAMETER | SUNO_API_KEY
+//	CALLBACK_BASE_URL                     public base URL Suno calls back; empty: polling only
+//	CALLBACK_SECRET_ARN | CALLBACK_SECRET the key that signs callback URLs
+//	JWT_ISSUER, JWT_AUDIENCE, JWKS_URL, TIER_CLAIM, DEV_JWT_SECRET
+//	                                      how tokens are verified (auth.Settings)
+//	GENERATION_RATE_LIMIT, RATE_LIMIT_AGING_STEP, GENERATION_MAX_ATTEMPTS, GENERATION_BACKOFF_BASE,
+//	GENERATION_POLL_INTERVAL, GENERATION_DEADLINE, CLAIM_LEASE
+//	LOG_LEVEL                             DEBUG, INFO (default), WARN, ERROR; AWS_LAMBDA_LOG_LEVEL wins
+type Config struct {
+	Backend Backend
+	// Emulator is set when an AWS_ENDPOINT_URL variable points some AWS
+	// service at an emulator: the tables and queues missing there are
+	// created at start.
+	Emulator  bool
+	Names     awsinfra.Names
+	QueueURLs map[generation.Tier]sqsqueue.URLs // nil: look them up, or create them on an emulator
+	Queues    sqsqueue.Settings
+
+	WebSocketEndpoint string
+	SunoBaseURL       string // empty: sunoapi.org, or the local stack's fake
+	SunoKey           SecretRef
+	CallbackBaseURL   string
+	CallbackSecret    SecretRef
+	// Auth says how tokens are verified: JWT_ISSUER, JWT_AUDIENCE,
+	// JWKS_URL, TIER_CLAIM, DEV_JWT_SECRET (auth.Settings).
+	Auth auth.Settings
+
+	// Pipeline is the service's retry policy, lease, polls and deadline;
+	// its callback settings and clock are filled in by New.
+	Pipeline  service.Config
+	RateLimit ratelimit.Policy
+	LogLevel  slog.Level
+}
+
+// SecretRef says where a secret is: a Secrets Manager secret, an SSM
+// parameter, or the value itself, tried in that order.
+type SecretRef struct {
+	Name      string // the environment variable family, for messages
+	SecretARN string
+	Parameter string
+	Value     string
+}
+
+// Set reports whether the reference names anything.
+func (r SecretRef) Set() bool { return r.SecretARN != "" || r.Parameter != "" || r.Value != "" }
+
+// DefaultConfig is the configuration when the environment says nothing.
+func DefaultConfig() Config {
+	return Config{
+		Backend:        Memory,
+		Names:          awsinfra.DefaultNames(""),
+		Queues:         sqsqueue.DefaultSettings(),
+		Auth:           auth.DefaultSettings(),
+		SunoKey:        SecretRef{Name: "SUNO_API_KEY"},
+		CallbackSecret: SecretRef{Name: "CALLBACK_SECRET"},
+		Pipeline:       service.DefaultConfig(),
+		RateLimit:      ratelimit.DefaultPolicy(),
+		LogLevel:       slog.LevelInfo,
+	}
+}
+
+// FromEnv reads the configuration through getenv (os.Getenv when nil) over
+// the defaults, and every problem at once.
+func FromEnv(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := DefaultConfig()
+	r := envconfig.New(getenv)
+	c.Read(r, getenv)
+	return c, r.Err()
+}
+
+// Read sets c from the variables that are set, reporting bad values to r;
+// a program with settings of its own (the local stack) reads those with
+// the same r, so one error lists everything wrong.
+func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
+	c.Emulator = awsinfra.EmulatorConfigured(getenv)
+	if c.Emulator {
+		c.Backend = AWS
+	}
+	r.String("BACKEND", (*string)(&c.Backend))
+	if c.Backend != Memory && c.Backend != AWS {
+		r.Fail(fmt.Errorf("BACKEND=%q: want memory or aws", c.Backend))
+	}
+
+	prefix := c.Names.Prefix
+	r.String("RESOURCE_PREFIX", &prefix)
+	c.Names = awsinfra.DefaultNames(prefix)
+	r.String("GENERATIONS_TABLE", &c.Names.Generations)
+	r.String("CONNECTIONS_TABLE", &c.Names.Connections)
+	c.QueueURLs = queueURLs(r, getenv)
+	r.Duration("QUEUE_VISIBILITY_TIMEOUT", &c.Queues.VisibilityTimeout)
+	r.Int("QUEUE_MAX_RECEIVE_COUNT", &c.Queues.MaxReceiveCount, 1)
+
+	r.String("WEBSOCKET_ENDPOINT", &c.WebSocketEndpoint)
+	c.WebSocketEndpoint = strings.TrimRight(c.WebSocketEndpoint, "/")
+	r.String("SUNO_BASE_URL", &c.SunoBaseURL)
+	c.SunoKey = SecretRef{Name: "SUNO_API_KEY", SecretARN: getenv("SUNO_API_KEY_SECRET_ARN"), Parameter: getenv("SUNO_API_KEY_PARAMETER"), Value: getenv("SUNO_API_KEY")}
+	r.String("CALLBACK_BASE_URL", &c.CallbackBaseURL)
+	c.CallbackBaseURL = strings.TrimRight(c.CallbackBaseURL, "/")
+	c.CallbackSecret = SecretRef{Name: "CALLBACK_SECRET", SecretARN: getenv("CALLBACK_SECRET_ARN"), Value: getenv("CALLBACK_SECRET")}
+	c.Auth.Read(r)
+
+	r.PositiveFloat("GENERATION_RATE_LIMIT", &c.RateLimit.Rate)
+	r.Duration("RATE_LIMIT_AGING_STEP", &c.RateLimit.AgingStep)
+	r.Int("GENERATION_MAX_ATTEMPTS", &c.Pipeline.Retry.MaxAttempts, 1)
+	r.Duration("GENERATION_BACKOFF_BASE", &c.Pipeline.Retry.BackoffBase)
+	r.Duration("GENERATION_POLL_INTERVAL", &c.Pipeline.PollInterval)
+	r.Duration("GENERATION_DEADLINE", &c.Pipeline.Deadline)
+	r.Duration("CLAIM_LEASE", &c.Pipeline.ClaimLease)
+
+	level := getenv("AWS_LAMBDA_LOG_LEVEL")
+	if level == "" {
+		level = getenv("LOG_LEVEL")
+	}
+	if level != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(normalizeLevel(level))); err != nil {
+			r.Fail(fmt.Errorf("log level %q: want DEBUG, INFO, WARN or ERROR", level))
+		}
+	}
+}
+
+// queueURLs reads every tier's queue URLs, or none.
+func queueURLs(r *envconfig.Reader, getenv func(string) string) map[generation.Tier]sqsqueue.URLs {
+	urls := map[generation.Tier]sqsqueue.URLs{}
+	var missing []string
+	for _, t := range generation.Tiers {
+		u := sqsqueue.URLs{Queue: strings.TrimSpace(getenv("QUEUE_URL_" + string(t))), DeadLetter: strings.TrimSpace(getenv("DLQ_URL_" + string(t)))}
+		if u.Queue == "" {
+			missing = append(missing, "QUEUE_URL_"+string(t))
+		}
+		urls[t] = u
+	}
+	switch len(missing) {
+	case 0:
+		return urls
+	case len(generation.Tiers):
+		return nil // none given: looked up by name
+	default:
+		r.Fail(fmt.Errorf("%s missing: give every tier's queue URL or none", strings.Join(missing, ", ")))
+		return nil
+	}
+}
+
+// normalizeLevel maps Lambda's level names (TRACE, DEBUG, INFO, WARN,
+// ERROR, FATAL) onto slog's.
+func normalizeLevel(s string) string {
+	switch strings.ToUpper(s) {
+	case "TRACE":
+		return "DEBUG"
+	case "FATAL":
+		return "ERROR"
+	}
+	return s
+}

@@ -1,0 +1,14 @@
+// Package identity says who is asking: the caller that a verified token,
+// or API Gateway's authorizer, vouches for. It is a package of its own so
+// that the code that verifies tokens (internal/auth, the WebSocket
+// authorizer) and the application that serves callers share the type
+// without either importing the other.
+package identity
+
+import "github.com/songqueue/songqueue/internal/generation"
+
+// Caller is the authenticated user of a request.
+type Caller struct {
+	UserID string
+	Tier   generation.Tier
+}
