@@ -105,7 +105,7 @@ test-lambda: $(RIE)
 
 ## bench-lambda: binary sizes and cold starts beside a hello-world function
 bench-lambda: $(RIE)
-	@$(WITH_MOTO) LAMBDA_RIE="$(abspath $(RIE))" $(GO) test -run '^$$' -bench ColdStart -benchtime 10x ./internal/lambdatest/
+	@$(WITH_MOTO) LAMBDA_RIE="$(abspath $(RIE))" $(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./internal/lambdatest/
 
 ## deploy: sam build and sam deploy with samconfig.toml's [$(ENV)] section (dev or prod)
 deploy: $(SAM_STAMP)

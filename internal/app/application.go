@@ -260,9 +260,6 @@ func newSecrets(role Role, cfg Config, opt Options, awsConfig func() (aws.Config
 		if err != nil {
 			return out, err
 		}
-		if role == RoleWorker {
-			prefetch(s)
-		}
 		out.sunoKey = s.Get
 	}
 	needCallback := role.checksCallbacks() || (role.signsCallbacks() && cfg.CallbackBaseURL != "")
@@ -274,7 +271,7 @@ func newSecrets(role Role, cfg Config, opt Options, awsConfig func() (aws.Config
 		if err != nil {
 			return out, err
 		}
-		if role == RoleWorker || role == RoleCallback {
+		if role == RoleCallback {
 			prefetch(s)
 		}
 		out.callbackKey = func(ctx context.Context) ([]byte, error) {
