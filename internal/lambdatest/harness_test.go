@@ -4,7 +4,9 @@
 // Interface Emulator and invoked with the events/ samples over the
 // emulator's Invoke API, against moto. The tests check the answers API
 // Gateway, SQS and the WebSocket authorizer would get; the benchmark
-// measures binary sizes and cold starts beside a hello-world function.
+// measures binary sizes and cold starts beside a hello-world function. It
+// is a package of tests only: what it tests is the built binaries, not a
+// Go package, and its harness (this file) serves nothing else.
 package lambdatest
 
 import (
