@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 10s
 export CGO_ENABLED ?= 1
 
-.PHONY: dev test test-go fuzz bench lint fmt vet
+.PHONY: dev test test-go fuzz bench soak lint fmt vet
 
 ## dev: run the whole system on this machine (embedded defaults, fake Suno)
 dev:
@@ -27,6 +27,12 @@ test-go:
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzCreate -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./internal/httpapi
+
+## soak: the accounting test over 10,000 generations on the memory backend (not in make test)
+SOAK_GENERATIONS ?= 10000
+soak:
+	@out=$$(mktemp); SOAK_GENERATIONS=$(SOAK_GENERATIONS) $(GO) test -count=1 -timeout 30m -v -run 'TestAccounting' ./internal/localstack >$$out 2>&1; \
+	status=$$?; grep -E '^(--- |\s+accounting_test|ok|FAIL)' $$out; rm -f $$out; exit $$status
 
 ## bench: the benchmarks (worker time per generation, ...)
 bench: bench-lambda

@@ -81,6 +81,9 @@ type Options struct {
 	Notifier service.Notifier
 	// WrapSuno decorates the Suno client, for tests that watch its calls.
 	WrapSuno func(service.Suno) service.Suno
+	// WrapQueue decorates the queue the service sends to, for tests that
+	// inject what SQS may do (a message delivered twice).
+	WrapQueue func(service.Queue) service.Queue
 	// Now is the clock; default the wall clock.
 	Now func() time.Time
 }
@@ -156,6 +159,9 @@ func New(ctx context.Context, role Role, cfg Config, opt Options) (*Application,
 	}
 	if deps.Notifier == nil {
 		deps.Notifier = discardNotifier{log}
+	}
+	if opt.WrapQueue != nil && role.usesQueues() {
+		deps.Queue = opt.WrapQueue(deps.Queue)
 	}
 	if role.talksToSuno() {
 		base := cfg.SunoBaseURL

@@ -45,7 +45,10 @@ const (
 //	CALLBACK_SECRET_ARN | CALLBACK_SECRET the key that signs callback URLs
 //	JWT_ISSUER, JWT_AUDIENCE, JWKS_URL, TIER_CLAIM, DEV_JWT_SECRET
 //	                                      how tokens are verified (auth.Settings)
-//	GENERATION_RATE_LIMIT, RATE_LIMIT_AGING_STEP, GENERATION_MAX_ATTEMPTS, GENERATION_BACKOFF_BASE,
+//	GENERATION_RATE_LIMIT, GENERATION_RATE_WINDOW, GENERATION_RATE_BURST
+//	                                      the most Suno submissions in any window (10 per 1s), how
+//	                                      many at once (3)
+//	RATE_LIMIT_AGING_STEP, GENERATION_MAX_ATTEMPTS, GENERATION_BACKOFF_BASE,
 //	GENERATION_POLL_INTERVAL, GENERATION_DEADLINE, CLAIM_LEASE
 //	LOG_LEVEL                             DEBUG, INFO (default), WARN, ERROR; AWS_LAMBDA_LOG_LEVEL wins
 type Config struct {
@@ -145,6 +148,11 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	c.Auth.Read(r)
 
 	r.PositiveFloat("GENERATION_RATE_LIMIT", &c.RateLimit.Rate)
+	r.Duration("GENERATION_RATE_WINDOW", &c.RateLimit.Window)
+	r.Int("GENERATION_RATE_BURST", &c.RateLimit.Burst, 1)
+	if c.RateLimit.Burst > 0 && float64(c.RateLimit.Burst) > c.RateLimit.Rate {
+		r.Fail(fmt.Errorf("GENERATION_RATE_BURST=%d: at most GENERATION_RATE_LIMIT (%v), or the window would hold more than the limit", c.RateLimit.Burst, c.RateLimit.Rate))
+	}
 	r.Duration("RATE_LIMIT_AGING_STEP", &c.RateLimit.AgingStep)
 	r.Int("GENERATION_MAX_ATTEMPTS", &c.Pipeline.Retry.MaxAttempts, 1)
 	r.Duration("GENERATION_BACKOFF_BASE", &c.Pipeline.Retry.BackoffBase)

@@ -56,16 +56,24 @@ func Main(m *testing.M) {
 // Endpoint returns the emulator's endpoint, starting moto once per test
 // binary when AWS_ENDPOINT_URL is not set. It skips the test when no
 // emulator can be had, or fails it when CI=true.
+//
+// Before the first test uses it, the emulator passes SelfTest: a test run
+// on an emulator that breaks DynamoDB's conditional writes would fail in
+// ways that look like the service's bugs, so it fails at once, saying why.
 func Endpoint(t testing.TB) string {
 	t.Helper()
-	if e := os.Getenv(awsinfra.EndpointEnv); e != "" {
-		return e
+	endpoint := os.Getenv(awsinfra.EndpointEnv)
+	if endpoint == "" {
+		srv, err := shared()
+		if err != nil {
+			unavailable(t, err)
+		}
+		endpoint = srv.url
 	}
-	srv, err := shared()
-	if err != nil {
-		unavailable(t, err)
+	if err := SelfTest(endpoint); err != nil {
+		t.Fatal(err)
 	}
-	return srv.url
+	return endpoint
 }
 
 // NewEmulator starts a moto server of the test's own, stopped when the
@@ -78,6 +86,9 @@ func NewEmulator(t testing.TB) string {
 		unavailable(t, err)
 	}
 	t.Cleanup(srv.stop)
+	if err := SelfTest(srv.url); err != nil {
+		t.Fatal(err)
+	}
 	return srv.url
 }
 
@@ -101,9 +112,13 @@ func Config(t testing.TB) aws.Config {
 
 // UniqueNames returns table and queue names no other test uses.
 func UniqueNames(t testing.TB) awsinfra.Names {
+	return awsinfra.DefaultNames("t" + randomSuffix())
+}
+
+func randomSuffix() string {
 	var b [5]byte
 	_, _ = rand.Read(b[:])
-	return awsinfra.DefaultNames("t" + hex.EncodeToString(b[:]))
+	return hex.EncodeToString(b[:])
 }
 
 // Setup creates a fresh set of tables and queues with s for one test on
@@ -191,7 +206,11 @@ type server struct {
 	log  *os.File
 }
 
-func startServer() (*server, error) {
+func startServer() (*server, error) { return startMoto(true) }
+
+// startMoto starts the project's moto (serialised DynamoDB), or with
+// serialised false the stock moto_server, which the self-test must refuse.
+func startMoto(serialised bool) (*server, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -200,14 +219,17 @@ func startServer() (*server, error) {
 	if _, err := os.Stat(filepath.Join(root, ".venv", "bin", "moto_server")); err != nil {
 		return nil, fmt.Errorf("moto is not installed in %s", filepath.Join(root, ".venv"))
 	}
-	script := filepath.Join(root, "scripts", "moto_server.py")
+	args := []string{filepath.Join(root, "scripts", "moto_server.py")}
+	if !serialised {
+		python, args = filepath.Join(root, ".venv", "bin", "moto_server"), nil
+	}
 	var lastErr error
 	for range 3 { // the free port can be taken between the check and the start
 		port, err := freePort()
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}
-		srv, err := launch(python, script, port)
+		srv, err := launch(python, args, port)
 		if err != nil {
 			lastErr = err
 			continue
@@ -222,12 +244,12 @@ func startServer() (*server, error) {
 
 // launch starts moto through scripts/moto_server.py, which serialises
 // DynamoDB requests (see there why).
-func launch(python, script string, port int) (*server, error) {
+func launch(python string, args []string, port int) (*server, error) {
 	f, err := os.CreateTemp("", "moto-*.log")
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(python, script, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(python, append(args, "-H", "127.0.0.1", "-p", strconv.Itoa(port))...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {

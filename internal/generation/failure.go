@@ -49,3 +49,8 @@ type Failure struct {
 
 func (f *Failure) Error() string            { return f.Reason }
 func (f *Failure) FailureKind() FailureKind { return f.Kind }
+
+// ErrUnknownTask is the answer about a task the music service does not
+// know, or no longer knows (it forgot it, or was restarted): the attempt
+// cannot finish and is retried like any transient failure.
+var ErrUnknownTask = &Failure{Kind: Transient, Reason: "Suno does not know the task (any more)"}

@@ -46,7 +46,8 @@ type Generation struct {
 	// so a worker that died mid-claim does not strand the generation.
 	LeaseUntil time.Time
 	// Deadline is when a generation that is still unfinished counts as
-	// stuck, for the sweeper.
+	// stuck, for the sweeper: the end of a claim, of Suno's time for an
+	// attempt, or of a retry's wait for its job.
 	Deadline time.Time
 	// Version increases with every stored change; stores write only if the
 	// version they read is still current (optimistic concurrency).
@@ -85,34 +86,44 @@ func (g *Generation) move(to Status, now time.Time) error {
 }
 
 // Claimable reports whether a worker delivering the given attempt may claim
-// the generation now: it is waiting for that attempt, or an earlier claim of
-// it lapsed before anything was sent to Suno.
-func (g *Generation) Claimable(attempt int, now time.Time) bool {
-	switch {
-	case g.Status == Pending:
-		return attempt == g.Attempts+1
-	case g.Status == Processing && g.TaskID == "":
-		return attempt == g.Attempts && now.After(g.LeaseUntil)
-	}
-	return false
+// the generation: it is waiting for that attempt.
+func (g *Generation) Claimable(attempt int) bool {
+	return g.Status == Pending && attempt == g.Attempts+1
 }
 
-// Claim starts an attempt. lease bounds how long the claim blocks others.
+// ClaimHeld reports whether a worker holds the claim of attempt and may
+// still be submitting it: another delivery of the same job must wait for
+// the lease to end rather than vanish, in case that worker has died.
+func (g *Generation) ClaimHeld(attempt int, now time.Time) bool {
+	return g.Status == Processing && g.TaskID == "" && attempt == g.Attempts && !now.After(g.LeaseUntil)
+}
+
+// ClaimLapsed reports whether the claim of attempt ended without a
+// submission: the worker that held it died (a claim outlives any worker
+// invocation). Nothing says whether it reached Suno first, so the attempt
+// counts as failed, and the next is a new one: one Suno submission per
+// attempt.
+func (g *Generation) ClaimLapsed(attempt int, now time.Time) bool {
+	return g.Status == Processing && g.TaskID == "" && attempt == g.Attempts && now.After(g.LeaseUntil)
+}
+
+// Claim starts an attempt. lease bounds how long the claim blocks others;
+// the generation is due for the sweeper when it ends, so a claim whose
+// worker died is found soon.
 func (g *Generation) Claim(attempt int, now time.Time, lease time.Duration) error {
-	if !g.Claimable(attempt, now) {
+	if !g.Claimable(attempt) {
 		if g.Status.Terminal() {
 			return &TransitionError{From: g.Status, To: Processing}
 		}
 		return ErrNoChange
 	}
-	if g.Status == Pending {
-		g.Attempts++
-	}
+	g.Attempts++
 	g.Status = Processing
 	g.UpdatedAt = now
 	g.Progress = ProgressPickedUp
 	g.Message = "Picked up by a worker"
 	g.LeaseUntil = now.Add(lease)
+	g.Deadline = g.LeaseUntil
 	return nil
 }
 

@@ -77,20 +77,30 @@ func TestCancelledGenerationCannotBeClaimedOrCompleted(t *testing.T) {
 	}
 }
 
-func TestLapsedClaimCanBeTakenOverButStaleAttemptsCannot(t *testing.T) {
+// TestClaimIsHeldThenLapses: while its lease holds, a claim is held (another
+// delivery waits); once it lapses without a submission the attempt is over
+// (its worker died), and only the next attempt may claim.
+func TestClaimIsHeldThenLapses(t *testing.T) {
 	g := New("g1", "u", Free, Request{Prompt: "p"}, t0, time.Hour)
 	_ = g.Claim(1, t0, time.Minute)
-	if g.Claimable(1, t0.Add(30*time.Second)) {
-		t.Error("claim taken over while its lease holds")
+	if g.Claimable(1) || !g.ClaimHeld(1, t0.Add(30*time.Second)) || g.ClaimLapsed(1, t0.Add(30*time.Second)) {
+		t.Error("while the lease holds the claim is held, not claimable nor lapsed")
 	}
-	if !g.Claimable(1, t0.Add(2*time.Minute)) {
-		t.Error("a lapsed claim without a Suno task should be claimable again")
+	if !g.Deadline.Equal(t0.Add(time.Minute)) {
+		t.Errorf("deadline %s, want the lease's end so the sweeper looks then", g.Deadline)
 	}
-	if err := g.Claim(1, t0.Add(2*time.Minute), time.Minute); err != nil || g.Attempts != 1 {
-		t.Errorf("take-over: %v, attempts %d, want the same attempt 1", err, g.Attempts)
+	if g.ClaimHeld(1, t0.Add(2*time.Minute)) || !g.ClaimLapsed(1, t0.Add(2*time.Minute)) {
+		t.Error("after the lease the claim has lapsed")
+	}
+	if g.ClaimHeld(2, t0) || g.ClaimLapsed(2, t0.Add(time.Hour)) {
+		t.Error("another attempt's job neither holds nor loses this claim")
+	}
+	_ = g.Submitted("task", t0, time.Hour)
+	if g.ClaimHeld(1, t0) || g.ClaimLapsed(1, t0.Add(2*time.Minute)) {
+		t.Error("a submitted attempt's claim is neither held nor lapsed")
 	}
 	_ = g.Retry("boom", t0)
-	if g.Claimable(1, t0) || !g.Claimable(2, t0) {
+	if g.Claimable(1) || !g.Claimable(2) {
 		t.Error("after a retry only attempt 2 may claim")
 	}
 }
@@ -101,7 +111,7 @@ func TestDeferDoesNotCountAnAttempt(t *testing.T) {
 	if err := g.Defer(t0); err != nil {
 		t.Fatal(err)
 	}
-	if g.Attempts != 0 || g.Status != Pending || !g.Claimable(1, t0) {
+	if g.Attempts != 0 || g.Status != Pending || !g.Claimable(1) {
 		t.Errorf("after a rate-limit wait: attempts %d status %s", g.Attempts, g.Status)
 	}
 }

@@ -225,8 +225,11 @@ type StatusResponse struct {
 	AudioURL     string             `json:"audioUrl"`
 	Error        string             `json:"error"`
 	Attempts     int                `json:"attempts"`
-	CreatedAt    time.Time          `json:"createdAt"`
-	UpdatedAt    time.Time          `json:"updatedAt"`
+	// Version grows with every saved change; WebSocket events carry it too,
+	// so a client keeps whichever state is newer.
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // View is the API's representation of g.
@@ -239,7 +242,7 @@ func View(g generation.Generation) StatusResponse {
 		GenerationID: g.ID, Status: g.Status, Progress: g.Progress, Message: g.Message, Tier: g.Tier,
 		Prompt: g.Request.Prompt, Title: g.Request.Title, Style: g.Request.Style, Model: g.Request.Model,
 		Instrumental: g.Request.Instrumental, Tracks: tracks, AudioURL: g.AudioURL(), Error: g.Error,
-		Attempts: g.Attempts, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt,
+		Attempts: g.Attempts, Version: g.Version, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt,
 	}
 }
 

@@ -425,8 +425,15 @@ func TestUnderRIE(t *testing.T) {
 		if err != nil || status != http.StatusBadGateway {
 			t.Fatalf("invoke = %d %s %v", status, body, err)
 		}
-		if logs := fn.Logs(); !strings.Contains(logs, "function init failed") || !strings.Contains(logs, "Runtime.ExitError") {
-			t.Fatalf("logs:\n%s", logs)
+		// The emulator may log the exit a moment after it answers.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			logs := fn.Logs()
+			if strings.Contains(logs, "function init failed") && strings.Contains(logs, "Runtime.ExitError") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("logs:\n%s", logs)
+			}
 		}
 	})
 }

@@ -43,8 +43,8 @@ func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backen
 	s := startStack(t, b, func(c *localstack.Config) {
 		// Tokens must be the bottleneck even where every step is slow (an
 		// emulator on a loaded machine): 2 a second for 30 jobs.
-		c.RateLimit.Rate = 2
-		c.RateLimit.AgingStep = 20 * time.Second // promotion (unit-tested in ratelimit) stays out of the way here
+		c.RateLimit.Rate, c.RateLimit.Burst = 3, 2 // 2 a second: at most 3 in any second
+		c.RateLimit.AgingStep = 20 * time.Second   // promotion (unit-tested in ratelimit) stays out of the way here
 	}, localstack.Options{WrapSuno: func(next service.Suno) service.Suno { rec.next = next; return rec }})
 
 	free := user(t, s, "free-user", generation.Free)

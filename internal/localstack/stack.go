@@ -35,6 +35,10 @@ type Options struct {
 	Page http.Handler
 	// WrapSuno decorates the Suno client, for tests that watch its calls.
 	WrapSuno func(service.Suno) service.Suno
+	// WrapQueue decorates the queue the service sends to (app.Options).
+	WrapQueue func(service.Queue) service.Queue
+	// FakeSuno adjusts the in-process fake's configuration.
+	FakeSuno func(*sunofake.Config)
 	// Now replaces the clock.
 	Now func() time.Time
 	// AWSConfig replaces the AWS configuration of the environment, for
@@ -90,6 +94,9 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		fc.APIKey = cfg.SunoKey.Value
 		fc.TextDelay, fc.FirstDelay, fc.CompleteDelay = cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay
 		fc.Logger = log.With("component", "fake-suno")
+		if opt.FakeSuno != nil {
+			opt.FakeSuno(&fc)
+		}
 		s.Fake = sunofake.New(fc)
 		mux.Handle("/suno/", http.StripPrefix("/suno", s.Fake))
 		mux.Handle("GET /fake-audio/", s.Fake)
@@ -103,7 +110,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		cfg.CallbackSecret.Value = "callback:" + cfg.JWTSecret
 	}
 	hub := memory.NewHub()
-	appOpt := app.Options{Logger: log, WrapSuno: opt.WrapSuno, Now: opt.Now, AWSConfig: opt.AWSConfig}
+	appOpt := app.Options{Logger: log, WrapSuno: opt.WrapSuno, WrapQueue: opt.WrapQueue, Now: opt.Now, AWSConfig: opt.AWSConfig}
 	if cfg.Backend == app.AWS {
 		if cfg.WebSocketEndpoint == "" {
 			cfg.WebSocketEndpoint = base

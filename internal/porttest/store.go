@@ -400,9 +400,10 @@ func Store(t *testing.T, newStore StoreFactory) {
 		done := lateDone
 		must(t, done.Cancel(now))
 		save(t, s, done, generation.Pending)
-		// Claiming keeps a generation open.
+		// Claiming keeps a generation open; a claim is due when its lease
+		// ends.
 		late2c := late2
-		must(t, late2c.Claim(1, now, time.Minute))
+		must(t, late2c.Claim(1, now.Add(-2*time.Minute), time.Minute))
 		late2 = save(t, s, late2c, generation.Pending)
 
 		got, err := s.Overdue(ctx, now, 10)

@@ -3,6 +3,14 @@
 // theoretical arrival time (TAT), so a store can keep it in one item and
 // update it with one conditional write.
 //
+// The limit is what Suno states: at most Rate submissions in any Window
+// (sunoapi.org: 20 per 10 s, answered with 430 beyond). A burst of Burst
+// tokens at once is allowed, and the refill is slowed so that even a
+// window that starts with a full burst holds no more than Rate: in GCRA
+// terms the emission interval is Window/(Rate−Burst+1) and the tolerance
+// (Burst−1) intervals, and the most cells any window of length Window can
+// hold is Burst + (Rate−Burst+1) − 1 = Rate.
+//
 // Higher tiers may dig deeper into the bucket than lower ones: when tokens
 // are scarce, an ENTERPRISE job still finds one while a FREE job waits. A
 // job that has waited long is promoted a tier per AgingStep, so no tier
@@ -18,9 +26,15 @@ import (
 
 // Policy is the shape of the bucket.
 type Policy struct {
-	// Rate is how many tokens are added per second.
+	// Rate is the most tokens handed out in any Window.
 	Rate float64
-	// Burst is the bucket's capacity; 0 means one second's worth.
+	// Window is the length of the window Rate is counted in; 0 means one
+	// second.
+	Window time.Duration
+	// Burst is how many tokens may be taken at once, and so how deep the
+	// tiers' shares can differ; 0 means DefaultBurst (or Rate, if less).
+	// It must not exceed Rate. The larger it is, the slower the bucket
+	// refills: (Rate−Burst+1) tokens per Window.
 	Burst int
 	// AgingStep is how long a job waits before it is treated as one tier
 	// higher; 0 means 30 s.
@@ -29,27 +43,47 @@ type Policy struct {
 
 // DefaultPolicy is DESIGN.md's: 10 submissions a second, a tier's
 // promotion every 30 s of waiting.
-func DefaultPolicy() Policy { return Policy{Rate: 10, AgingStep: defaultAgingStep} }
+func DefaultPolicy() Policy {
+	return Policy{Rate: 10, Window: time.Second, AgingStep: defaultAgingStep}
+}
+
+// DefaultBurst lets the four tiers draw the bucket to three different
+// depths while costing the sustained rate only two tokens a window.
+const DefaultBurst = 3
 
 const defaultAgingStep = 30 * time.Second
 
 // share is the fraction of the burst each tier may use, by rank.
 var share = [...]float64{1, 0.75, 0.5, 0.25}
 
-// Interval is the time one token takes to refill.
-func (p Policy) Interval() time.Duration {
-	if p.Rate <= 0 {
-		return time.Second
+func (p Policy) window() time.Duration {
+	if p.Window > 0 {
+		return p.Window
 	}
-	return time.Duration(float64(time.Second) / p.Rate)
+	return time.Second
 }
 
-func (p Policy) burst() int {
-	if p.Burst > 0 {
-		return p.Burst
+// Interval is the time one token takes to refill.
+func (p Policy) Interval() time.Duration {
+	refill := p.Rate - float64(p.burst()) + 1
+	if refill <= 0 {
+		return p.window()
 	}
-	return max(1, int(math.Ceil(p.Rate)))
+	return time.Duration(float64(p.window()) / refill)
 }
+
+// burst is Burst, or its default, never more than Rate allows.
+func (p Policy) burst() int {
+	b := p.Burst
+	if b <= 0 {
+		b = DefaultBurst
+	}
+	return max(1, min(b, int(math.Floor(p.Rate))))
+}
+
+// Sustained is how many tokens a second the bucket hands out under
+// continuous demand.
+func (p Policy) Sustained() float64 { return float64(time.Second) / float64(p.Interval()) }
 
 // Rank is the effective rank of a tier after waiting: 0 is the highest.
 func (p Policy) Rank(tier generation.Tier, waited time.Duration) int {

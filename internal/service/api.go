@@ -154,7 +154,7 @@ func (s *Service) Cancel(ctx context.Context, c identity.Caller, id string) (gen
 	case err != nil:
 		return g, err
 	}
-	s.push(ctx, g.UserID, cancelledEvent(g))
+	s.push(ctx, g)
 	return g, nil
 }
 

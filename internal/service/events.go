@@ -25,6 +25,12 @@ const (
 	EventBadAction = "error"
 )
 
+// Every event carries the generation's version, the number that grows with
+// each saved change: a client keeps, for each generation, the state of the
+// highest version it has seen and ignores an event older than that, so the
+// order in which pushes arrive cannot turn a finished song back into a
+// running one.
+
 // ProgressData is the payload of generation:progress.
 type ProgressData struct {
 	GenerationID string            `json:"generationId"`
@@ -32,6 +38,7 @@ type ProgressData struct {
 	Status       generation.Status `json:"status"`
 	Message      string            `json:"message"`
 	Attempts     int               `json:"attempts"`
+	Version      int64             `json:"version"`
 }
 
 // CompleteData is the payload of generation:complete.
@@ -40,6 +47,7 @@ type CompleteData struct {
 	AudioURL     string             `json:"audioUrl"`
 	Tracks       []generation.Track `json:"tracks"`
 	Status       generation.Status  `json:"status"`
+	Version      int64              `json:"version"`
 }
 
 // ErrorData is the payload of generation:error.
@@ -47,28 +55,30 @@ type ErrorData struct {
 	GenerationID string            `json:"generationId"`
 	Error        string            `json:"error"`
 	Status       generation.Status `json:"status"`
+	Version      int64             `json:"version"`
 }
 
 // CancelledData is the payload of generation:cancelled.
 type CancelledData struct {
 	GenerationID string            `json:"generationId"`
 	Status       generation.Status `json:"status"`
+	Version      int64             `json:"version"`
 }
 
 func progressEvent(g generation.Generation) Event {
-	return Event{EventProgress, ProgressData{g.ID, g.Progress, g.Status, g.Message, g.Attempts}}
+	return Event{EventProgress, ProgressData{g.ID, g.Progress, g.Status, g.Message, g.Attempts, g.Version}}
 }
 
 func completeEvent(g generation.Generation) Event {
-	return Event{EventComplete, CompleteData{g.ID, g.AudioURL(), nonNil(g.Tracks), g.Status}}
+	return Event{EventComplete, CompleteData{g.ID, g.AudioURL(), nonNil(g.Tracks), g.Status, g.Version}}
 }
 
 func errorEvent(g generation.Generation) Event {
-	return Event{EventError, ErrorData{g.ID, g.Error, g.Status}}
+	return Event{EventError, ErrorData{g.ID, g.Error, g.Status, g.Version}}
 }
 
 func cancelledEvent(g generation.Generation) Event {
-	return Event{EventCancelled, CancelledData{g.ID, g.Status}}
+	return Event{EventCancelled, CancelledData{g.ID, g.Status, g.Version}}
 }
 
 // EventFor is the event that tells a client about g's current state.
@@ -91,19 +101,38 @@ func nonNil(t []generation.Track) []generation.Track {
 	return t
 }
 
-// push sends ev to every open connection of user and forgets connections
-// that are gone. Delivery is best effort: the state is in the store, and a
-// client that missed an event catches up with sync or GET status.
-func (s *Service) push(ctx context.Context, userID string, ev Event) {
+// push sends the state g was saved in to every open connection of its
+// owner and forgets connections that are gone. Delivery is best effort: the
+// state is in the store, and a client that missed an event catches up with
+// sync or GET status.
+//
+// A state that is not final is pushed only while it is still the stored
+// one: two paths can move a generation at once (the worker that submitted
+// it, a callback that failed it a millisecond later), and the slower one
+// must not push a state the faster one has already replaced. The check
+// costs one read, made only when the owner has a connection open; the
+// versions in the events cover the moment between the read and the post.
+func (s *Service) push(ctx context.Context, g generation.Generation) {
+	ev := EventFor(g)
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		s.log.ErrorContext(ctx, "encode event", "event", ev.Event, "err", err)
 		return
 	}
-	conns, err := s.Connections.UserConnections(ctx, userID)
+	conns, err := s.Connections.UserConnections(ctx, g.UserID)
 	if err != nil {
-		s.log.WarnContext(ctx, "list connections", "user", userID, "err", err)
+		s.log.WarnContext(ctx, "list connections", "user", g.UserID, "err", err)
 		return
+	}
+	if len(conns) == 0 {
+		return
+	}
+	if !g.Status.Terminal() {
+		current, err := s.Store.Get(ctx, g.ID)
+		if err == nil && current.Version != g.Version {
+			s.log.DebugContext(ctx, "stale state not pushed", "generation", g.ID, "version", g.Version, "current", current.Version)
+			return
+		}
 	}
 	for _, c := range conns {
 		err := s.Notifier.Post(ctx, c.ID, payload)

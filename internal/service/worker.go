@@ -44,6 +44,12 @@ func (s *Service) send(ctx context.Context, job Job, delay time.Duration) error 
 	return nil
 }
 
+// generate runs one attempt: claim, submit, hand over to the poll job.
+// Its writes, sends and pushes are ordered so that a worker dying between
+// any two of them leaves something that acts again: the job's message
+// (deleted only once this returns), the poll job sent before the task id is
+// saved (it carries the task id and adopts it), or a record whose deadline
+// brings the sweeper soon (the claim's lease).
 func (s *Service) generate(ctx context.Context, job Job) error {
 	g, err := s.Store.Get(ctx, job.GenerationID)
 	if errors.Is(err, ErrNotFound) {
@@ -54,7 +60,17 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		return fmt.Errorf("load generation %s: %w", job.GenerationID, err)
 	}
 	now := s.now()
-	if !g.Claimable(job.Attempt, now) {
+	switch {
+	case g.Claimable(job.Attempt):
+	case g.ClaimHeld(job.Attempt, now):
+		// Another delivery of this job holds the claim. Come back when its
+		// lease ends: by then it has submitted (and this copy is dropped),
+		// or it has died (and this copy ends the attempt).
+		s.log.InfoContext(ctx, "attempt claimed by another worker; checking again when its lease ends", "generation", g.ID, "attempt", job.Attempt)
+		return s.send(ctx, job, g.LeaseUntil.Sub(now)+time.Second)
+	case g.ClaimLapsed(job.Attempt, now):
+		return s.attemptFailed(ctx, g, job, errWorkerDied)
+	default:
 		s.log.DebugContext(ctx, "duplicate or stale job dropped", "generation", g.ID, "attempt", job.Attempt, "status", g.Status)
 		return nil
 	}
@@ -80,15 +96,19 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		}
 		return err
 	}
-	s.push(ctx, g.UserID, progressEvent(g))
+	s.push(ctx, g)
 
 	taskID, err := s.Suno.Submit(ctx, g.Request, callbackURL)
 	if err != nil {
 		return s.attemptFailed(ctx, g, job, err)
 	}
-	g, err = s.update(ctx, g, func(g *generation.Generation) error {
-		return g.Submitted(taskID, s.now(), s.cfg.Deadline)
-	})
+	// The poll job first: if this worker dies before the task id is saved,
+	// the poll job saves it.
+	poll := Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, Attempt: g.Attempts, TaskID: taskID, EnqueuedAt: s.now()}
+	if err := s.send(ctx, poll, s.pollDelay(0)); err != nil {
+		return err
+	}
+	g, err = s.submitted(ctx, g, taskID)
 	if err != nil {
 		if isSettled(err) {
 			s.log.InfoContext(ctx, "generation settled while submitting", "generation", g.ID, "status", g.Status, "task", taskID)
@@ -96,8 +116,18 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		}
 		return err
 	}
-	s.push(ctx, g.UserID, progressEvent(g))
-	return s.send(ctx, Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, TaskID: taskID, EnqueuedAt: s.now()}, s.pollDelay(0))
+	s.push(ctx, g)
+	return nil
+}
+
+// errWorkerDied ends an attempt whose claim lapsed before a submission was
+// recorded.
+var errWorkerDied = &generation.Failure{Kind: generation.Transient, Reason: "the worker stopped before submitting to Suno"}
+
+func (s *Service) submitted(ctx context.Context, g generation.Generation, taskID string) (generation.Generation, error) {
+	return s.update(ctx, g, func(g *generation.Generation) error {
+		return g.Submitted(taskID, s.now(), s.cfg.Deadline)
+	})
 }
 
 // takeToken asks the rate limiter for a token, sitting out short waits in
@@ -138,23 +168,36 @@ func isSettled(err error) bool {
 	return errors.Is(err, generation.ErrNoChange) || errors.As(err, &te)
 }
 
-// attemptFailed applies the retry policy to a failed attempt of g.
+// attemptFailed applies the retry policy to a failed attempt of g: it
+// saves the outcome, sends the next attempt's job, then pushes. A retry's
+// deadline is when its job is due plus a claim's lease, so that if the
+// worker dies before the job is sent, the sweeper requeues it soon.
 func (s *Service) attemptFailed(ctx context.Context, g generation.Generation, job Job, cause error) error {
 	kind := generation.Classify(cause)
-	decision := s.cfg.Retry.Decide(g.Attempts, kind)
-	s.log.InfoContext(ctx, "attempt failed", "generation", g.ID, "attempt", g.Attempts, "kind", kind, "retry", decision.Retry, "delay", decision.Delay, "err", cause)
+	attempt, taskID := g.Attempts, g.TaskID
 	var next Job
+	var decision generation.Decision
 	g, err := s.update(ctx, g, func(g *generation.Generation) error {
+		if err := sameAttempt(g, attempt, taskID); err != nil {
+			return err // the failure is of an attempt already over
+		}
+		decision = s.cfg.Retry.Decide(g.Attempts, kind)
+		now := s.now()
+		var err error
 		switch {
 		case !decision.Retry:
-			return g.Fail(cause.Error(), s.now())
+			return g.Fail(cause.Error(), now)
 		case !decision.CountsAsAttempt:
 			next = Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, Attempt: g.Attempts, EnqueuedAt: job.EnqueuedAt}
-			return g.Defer(s.now())
+			err = g.Defer(now)
 		default:
 			next = Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, Attempt: g.Attempts + 1, EnqueuedAt: job.EnqueuedAt}
-			return g.Retry(cause.Error(), s.now())
+			err = g.Retry(cause.Error(), now)
 		}
+		if err == nil {
+			g.Deadline = now.Add(decision.Delay + s.cfg.ClaimLease)
+		}
+		return err
 	})
 	if err != nil {
 		if isSettled(err) {
@@ -162,12 +205,29 @@ func (s *Service) attemptFailed(ctx context.Context, g generation.Generation, jo
 		}
 		return err
 	}
-	if g.Status == generation.Failed {
-		s.push(ctx, g.UserID, errorEvent(g))
-		return nil
+	s.log.InfoContext(ctx, "attempt failed", "generation", g.ID, "attempt", attempt, "kind", kind, "retry", decision.Retry, "delay", decision.Delay, "err", cause)
+	if g.Status == generation.Pending {
+		if err := s.send(ctx, next, decision.Delay); err != nil {
+			// The sweeper requeues it at its deadline; the message comes
+			// back sooner and finds nothing to do.
+			return err
+		}
 	}
-	s.push(ctx, g.UserID, progressEvent(g))
-	return s.send(ctx, next, decision.Delay)
+	s.push(ctx, g)
+	return nil
+}
+
+// sameAttempt is ErrNoChange unless g is still processing the attempt (and
+// Suno task) a stage was decided for: a change re-applied after a
+// concurrent write must not land on the next attempt.
+func sameAttempt(g *generation.Generation, attempt int, taskID string) error {
+	if g.Status != generation.Processing || g.Attempts != attempt || g.TaskID != taskID {
+		if g.Status.Terminal() {
+			return &generation.TransitionError{From: g.Status, To: generation.Processing}
+		}
+		return generation.ErrNoChange
+	}
+	return nil
 }
 
 // poll asks Suno how a task is doing and applies the answer.
@@ -179,12 +239,25 @@ func (s *Service) poll(ctx context.Context, job Job) error {
 	if err != nil {
 		return fmt.Errorf("load generation %s: %w", job.GenerationID, err)
 	}
+	if g.Status == generation.Processing && g.TaskID == "" && job.Attempt != 0 && job.Attempt == g.Attempts {
+		// The worker that submitted died before saving the task id: this
+		// job carries it.
+		if g, err = s.submitted(ctx, g, job.TaskID); err != nil && !isSettled(err) {
+			return err
+		}
+		if err == nil {
+			s.log.InfoContext(ctx, "task id recovered from the poll job", "generation", g.ID, "task", job.TaskID)
+			s.push(ctx, g)
+		}
+	}
 	if g.Status != generation.Processing || g.TaskID != job.TaskID {
 		return nil // finished, cancelled, or superseded by a later attempt
 	}
 	task, err := s.Suno.Record(ctx, job.TaskID)
 	if err != nil {
-		if generation.Classify(err) == generation.Permanent {
+		if kind := generation.Classify(err); kind == generation.Permanent || errors.Is(err, generation.ErrUnknownTask) {
+			// A task Suno does not know (any more) will not finish: the
+			// attempt ends, transiently unless Suno refused for good.
 			return s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: job.EnqueuedAt}, err)
 		}
 		s.log.InfoContext(ctx, "poll failed, polling again", "generation", g.ID, "err", err)
@@ -223,8 +296,14 @@ func (s *Service) applyTask(ctx context.Context, g generation.Generation, task g
 			func(g *generation.Generation) error { return g.Saving(tracks, s.now()) },
 			func(g *generation.Generation) error { return g.Complete(tracks, s.now()) })
 	}
+	attempt := g.Attempts
 	for _, step := range steps {
-		next, err := s.update(ctx, g, step)
+		next, err := s.update(ctx, g, func(g *generation.Generation) error {
+			if err := sameAttempt(g, attempt, task.TaskID); err != nil {
+				return err
+			}
+			return step(g)
+		})
 		var te *generation.TransitionError
 		switch {
 		case errors.Is(err, generation.ErrNoChange):
@@ -235,7 +314,7 @@ func (s *Service) applyTask(ctx context.Context, g generation.Generation, task g
 			return g, err
 		}
 		g = next
-		s.push(ctx, g.UserID, EventFor(g))
+		s.push(ctx, g)
 	}
 	return g, nil
 }

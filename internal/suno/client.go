@@ -105,6 +105,12 @@ func (c *Client) Record(ctx context.Context, taskID string) (generation.TaskRepo
 	var data *recordInfo
 	path := "/api/v1/generate/record-info?taskId=" + url.QueryEscape(taskID)
 	if err := c.do(ctx, http.MethodGet, path, nil, &data); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && (ae.Code == CodeInvalidParams || ae.Code == CodeNotFound) {
+			// record-info takes nothing but the task id: a refusal of it
+			// means Suno does not know the task.
+			return generation.TaskReport{}, fmt.Errorf("suno: record-info %s: %w (%v)", taskID, generation.ErrUnknownTask, ae)
+		}
 		return generation.TaskReport{}, fmt.Errorf("suno: record-info %s: %w", taskID, err)
 	}
 	if data == nil {

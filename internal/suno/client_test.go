@@ -275,7 +275,9 @@ func TestRecordErrors(t *testing.T) {
 		name, body string
 		kind       generation.FailureKind
 	}{
-		{"unknown task", `{"code":400,"msg":"task not found"}`, generation.Permanent},
+		// Suno restarted or forgot the task: the attempt is retried.
+		{"unknown task", `{"code":400,"msg":"task not found"}`, generation.Transient},
+		{"unknown task, 404", `{"code":404,"msg":"not found"}`, generation.Transient},
 		{"rate limited", `{"code":430,"msg":"too frequent"}`, generation.RateLimited},
 		{"null data", `{"code":200,"msg":"success","data":null}`, generation.Transient},
 		{"data of the wrong type", `{"code":200,"msg":"success","data":"oops"}`, generation.Transient},
@@ -288,6 +290,9 @@ func TestRecordErrors(t *testing.T) {
 			}
 			if k := generation.Classify(err); k != tt.kind {
 				t.Errorf("Classify(%v) = %v, want %v", err, k, tt.kind)
+			}
+			if unknown := strings.HasPrefix(tt.name, "unknown task"); errors.Is(err, generation.ErrUnknownTask) != unknown {
+				t.Errorf("%v: errors.Is ErrUnknownTask = %v, want %v", err, !unknown, unknown)
 			}
 		})
 	}

@@ -42,6 +42,9 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	// what every injected failure exercises.
 	switch {
 	case n <= d.RateLimit:
+		s.mu.Lock()
+		s.limited[req.Prompt]++
+		s.mu.Unlock()
 		s.log.Info("fake suno: rate limiting submission", "prompt_submission", n)
 		writeError(w, http.StatusOK, suno.CodeTooFrequent, "Your call frequency is too high. Please try again later.")
 		return

@@ -162,6 +162,9 @@ func (s *Server) deliver(t *task) {
 			return
 		}
 		s.post(t, st.status)
+		if s.cfg.DuplicateCallbacks {
+			s.post(t, st.status)
+		}
 	}
 }
 

@@ -36,6 +36,9 @@ type Config struct {
 	// FailRate is the probability (0..1) that an otherwise valid submission
 	// fails with a transient server error.
 	FailRate float64
+	// DuplicateCallbacks posts every callback twice, as a caller that
+	// retries would, so that tests see duplicate callbacks handled.
+	DuplicateCallbacks bool
 	// CallbackTimeout bounds one callback POST; 0 means 15 s, the timeout
 	// sunoapi.org documents for its own callbacks.
 	CallbackTimeout time.Duration
@@ -83,6 +86,7 @@ type Server struct {
 	seq         int
 	submissions int
 	byPrompt    map[string]int
+	limited     map[string]int
 	tasks       map[string]*task
 }
 
@@ -98,6 +102,7 @@ func New(cfg Config) *Server {
 		log:      cfg.Logger,
 		hc:       cfg.HTTPClient,
 		byPrompt: make(map[string]int),
+		limited:  make(map[string]int),
 		tasks:    make(map[string]*task),
 	}
 	if s.log == nil {
@@ -147,6 +152,15 @@ func (s *Server) SubmissionsFor(prompt string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.byPrompt[prompt]
+}
+
+// RateLimitedFor returns how many submissions of this prompt the fake
+// turned away with a rate limit ([fake:ratelimit=N]): the ones that are
+// not attempts.
+func (s *Server) RateLimitedFor(prompt string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited[prompt]
 }
 
 // Tasks returns how many tasks the fake accepted.

@@ -72,7 +72,30 @@ func (c *client) Submit(ctx context.Context, req suno.GenerateRequest) (string, 
 	}, req.CallBackURL)
 }
 
+// Record reads the task twice, through the client and off the wire, until
+// both readings agree (the task may move on between them).
 func (c *client) Record(ctx context.Context, id string) (task, error) {
+	for {
+		t, err := c.record(ctx, id)
+		if err != nil || stageOf(t.Status) == t.report.Stage {
+			return t, err
+		}
+	}
+}
+
+func stageOf(s suno.TaskStatus) generation.TaskStage {
+	switch {
+	case s.Failed():
+		return generation.TaskFailed
+	case s.Done():
+		return generation.TaskDone
+	case s.FirstReady():
+		return generation.TaskFirstReady
+	}
+	return generation.TaskRunning
+}
+
+func (c *client) record(ctx context.Context, id string) (task, error) {
 	r, err := c.Client.Record(ctx, id)
 	if err != nil {
 		return task{}, err
@@ -546,8 +569,9 @@ func TestMalformedRequests(t *testing.T) {
 	}
 
 	_, err = c.Record(context.Background(), "no-such-task")
-	var ae *suno.APIError
-	if !errors.As(err, &ae) || ae.Code != suno.CodeInvalidParams || generation.Classify(err) != generation.Permanent {
+	// The fake forgets its tasks when it restarts, as Suno might: the
+	// attempt is retried, not failed for good.
+	if !errors.Is(err, generation.ErrUnknownTask) || generation.Classify(err) != generation.Transient {
 		t.Errorf("Record of an unknown task: %v", err)
 	}
 }

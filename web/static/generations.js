@@ -97,8 +97,12 @@ export class GenerationList {
     g.tier = str(s.tier) || g.tier;
     if (str(s.createdAt)) g.createdAt = s.createdAt;
     g.placeholder = false;
-    const takeState = isNew || !keepState || (TERMINAL.has(s.status) && !TERMINAL.has(g.status));
+    const versioned = typeof s.version === "number";
+    const takeState = versioned
+      ? isNew || s.version > g.version
+      : isNew || !keepState || (TERMINAL.has(s.status) && !TERMINAL.has(g.status));
     if (takeState && str(s.status)) {
+      if (versioned) g.version = s.version;
       g.status = s.status;
       g.progress = num(s.progress);
       g.message = str(s.message);
@@ -166,11 +170,16 @@ export class GenerationList {
       this.place(g, true);
     }
     const before = { status: g.status, progress: g.progress };
-    // A finished generation never changes again, so a late or replayed
-    // event cannot move it back. Likewise a stale progress event of the
-    // same attempt (a sync answer racing a live event) cannot lower it.
-    if (TERMINAL.has(g.status) && status !== g.status) return { g, before: null, created };
-    if (
+    // Events carry the version of the state they show: one older than what
+    // is shown (a late push, a sync answer racing a live event) is ignored.
+    if (typeof data.version === "number") {
+      if (data.version <= g.version) return { g, before: null, created };
+      g.version = data.version;
+    } else if (TERMINAL.has(g.status) && status !== g.status) {
+      // Without versions: a finished generation never changes again, and a
+      // stale progress event of the same attempt cannot lower it.
+      return { g, before: null, created };
+    } else if (
       name === "generation:progress" &&
       status === g.status &&
       status === "processing" &&
@@ -251,6 +260,9 @@ export class GenerationList {
       cancelBusy: false,
       // seq counts applied events; see refresh in app.js.
       seq: 0,
+      // version is the server's version of the state shown: it grows with
+      // every saved change, and nothing older is applied.
+      version: 0,
       tracksKey: "",
     };
     this.build(g);
