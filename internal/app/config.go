@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 
@@ -48,6 +49,8 @@ const (
 //	GENERATION_RATE_LIMIT, GENERATION_RATE_WINDOW, GENERATION_RATE_BURST
 //	                                      the most Suno submissions in any window (10 per 1s), how
 //	                                      many at once (3)
+//	QUOTA_OPEN_<TIER>, QUOTA_DAILY_<TIER> the most unfinished generations, and creates in 24 hours,
+//	                                      per user (DefaultQuotas; 0 is no limit)
 //	RATE_LIMIT_AGING_STEP, GENERATION_MAX_ATTEMPTS, GENERATION_BACKOFF_BASE,
 //	GENERATION_POLL_INTERVAL, GENERATION_DEADLINE, CLAIM_LEASE
 //	LOG_LEVEL                             DEBUG, INFO (default), WARN, ERROR; AWS_LAMBDA_LOG_LEVEL wins
@@ -98,7 +101,7 @@ func DefaultConfig() Config {
 		Auth:           auth.DefaultSettings(),
 		SunoKey:        SecretRef{Name: "SUNO_API_KEY"},
 		CallbackSecret: SecretRef{Name: "CALLBACK_SECRET"},
-		Pipeline:       service.DefaultConfig(),
+		Pipeline:       withQuotas(service.DefaultConfig()),
 		RateLimit:      ratelimit.DefaultPolicy(),
 		LogLevel:       slog.LevelInfo,
 	}
@@ -159,6 +162,17 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	r.Duration("GENERATION_POLL_INTERVAL", &c.Pipeline.PollInterval)
 	r.Duration("GENERATION_DEADLINE", &c.Pipeline.Deadline)
 	r.Duration("CLAIM_LEASE", &c.Pipeline.ClaimLease)
+	quotas := maps.Clone(c.Pipeline.Quotas)
+	if quotas == nil {
+		quotas = map[generation.Tier]service.Quota{}
+	}
+	for _, t := range generation.Tiers {
+		q := quotas[t]
+		r.Int("QUOTA_OPEN_"+string(t), &q.Open, 0)
+		r.Int("QUOTA_DAILY_"+string(t), &q.Daily, 0)
+		quotas[t] = q
+	}
+	c.Pipeline.Quotas = quotas
 
 	level := getenv("AWS_LAMBDA_LOG_LEVEL")
 	if level == "" {
@@ -191,6 +205,21 @@ func queueURLs(r *envconfig.Reader, getenv func(string) string) map[generation.T
 		r.Fail(fmt.Errorf("%s missing: give every tier's queue URL or none", strings.Join(missing, ", ")))
 		return nil
 	}
+}
+
+// DefaultQuotas are DESIGN.md's (section 9): the most unfinished
+// generations and the most creates in 24 hours per user of each tier; 0
+// is no limit.
+var DefaultQuotas = map[generation.Tier]service.Quota{
+	generation.Free:       {Open: 3, Daily: 20},
+	generation.Pro:        {Open: 10, Daily: 200},
+	generation.Premium:    {Open: 25, Daily: 1000},
+	generation.Enterprise: {Open: 100},
+}
+
+func withQuotas(c service.Config) service.Config {
+	c.Quotas = maps.Clone(DefaultQuotas)
+	return c
 }
 
 // normalizeLevel maps Lambda's level names (TRACE, DEBUG, INFO, WARN,

@@ -110,7 +110,7 @@ func TestTTLAttributes(t *testing.T) {
 	s, c, n := newStore(t, dynamo.Options{Now: func() time.Time { return now }})
 	ctx := context.Background()
 	g := generation.New("g-ttl", "u1", generation.Free, generation.Request{Prompt: "x", Model: "V4_5"}, now, time.Minute)
-	if _, _, err := s.Create(ctx, g, "key-ttl"); err != nil {
+	if _, _, err := s.Create(ctx, g, "key-ttl", service.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	if item := getItem(t, c.DynamoDB, n.Generations, map[string]types.AttributeValue{dynamo.AttrGenerationID: &types.AttributeValueMemberS{Value: "g-ttl"}}); item[dynamo.AttrExpiresAt] != nil {
@@ -160,16 +160,16 @@ func TestExpiredIdempotencyKey(t *testing.T) {
 	s, _, _ := newStore(t, dynamo.Options{Now: clock.Now, IdempotencyTTL: time.Hour})
 	ctx := context.Background()
 	req := generation.Request{Prompt: "x", Model: "V4_5"}
-	first, created, err := s.Create(ctx, generation.New("g-first", "u1", generation.Pro, req, clock.Now(), time.Minute), "k")
+	first, created, err := s.Create(ctx, generation.New("g-first", "u1", generation.Pro, req, clock.Now(), time.Minute), "k", service.Quota{})
 	if err != nil || !created {
 		t.Fatalf("first Create = %v, %v", created, err)
 	}
 	clock.Advance(59 * time.Minute)
-	if got, created, err := s.Create(ctx, generation.New("g-second", "u1", generation.Pro, req, clock.Now(), time.Minute), "k"); err != nil || created || got.ID != first.ID {
+	if got, created, err := s.Create(ctx, generation.New("g-second", "u1", generation.Pro, req, clock.Now(), time.Minute), "k", service.Quota{}); err != nil || created || got.ID != first.ID {
 		t.Fatalf("Create within the TTL = %s, created %v, %v; want the first", got.ID, created, err)
 	}
 	clock.Advance(2 * time.Minute)
-	if got, created, err := s.Create(ctx, generation.New("g-third", "u1", generation.Pro, req, clock.Now(), time.Minute), "k"); err != nil || !created || got.ID != "g-third" {
+	if got, created, err := s.Create(ctx, generation.New("g-third", "u1", generation.Pro, req, clock.Now(), time.Minute), "k", service.Quota{}); err != nil || !created || got.ID != "g-third" {
 		t.Fatalf("Create after the TTL = %s, created %v, %v; want a new generation", got.ID, created, err)
 	}
 }

@@ -23,9 +23,10 @@ func idempotencyKey(userID, key string) string {
 }
 
 // Create implements service.Store with one transaction: the generation
-// (which must be new), the idempotency item (which must be new or expired)
-// and the pending counter.
-func (s *Store) Create(ctx context.Context, g generation.Generation, key string) (generation.Generation, bool, error) {
+// (which must be new), the idempotency item (which must be new or expired),
+// the pending counter and, with a quota, the owner's quota item (which must
+// be at the version its check read).
+func (s *Store) Create(ctx context.Context, g generation.Generation, key string, quota service.Quota) (generation.Generation, bool, error) {
 	g.Version = 1
 	av, err := marshalGeneration(g)
 	if err != nil {
@@ -57,13 +58,42 @@ func (s *Store) Create(ctx context.Context, g generation.Generation, key string)
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}})
 	}
-	for i := 0; ; i++ {
+	limited := quota.Open > 0 || quota.Daily > 0
+	base := items
+	for i, lostRaces := 0, 0; ; i++ {
+		items = base
+		if limited {
+			now := s.opt.Now()
+			st, err := s.readQuota(ctx, g.UserID)
+			if err != nil {
+				return generation.Generation{}, false, err
+			}
+			if refused := quota.Admit(st.open, st.creates, now); refused != nil {
+				// A replay is never refused.
+				if key != "" {
+					if first, ok, err := s.replay(ctx, g.UserID, key); err != nil || ok {
+						return first, false, err
+					}
+				}
+				return generation.Generation{}, false, refused
+			}
+			items = append(slices.Clone(base), s.quotaUpdate(g, st, quota, now))
+		}
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return g, true, nil
 		}
 		reasons := cancellation(err)
-		if key != "" && reasonCode(reasons, idem) == "ConditionalCheckFailed" {
+		replayed := key != "" && reasonCode(reasons, idem) == "ConditionalCheckFailed"
+		if limited && !replayed && reasonCode(reasons, len(items)-1) == "ConditionalCheckFailed" {
+			// Another create of the same user counted first: check again.
+			if lostRaces++; lostRaces < quotaRaces {
+				i--
+				continue
+			}
+			return generation.Generation{}, false, fmt.Errorf("create generation %s: the quota item kept changing", g.ID)
+		}
+		if replayed {
 			var old struct {
 				Target string `dynamodbav:"target"`
 			}
@@ -88,6 +118,11 @@ func (s *Store) Create(ctx context.Context, g generation.Generation, key string)
 		return generation.Generation{}, false, fmt.Errorf("create generation %s: %w", g.ID, err)
 	}
 }
+
+// quotaRaces bounds how often a create re-checks a quota that another
+// create of the same user changed under it; each loss means another create
+// won, so a user's burst settles within its size.
+const quotaRaces = 64
 
 // Get implements service.Store with a strongly consistent read: workers
 // claim what they read, and a stale read would only cost a lost write.
@@ -143,6 +178,9 @@ func (s *Store) Save(ctx context.Context, g generation.Generation, from generati
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 		s.counterUpdate(g, from, g.Status),
+	}
+	if g.HoldsQuota && !from.Terminal() && g.Status.Terminal() {
+		items = append(items, s.quotaRelease(g))
 	}
 	for i := 0; ; i++ {
 		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})

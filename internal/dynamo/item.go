@@ -53,6 +53,7 @@ type item struct {
 	LeaseUntil   string      `dynamodbav:"leaseUntil,omitempty"`
 	Deadline     string      `dynamodbav:"deadline,omitempty"`
 	Version      int64       `dynamodbav:"version"`
+	HoldsQuota   bool        `dynamodbav:"holdsQuota,omitempty"`
 	// CreatedKey orders a user's generations in byUser: createdAt#id.
 	CreatedKey string `dynamodbav:"createdKey"`
 	// OpenShard is set only while the generation is not terminal, which
@@ -86,7 +87,7 @@ func createdKey(createdAt time.Time, id string) string {
 func toItem(g generation.Generation) item {
 	it := item{
 		GenerationID: g.ID, UserID: g.UserID, Tier: string(g.Tier), Status: string(g.Status),
-		Progress: g.Progress, Message: g.Message, TaskID: g.TaskID, Error: g.Error, Attempts: g.Attempts,
+		Progress: g.Progress, Message: g.Message, TaskID: g.TaskID, Error: g.Error, Attempts: g.Attempts, HoldsQuota: g.HoldsQuota,
 		Request: requestItem{
 			Prompt: g.Request.Prompt, Style: g.Request.Style, Title: g.Request.Title,
 			Instrumental: g.Request.Instrumental, Model: g.Request.Model, CustomMode: g.Request.CustomMode,
@@ -109,7 +110,7 @@ func toItem(g generation.Generation) item {
 func (it item) generation() (generation.Generation, error) {
 	g := generation.Generation{
 		ID: it.GenerationID, UserID: it.UserID, Tier: generation.Tier(it.Tier), Status: generation.Status(it.Status),
-		Progress: it.Progress, Message: it.Message, TaskID: it.TaskID, Error: it.Error, Attempts: it.Attempts,
+		Progress: it.Progress, Message: it.Message, TaskID: it.TaskID, Error: it.Error, Attempts: it.Attempts, HoldsQuota: it.HoldsQuota,
 		Request: generation.Request{
 			Prompt: it.Request.Prompt, Style: it.Request.Style, Title: it.Request.Title,
 			Instrumental: it.Request.Instrumental, Model: it.Request.Model, CustomMode: it.Request.CustomMode,

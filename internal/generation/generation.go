@@ -52,6 +52,9 @@ type Generation struct {
 	// Version increases with every stored change; stores write only if the
 	// version they read is still current (optimistic concurrency).
 	Version int64
+	// HoldsQuota says the generation counts against its owner's quota of
+	// open generations until it ends; the store frees the slot then.
+	HoldsQuota bool
 }
 
 // ErrNoChange is returned by a transition that has already happened, such as

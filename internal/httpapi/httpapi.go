@@ -330,10 +330,13 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &se):
 		status := map[service.Kind]int{
 			service.KindInvalid: http.StatusBadRequest, service.KindNotFound: http.StatusNotFound,
-			service.KindConflict: http.StatusConflict,
+			service.KindConflict: http.StatusConflict, service.KindQuota: http.StatusTooManyRequests,
 		}[se.Kind]
 		if status == 0 {
 			status = http.StatusBadRequest
+		}
+		if se.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(se.RetryAfter.Round(time.Second)/time.Second)))
 		}
 		writeError(w, status, se.Code, se.Message)
 	default:

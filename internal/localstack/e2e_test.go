@@ -35,6 +35,7 @@ func fastConfig() localstack.Config {
 	c.Pipeline.ClaimLease = 5 * time.Second
 	c.WorkerTimeout = 5 * time.Second
 	c.RateLimit.Rate = 1000
+	c.Pipeline.Quotas = nil // the quota scenarios set their own
 	c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 20*time.Millisecond, 60*time.Millisecond, 120*time.Millisecond
 	return c
 }
@@ -79,6 +80,7 @@ var scenarios = map[string]func(t *testing.T, b backend){
 	"TierPriority":                        scenarioHigherTiersOvertakeABacklogWithoutStarvingIt,
 	"ShutdownFinishesJobInFlight":         scenarioShutdownFinishesTheJobInFlight,
 	"SweeperRecoversDeadWorkersClaim":     scenarioSweeperRecoversAClaimLeftByADeadWorker,
+	"Quotas":                              scenarioQuotas,
 }
 
 // TestEndToEnd drives the local stack over real HTTP and WebSocket, on

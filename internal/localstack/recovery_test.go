@@ -15,6 +15,7 @@ import (
 	"github.com/songqueue/songqueue/internal/awstest"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/localstack"
+	"github.com/songqueue/songqueue/internal/service"
 )
 
 // scenarioSweeperRecoversAClaimLeftByADeadWorker: a worker claimed a
@@ -34,7 +35,7 @@ func scenarioSweeperRecoversAClaimLeftByADeadWorker(t *testing.T, b backend) {
 	// What the dead worker left: claimed for attempt 1, no task id, its
 	// deadline already past.
 	g := generation.New(id, "ines", generation.Pro, generation.Request{Prompt: "left claimed by a dead worker"}, now, 0)
-	stored, _, err := s.Service.Store.Create(ctx, g, "")
+	stored, _, err := s.Service.Store.Create(ctx, g, "", service.Quota{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,10 @@ type Store struct {
 	now         func() time.Time
 	connections map[string]service.Connection
 	counts      map[generation.Tier]service.StatusCounts
+	// open and creates are each user's quota state: unfinished
+	// generations that hold a slot, and recent create times, oldest first.
+	open    map[string]int
+	creates map[string][]time.Time
 }
 
 var (
@@ -55,6 +59,8 @@ func NewStore(opts ...StoreOption) *Store {
 		idempotency: map[string]idempotencyKey{},
 		connections: map[string]service.Connection{},
 		counts:      map[generation.Tier]service.StatusCounts{},
+		open:        map[string]int{},
+		creates:     map[string][]time.Time{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -78,7 +84,7 @@ func (s *Store) count(tier generation.Tier, st generation.Status, delta int64) {
 }
 
 // Create implements service.Store.
-func (s *Store) Create(_ context.Context, g generation.Generation, key string) (generation.Generation, bool, error) {
+func (s *Store) Create(_ context.Context, g generation.Generation, key string, quota service.Quota) (generation.Generation, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	idem := g.UserID + "\x00" + key
@@ -89,6 +95,16 @@ func (s *Store) Create(_ context.Context, g generation.Generation, key string) (
 	}
 	if _, ok := s.generations[g.ID]; ok {
 		return generation.Generation{}, false, service.ErrConflict
+	}
+	now := s.now()
+	if err := quota.Admit(s.open[g.UserID], s.creates[g.UserID], now); err != nil {
+		return generation.Generation{}, false, err
+	}
+	if g.HoldsQuota {
+		s.open[g.UserID]++
+	}
+	if quota.Daily > 0 {
+		s.creates[g.UserID] = append(slices.Clone(quota.Recent(s.creates[g.UserID], now)), now)
 	}
 	g.Version = 1
 	s.generations[g.ID] = clone(g)
@@ -126,6 +142,9 @@ func (s *Store) Save(_ context.Context, g generation.Generation, from generation
 	if from != g.Status {
 		s.count(g.Tier, from, -1)
 		s.count(g.Tier, g.Status, 1)
+		if g.HoldsQuota && !from.Terminal() && g.Status.Terminal() {
+			s.open[g.UserID]--
+		}
 	}
 	return clone(g), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/songqueue/songqueue/internal/generation"
@@ -40,7 +41,16 @@ func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.
 	}
 	now := s.now()
 	g := generation.New(newID(), c.UserID, c.Tier, req, now, s.cfg.Deadline+s.cfg.Retry.Backoff(s.cfg.Retry.MaxAttempts)*2)
-	stored, created, err := s.Store.Create(ctx, g, idempotencyKey)
+	quota := s.cfg.Quotas[c.Tier]
+	if quota.Daily > 0 && quota.Window <= 0 {
+		quota.Window = 24 * time.Hour
+	}
+	g.HoldsQuota = quota.Open > 0
+	stored, created, err := s.Store.Create(ctx, g, idempotencyKey, quota)
+	var qe *QuotaError
+	if errors.As(err, &qe) {
+		return CreateResult{}, quotaExceeded(c.Tier, qe, now)
+	}
 	if err != nil {
 		return CreateResult{}, fmt.Errorf("store generation: %w", err)
 	}
@@ -211,6 +221,21 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		out.Total += ts.Total
 	}
 	return out, nil
+}
+
+// quotaExceeded says which limit a refused create hit and when it frees.
+func quotaExceeded(tier generation.Tier, qe *QuotaError, now time.Time) *Error {
+	retry := max(qe.RetryAfter, time.Second).Round(time.Second)
+	var msg string
+	switch qe.Limit {
+	case "daily":
+		msg = fmt.Sprintf("a %s account may create %d generations in 24 hours and you have; the next fits in %s (at %s)",
+			tier, qe.Max, retry, now.Add(retry).UTC().Format("15:04 UTC"))
+	default:
+		msg = fmt.Sprintf("a %s account may have %d unfinished generations at once and you have; one frees when a song finishes or you cancel one",
+			tier, qe.Max)
+	}
+	return &Error{Kind: KindQuota, Code: "quota_exceeded", Message: msg, RetryAfter: retry}
 }
 
 // InvalidField is the error for a bad request field: its code is

@@ -1,6 +1,9 @@
 package service
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Kind classifies a user-facing error; transports map it to a status code.
 type Kind int
@@ -9,6 +12,7 @@ const (
 	KindInvalid  Kind = iota + 1 // the request is malformed
 	KindNotFound                 // no such resource, or not the caller's
 	KindConflict                 // the resource is in the wrong state
+	KindQuota                    // the caller's quota is used up; RetryAfter says when it frees
 )
 
 // Error is an error meant for the caller, with a stable snake_case code and
@@ -17,6 +21,8 @@ type Error struct {
 	Kind    Kind
 	Code    string
 	Message string
+	// RetryAfter is when trying again may succeed (KindQuota).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -41,6 +41,9 @@ type Config struct {
 	// so a function whose secret lives in Secrets Manager starts without
 	// waiting for it.
 	CallbackKey Key
+	// Quotas bound each tier's users (DESIGN.md section 9); a tier absent
+	// has none.
+	Quotas map[generation.Tier]Quota
 	// RecentWindow is how far back sync reports finished generations.
 	RecentWindow time.Duration
 	// ConnectionTTL bounds a connection record whose disconnect is missed.
