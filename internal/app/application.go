@@ -53,8 +53,10 @@ func (r Role) valid() bool {
 }
 
 // talksToSuno: the worker submits and polls, the sweeper asks about tasks
-// past their deadline.
-func (r Role) talksToSuno() bool { return r == RoleWorker || r == RoleSweeper || r == RoleLocal }
+// past their deadline, the callback confirms what a callback says.
+func (r Role) talksToSuno() bool {
+	return r == RoleWorker || r == RoleSweeper || r == RoleCallback || r == RoleLocal
+}
 
 // usesQueues: everything but the WebSocket routes sends jobs.
 func (r Role) usesQueues() bool { return r != RoleWebSocket }

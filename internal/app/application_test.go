@@ -124,7 +124,7 @@ func TestSecretsAreReadWhenFirstNeeded(t *testing.T) {
 	want := map[Role]string{
 		RoleAPI:       "",
 		RoleWebSocket: "",
-		RoleCallback:  "secret:arn:cb",
+		RoleCallback:  "secret:arn:cb,secret:arn:suno",
 		RoleSweeper:   "secret:arn:suno",
 		RoleWorker:    "secret:arn:cb,secret:arn:suno",
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/songqueue/songqueue/internal/auth"
@@ -41,6 +42,8 @@ const (
 //	WEBSOCKET_ENDPOINT                    management API of the WebSocket stage; empty: events are
 //	                                      not pushed (the state is still stored)
 //	SUNO_BASE_URL                         default https://api.sunoapi.org (the local stack: its fake)
+//	SUNO_MEDIA_HOSTS                      hosts track URLs may point at (DefaultMediaHosts; the local
+//	                                      stack adds its fake's)
 //	SUNO_API_KEY_SECRET_ARN | SUNO_API_KEY_PARAMETER | SUNO_API_KEY
 //	CALLBACK_BASE_URL                     public base URL Suno calls back; empty: polling only
 //	CALLBACK_SECRET_ARN | CALLBACK_SECRET the key that signs callback URLs
@@ -144,6 +147,16 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	r.String("WEBSOCKET_ENDPOINT", &c.WebSocketEndpoint)
 	c.WebSocketEndpoint = strings.TrimRight(c.WebSocketEndpoint, "/")
 	r.String("SUNO_BASE_URL", &c.SunoBaseURL)
+	var hosts string
+	r.String("SUNO_MEDIA_HOSTS", &hosts)
+	if hosts != "" {
+		c.Pipeline.MediaHosts = nil
+		for _, h := range strings.Split(hosts, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.Pipeline.MediaHosts = append(c.Pipeline.MediaHosts, h)
+			}
+		}
+	}
 	c.SunoKey = SecretRef{Name: "SUNO_API_KEY", SecretARN: getenv("SUNO_API_KEY_SECRET_ARN"), Parameter: getenv("SUNO_API_KEY_PARAMETER"), Value: getenv("SUNO_API_KEY")}
 	r.String("CALLBACK_BASE_URL", &c.CallbackBaseURL)
 	c.CallbackBaseURL = strings.TrimRight(c.CallbackBaseURL, "/")
@@ -217,8 +230,12 @@ var DefaultQuotas = map[generation.Tier]service.Quota{
 	generation.Enterprise: {Open: 100},
 }
 
+// DefaultMediaHosts are where sunoapi.org's tracks are served from.
+var DefaultMediaHosts = []string{"musicfile.api.box", "tempfile.aiquickdraw.com", "cdn1.suno.ai", "cdn2.suno.ai", "audiopipe.suno.ai"}
+
 func withQuotas(c service.Config) service.Config {
 	c.Quotas = maps.Clone(DefaultQuotas)
+	c.MediaHosts = slices.Clone(DefaultMediaHosts)
 	return c
 }
 

@@ -62,6 +62,7 @@ func newEnv(t testing.TB, callbacks bool, pollScript ...generation.TaskStage) *e
 		conn:   "L0SM9cOFvHcCIhw=",
 	}
 	sc := service.Config{
+		MediaHosts:   []string{"musicfile.api.box"},
 		PollInterval: time.Millisecond, // sent as SQS's minimum delay, 1 s
 		CallbackKey:  service.StaticKey([]byte("secret")),
 	}

@@ -215,7 +215,8 @@ func (f *fixture) env(name string) map[string]string {
 	common := func() {
 		set("AWS_ENDPOINT_URL", f.endpoint,
 			"GENERATIONS_TABLE", f.res.Names.Generations, "CONNECTIONS_TABLE", f.res.Names.Connections,
-			"WEBSOCKET_ENDPOINT", f.mgmt.Endpoint(), "TIER_CLAIM", "tier", "GENERATION_RATE_LIMIT", "50")
+			"WEBSOCKET_ENDPOINT", f.mgmt.Endpoint(), "TIER_CLAIM", "tier", "GENERATION_RATE_LIMIT", "50",
+			"SUNO_MEDIA_HOSTS", strings.TrimPrefix(f.sunoURL, "http://"))
 		for _, t := range generation.Tiers {
 			set("QUEUE_URL_"+string(t), f.res.Queues[t].Queue)
 		}
@@ -228,7 +229,7 @@ func (f *fixture) env(name string) map[string]string {
 		}
 	case "callback":
 		common()
-		set("CALLBACK_SECRET_ARN", f.callbackARN)
+		set("CALLBACK_SECRET_ARN", f.callbackARN, "SUNO_BASE_URL", f.sunoURL, "SUNO_API_KEY_SECRET_ARN", f.sunoSecretARN)
 	case "websocket":
 		common()
 	case "worker":

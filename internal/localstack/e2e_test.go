@@ -81,6 +81,7 @@ var scenarios = map[string]func(t *testing.T, b backend){
 	"ShutdownFinishesJobInFlight":         scenarioShutdownFinishesTheJobInFlight,
 	"SweeperRecoversDeadWorkersClaim":     scenarioSweeperRecoversAClaimLeftByADeadWorker,
 	"Quotas":                              scenarioQuotas,
+	"ForgedCallbackChangesNothing":        scenarioForgedCallbackChangesNothing,
 }
 
 // TestEndToEnd drives the local stack over real HTTP and WebSocket, on

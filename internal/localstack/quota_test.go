@@ -124,3 +124,5 @@ func scenarioQuotas(t *testing.T, b backend) {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

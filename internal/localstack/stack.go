@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,6 +104,10 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		mux.Handle("GET /fake-audio/", s.Fake)
 		mux.Handle("GET /fake-image/", s.Fake)
 		cfg.SunoBaseURL = base + "/suno"
+	}
+	// The fake's tracks are served where the fake is.
+	if u, err := url.Parse(cfg.SunoBaseURL); err == nil && u.Host != "" {
+		cfg.Pipeline.MediaHosts = append(slices.Clone(cfg.Pipeline.MediaHosts), u.Host)
 	}
 	if cfg.CallbackBaseURL == "" {
 		cfg.CallbackBaseURL = base

@@ -34,7 +34,7 @@ func BenchmarkWorkerGenerate(b *testing.B) {
 				Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(),
 				Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 1e9}, nil),
 				Suno:    suno.NewClient(srv.URL, "", nil),
-			}, service.Config{})
+			}, service.Config{MediaHosts: []string{srv.Listener.Addr().String()}})
 			ctx := context.Background()
 			caller := identity.Caller{UserID: "bench", Tier: generation.Pro}
 			b.ResetTimer()

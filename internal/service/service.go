@@ -41,6 +41,10 @@ type Config struct {
 	// so a function whose secret lives in Secrets Manager starts without
 	// waiting for it.
 	CallbackKey Key
+	// MediaHosts are the hosts Suno serves audio and images from; track
+	// URLs elsewhere are refused. Empty accepts none, so a task with tracks
+	// cannot complete: configure it (SUNO_MEDIA_HOSTS).
+	MediaHosts []string
 	// Quotas bound each tier's users (DESIGN.md section 9); a tier absent
 	// has none.
 	Quotas map[generation.Tier]Quota

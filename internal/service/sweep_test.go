@@ -29,7 +29,7 @@ func TestSweepMovesStuckGenerationsOn(t *testing.T) {
 	svc := service.New(service.Deps{
 		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(),
 		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.now), Suno: suno.NewClient(srv.URL, "", nil),
-	}, service.Config{Now: clk.now, Deadline: time.Minute, ClaimLease: time.Minute})
+	}, service.Config{Now: clk.now, Deadline: time.Minute, ClaimLease: time.Minute, MediaHosts: []string{srv.Listener.Addr().String()}})
 	ctx := context.Background()
 	caller := identity.Caller{UserID: "u", Tier: generation.Free}
 

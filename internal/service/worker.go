@@ -286,6 +286,11 @@ func (s *Service) applyTask(ctx context.Context, g generation.Generation, task g
 	if task.Stage == generation.TaskFailed {
 		return g, s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: enqueuedAt}, taskFailure(task))
 	}
+	if err := s.checkTracks(task.Tracks); err != nil {
+		s.log.WarnContext(ctx, "track data refused", "generation", g.ID, "task", task.TaskID, "err", err)
+		return g, s.attemptFailed(ctx, g, Job{Kind: JobGenerate, EnqueuedAt: enqueuedAt},
+			&generation.Failure{Kind: generation.Transient, Reason: "Suno returned track data the service cannot accept: " + err.Error()})
+	}
 	tracks := task.Tracks
 	steps := []func(*generation.Generation) error{}
 	if task.Stage == generation.TaskFirstReady || task.Stage == generation.TaskDone {
@@ -333,8 +338,13 @@ type CallbackAuth struct {
 	Signature    string
 }
 
-// HandleCallback applies what a Suno callback reports. It is idempotent: a
-// callback for a stage already reached changes nothing.
+// HandleCallback acts on a Suno callback. A callback is a hint, not the
+// truth: anyone who learns a callback URL could send one, so what is stored
+// comes from Suno's record-info for the task, which the callback only
+// prompts; a forged callback costs at most that one look-up. When Suno
+// cannot be asked at once, a poll job asks soon, and Suno gets its answer
+// in time whatever happens. It is idempotent: a callback for a stage
+// already reached changes nothing.
 func (s *Service) HandleCallback(ctx context.Context, auth CallbackAuth, report generation.TaskReport) error {
 	if !validID(auth.GenerationID) {
 		return &Error{Kind: KindNotFound, Code: "unknown_callback", Message: "the callback URL is not one this service issued"}
@@ -361,6 +371,17 @@ func (s *Service) HandleCallback(ctx context.Context, auth CallbackAuth, report 
 		// the poll job covers the first case, the others need nothing.
 		return nil
 	}
-	_, err = s.applyTask(ctx, g, report, g.CreatedAt)
+	lookCtx, cancel := context.WithTimeout(ctx, callbackLookup)
+	task, err := s.Suno.Record(lookCtx, report.TaskID)
+	cancel()
+	if err != nil {
+		s.log.WarnContext(ctx, "callback not confirmed yet; polling", "generation", g.ID, "task", report.TaskID, "err", err)
+		return s.send(ctx, Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, Attempt: g.Attempts, TaskID: g.TaskID, EnqueuedAt: g.CreatedAt}, 0)
+	}
+	_, err = s.applyTask(ctx, g, task, g.CreatedAt)
 	return err
 }
+
+// callbackLookup bounds the record-info a callback makes, well inside the
+// 15 s Suno waits for the callback's answer.
+const callbackLookup = 5 * time.Second
