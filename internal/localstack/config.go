@@ -19,9 +19,16 @@ import (
 // process that stands in for API Gateway, Lambda and EventBridge.
 type Config struct {
 	app.Config
-	Port      int    // PORT, default 3001; 0 picks a free port
-	Host      string // HOST, default 127.0.0.1
-	JWTSecret string // JWT_SECRET; a fixed development secret by default
+	Port int // PORT, default 3001; 0 picks a free port
+	// Host is the address listened on (HOST, default 127.0.0.1). Any
+	// address beyond this machine needs an explicit JWT_SECRET and
+	// SUNO_API_KEY.
+	Host string
+	// TrustedClients are networks, beside this machine, that may use the
+	// demo tokens, the in-process fake Suno and the @connections routes
+	// (TRUSTED_CLIENTS, CIDRs; e.g. Docker's bridge for sam local).
+	TrustedClients string
+	JWTSecret      string // JWT_SECRET; a fixed development secret by default
 	// Concurrency is each tier's most worker invocations at once
 	// (GENERATION_CONCURRENCY, default 5), as the event source mappings'
 	// MaximumConcurrency in AWS.
@@ -59,6 +66,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.Config.Read(r, getenv)
 	r.Int("PORT", &c.Port, 0)
 	r.String("HOST", &c.Host)
+	r.String("TRUSTED_CLIENTS", &c.TrustedClients)
+	if _, err := parseTrusted(c.TrustedClients); err != nil {
+		r.Fail(err)
+	}
 	r.String("JWT_SECRET", &c.JWTSecret)
 	r.Int("GENERATION_CONCURRENCY", &c.Concurrency, 1)
 	r.Int("WORKER_BATCH_SIZE", &c.BatchSize, 1)

@@ -2,6 +2,8 @@ package localstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +82,13 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	if err := checkExposure(cfg); err != nil {
+		return nil, err
+	}
+	local, err := parseTrusted(cfg.TrustedClients)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s:%d: %w", cfg.Host, cfg.Port, err)
@@ -100,9 +109,9 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 			opt.FakeSuno(&fc)
 		}
 		s.Fake = sunofake.New(fc)
-		mux.Handle("/suno/", http.StripPrefix("/suno", s.Fake))
-		mux.Handle("GET /fake-audio/", s.Fake)
-		mux.Handle("GET /fake-image/", s.Fake)
+		mux.Handle("/suno/", local.only(http.StripPrefix("/suno", s.Fake)))
+		mux.Handle("GET /fake-audio/", local.only(s.Fake))
+		mux.Handle("GET /fake-image/", local.only(s.Fake))
 		cfg.SunoBaseURL = base + "/suno"
 	}
 	// The fake's tracks are served where the fake is.
@@ -113,7 +122,10 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		cfg.CallbackBaseURL = base
 	}
 	if !cfg.CallbackSecret.Set() {
-		cfg.CallbackSecret.Value = "callback:" + cfg.JWTSecret
+		// A key of its own, new at every start: nothing else signs with it,
+		// and callbacks to URLs of an earlier run are refused (the poll
+		// jobs finish those songs).
+		cfg.CallbackSecret.Value = randomKey()
 	}
 	hub := memory.NewHub()
 	appOpt := app.Options{Logger: log, WrapSuno: opt.WrapSuno, WrapQueue: opt.WrapQueue, Now: opt.Now, AWSConfig: opt.AWSConfig}
@@ -136,9 +148,9 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 
 	rt := &realtime{svc: s.Service, verifier: s.Tokens, hub: hub, log: log}
 	mux.Handle("/api/", s.unlessDraining(httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log)))
-	mux.HandleFunc("GET /api/dev/users", s.serveDemoUsers)
+	mux.Handle("GET /api/dev/users", local.only(http.HandlerFunc(s.serveDemoUsers)))
 	mux.HandleFunc("GET /ws", rt.serveWS)
-	mux.HandleFunc("/@connections/{id}", rt.serveConnections)
+	mux.Handle("/@connections/{id}", local.only(http.HandlerFunc(rt.serveConnections)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if opt.Page != nil {
 		mux.Handle("/", opt.Page)
@@ -149,7 +161,12 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		})
 	}
 
-	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts, so slow or idle clients cannot hold connections open; the
+	// WebSocket handler lifts them for its own connections.
+	s.server = &http.Server{
+		Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+	}
 	go func() {
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -255,4 +272,10 @@ func mustJSON(v any) []byte {
 		return []byte(`{"event":"error"}`)
 	}
 	return b
+}
+
+func randomKey() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

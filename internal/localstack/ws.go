@@ -48,6 +48,10 @@ func (rt *realtime) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	// Any origin may connect: the token in the query string, not a cookie,
 	// authenticates, so a foreign page cannot ride on a user's session.
+	// A WebSocket lives longer than the server's timeouts allow a request.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return
