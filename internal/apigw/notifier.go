@@ -48,3 +48,18 @@ func (n *Notifier) Post(ctx context.Context, connectionID string, payload []byte
 	}
 	return fmt.Errorf("post to %s: %w", connectionID, err)
 }
+
+// Close ends a connection (DeleteConnection), as for one whose token has
+// expired.
+func (n *Notifier) Close(ctx context.Context, connectionID string) error {
+	_, err := n.client.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(connectionID)})
+	var gone *types.GoneException
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &gone) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusGone) {
+		return fmt.Errorf("close %s: %w", connectionID, service.ErrGone)
+	}
+	if err != nil {
+		return fmt.Errorf("close %s: %w", connectionID, err)
+	}
+	return nil
+}

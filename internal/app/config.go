@@ -52,6 +52,8 @@ const (
 //	GENERATION_RATE_LIMIT, GENERATION_RATE_WINDOW, GENERATION_RATE_BURST
 //	                                      the most Suno submissions in any window (10 per 1s), how
 //	                                      many at once (3)
+//	WS_MAX_CONNECTIONS_PER_USER           open WebSocket connections per user (10; 0 no limit)
+//	WS_MESSAGE_RATE, WS_MESSAGE_BURST     client messages per second per connection (5, 20 at once)
 //	QUOTA_OPEN_<TIER>, QUOTA_DAILY_<TIER> the most unfinished generations, and creates in 24 hours,
 //	                                      per user (DefaultQuotas; 0 is no limit)
 //	RATE_LIMIT_AGING_STEP, GENERATION_MAX_ATTEMPTS, GENERATION_BACKOFF_BASE,
@@ -175,6 +177,9 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	r.Duration("GENERATION_POLL_INTERVAL", &c.Pipeline.PollInterval)
 	r.Duration("GENERATION_DEADLINE", &c.Pipeline.Deadline)
 	r.Duration("CLAIM_LEASE", &c.Pipeline.ClaimLease)
+	r.Int("WS_MAX_CONNECTIONS_PER_USER", &c.Pipeline.MaxConnectionsPerUser, 0)
+	r.PositiveFloat("WS_MESSAGE_RATE", &c.Pipeline.MessageRate)
+	r.Int("WS_MESSAGE_BURST", &c.Pipeline.MessageBurst, 1)
 	quotas := maps.Clone(c.Pipeline.Quotas)
 	if quotas == nil {
 		quotas = map[generation.Tier]service.Quota{}

@@ -5,8 +5,10 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -94,5 +96,25 @@ func CallerFromClaims(claims map[string]any, tierClaim string) (identity.Caller,
 	if err != nil {
 		return identity.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	return identity.Caller{UserID: sub, Tier: tier}, nil
+	return identity.Caller{UserID: sub, Tier: tier, Expires: expiry(claims["exp"])}, nil
+}
+
+// expiry reads an exp claim, a number of seconds (as a verified token
+// carries it) or its decimal text (as API Gateway hands claims over).
+func expiry(v any) time.Time {
+	var sec float64
+	switch e := v.(type) {
+	case float64:
+		sec = e
+	case int64:
+		sec = float64(e)
+	case json.Number:
+		sec, _ = e.Float64()
+	case string:
+		sec, _ = strconv.ParseFloat(e, 64)
+	}
+	if sec <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(sec), 0)
 }

@@ -64,6 +64,10 @@ type Verifier interface {
 // tokens, or else HS256 development tokens.
 func (s Settings) Verifier(log *slog.Logger) (Verifier, error) {
 	if s.Issuer != "" {
+		if len(s.Audiences) == 0 {
+			// Any token the issuer mints for any application would pass.
+			return nil, errors.New("configuration: JWT_ISSUER needs JWT_AUDIENCE, the client ids whose tokens this service accepts")
+		}
 		return NewJWKS(JWKSConfig{Issuer: s.Issuer, Audiences: s.Audiences, URL: s.JWKSURL, TierClaim: s.TierClaim})
 	}
 	if s.DevSecret != "" {

@@ -26,4 +26,7 @@ func TestSettingsVerifier(t *testing.T) {
 	if _, _, err := verifier(nil); err == nil {
 		t.Fatal("no configuration accepted")
 	}
+	if _, _, err := verifier(map[string]string{"JWT_ISSUER": "https://issuer.example", "JWT_AUDIENCE": " , "}); err == nil {
+		t.Fatal("an issuer without audiences accepted: any of its tokens would pass")
+	}
 }

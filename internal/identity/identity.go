@@ -5,10 +5,17 @@
 // without either importing the other.
 package identity
 
-import "github.com/songqueue/songqueue/internal/generation"
+import (
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+)
 
 // Caller is the authenticated user of a request.
 type Caller struct {
 	UserID string
 	Tier   generation.Tier
+	// Expires is when the caller's token stops vouching for them (zero:
+	// not known); a WebSocket connection lives no longer.
+	Expires time.Time
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -139,6 +140,12 @@ func WebSocketHandler(a *app.Application) func(context.Context, events.APIGatewa
 				return events.APIGatewayProxyResponse{StatusCode: http.StatusUnauthorized}, nil
 			}
 			if err := a.Service.Connect(ctx, caller, rc.ConnectionID); err != nil {
+				var se *service.Error
+				if errors.As(err, &se) && se.Kind == service.KindQuota {
+					a.Log.InfoContext(ctx, "connect refused", "user", caller.UserID, "reason", se.Code)
+					return wsReply(http.StatusTooManyRequests, service.Event{Event: service.EventBadAction,
+						Data: map[string]string{"code": se.Code, "message": se.Message}}), nil
+				}
 				a.Log.ErrorContext(ctx, "connect", "connection", rc.ConnectionID, "err", err)
 				return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, nil
 			}
@@ -156,7 +163,7 @@ func WebSocketHandler(a *app.Application) func(context.Context, events.APIGatewa
 				body = []byte(ev.Body)
 			}
 		}
-		reply, err := a.Service.HandleMessage(ctx, caller, body)
+		reply, err := a.Service.HandleMessage(ctx, caller, rc.ConnectionID, body)
 		if err != nil {
 			a.Log.ErrorContext(ctx, "message", "connection", rc.ConnectionID, "err", err)
 			return wsReply(http.StatusInternalServerError, service.Event{Event: service.EventBadAction,
@@ -187,6 +194,9 @@ func CallerFromAuthorizer(authorizer any) (identity.Caller, error) {
 	claims := map[string]any{"sub": user}
 	if t, ok := m["tier"]; ok {
 		claims["tier"] = t
+	}
+	if e, ok := m["exp"]; ok {
+		claims["exp"] = e
 	}
 	return auth.CallerFromClaims(claims, "tier")
 }

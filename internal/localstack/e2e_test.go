@@ -82,6 +82,7 @@ var scenarios = map[string]func(t *testing.T, b backend){
 	"SweeperRecoversDeadWorkersClaim":     scenarioSweeperRecoversAClaimLeftByADeadWorker,
 	"Quotas":                              scenarioQuotas,
 	"ForgedCallbackChangesNothing":        scenarioForgedCallbackChangesNothing,
+	"WebSocketLimits":                     scenarioWebSocketLimits,
 }
 
 // TestEndToEnd drives the local stack over real HTTP and WebSocket, on

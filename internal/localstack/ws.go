@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
@@ -46,6 +47,18 @@ func (rt *realtime) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message":"Unauthorized"}`, http.StatusUnauthorized)
 		return
 	}
+	// Beyond the per-user cap, refused before the upgrade as API Gateway
+	// refuses a $connect the function answers with 429.
+	if err := rt.svc.CheckConnections(r.Context(), caller); err != nil {
+		var se *service.Error
+		if errors.As(err, &se) && se.Kind == service.KindQuota {
+			w.Header().Set("Retry-After", strconv.Itoa(int(se.RetryAfter/time.Second)))
+			http.Error(w, `{"message":"`+se.Message+`"}`, http.StatusTooManyRequests)
+			return
+		}
+		http.Error(w, `{"message":"Internal server error"}`, http.StatusInternalServerError)
+		return
+	}
 	// Any origin may connect: the token in the query string, not a cookie,
 	// authenticates, so a foreign page cannot ride on a user's session.
 	// A WebSocket lives longer than the server's timeouts allow a request.
@@ -75,13 +88,20 @@ func (rt *realtime) serveWS(w http.ResponseWriter, r *http.Request) {
 			rt.log.Warn("disconnect", "err", err)
 		}
 	}()
+	// The connection lives no longer than the token it was opened with.
+	if !caller.Expires.IsZero() {
+		expiry := time.AfterFunc(time.Until(caller.Expires), func() {
+			conn.Close(websocket.StatusPolicyViolation, "token expired; reconnect with a fresh one")
+		})
+		defer expiry.Stop()
+	}
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
 			conn.CloseNow()
 			return
 		}
-		reply, err := rt.svc.HandleMessage(ctx, caller, data)
+		reply, err := rt.svc.HandleMessage(ctx, caller, id, data)
 		if err != nil {
 			rt.log.Warn("websocket message", "err", err)
 			continue

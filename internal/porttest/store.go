@@ -215,11 +215,11 @@ func Store(t *testing.T, newStore StoreFactory) {
 		if _, _, err := s.Create(ctx, first, "key-a", q); err != nil {
 			t.Fatal(err)
 		}
-		t0 := time.Now()
 		if _, _, err := s.Create(ctx, newGeneration("daily", generation.Pro, base), "", q); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err := s.Create(ctx, newGeneration("daily", generation.Pro, base), "", q)
+		refusedBy := time.Now() // the store decided at or before this
 		var qe *service.QuotaError
 		if !errors.As(err, &qe) || qe.Limit != "daily" || qe.Max != 2 {
 			t.Fatalf("third create in the window: %v, want the daily quota", err)
@@ -233,7 +233,7 @@ func Store(t *testing.T, newStore StoreFactory) {
 		if err != nil || created || again.ID != first.ID {
 			t.Fatalf("replay with a full quota: %s %v %v; want the first generation", again.ID, created, err)
 		}
-		time.Sleep(time.Until(t0.Add(qe.RetryAfter)) + 100*time.Millisecond)
+		time.Sleep(time.Until(refusedBy.Add(qe.RetryAfter)) + 50*time.Millisecond)
 		if _, created, err := s.Create(ctx, newGeneration("daily", generation.Pro, base), "", q); err != nil || !created {
 			t.Fatalf("create once the oldest left the window: %v %v", created, err)
 		}

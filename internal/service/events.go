@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
+	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
 )
@@ -127,6 +129,11 @@ func (s *Service) push(ctx context.Context, g generation.Generation) {
 	if len(conns) == 0 {
 		return
 	}
+	// One push of a generation at a time in this process, the check and
+	// the posts together: within one process (the local stack, one Lambda
+	// instance) a slower path can then never post after a newer state.
+	unlock := s.pushing.lock(g.ID)
+	defer unlock()
 	if !g.Status.Terminal() {
 		current, err := s.Store.Get(ctx, g.ID)
 		if err == nil && current.Version != g.Version {
@@ -134,15 +141,85 @@ func (s *Service) push(ctx context.Context, g generation.Generation) {
 			return
 		}
 	}
+	// At once, each with a deadline: a user's many connections cannot hold
+	// a worker past its own.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, pushParallelism)
+	now := s.now()
 	for _, c := range conns {
-		err := s.Notifier.Post(ctx, c.ID, payload)
-		switch {
-		case errors.Is(err, ErrGone):
-			if err := s.Connections.DeleteConnection(ctx, c.ID); err != nil {
-				s.log.WarnContext(ctx, "forget gone connection", "connection", c.ID, "err", err)
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			s.pushTo(ctx, c, now, ev.Event, payload)
+		})
+	}
+	wg.Wait()
+}
+
+// pushParallelism bounds the posts of one push under way at once.
+const pushParallelism = 8
+
+func (s *Service) pushTo(ctx context.Context, c Connection, now time.Time, event string, payload []byte) {
+	if !c.ExpiresAt.After(now) {
+		// The token it was opened with has expired: no more pushes, and
+		// it is closed where the notifier can close it.
+		s.forget(ctx, c.ID)
+		if closer, ok := s.Notifier.(interface {
+			Close(ctx context.Context, connectionID string) error
+		}); ok {
+			if err := closer.Close(ctx, c.ID); err != nil && !errors.Is(err, ErrGone) {
+				s.log.WarnContext(ctx, "close expired connection", "connection", c.ID, "err", err)
 			}
-		case err != nil:
-			s.log.WarnContext(ctx, "push event", "connection", c.ID, "event", ev.Event, "err", err)
 		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PushTimeout)
+	defer cancel()
+	err := s.Notifier.Post(ctx, c.ID, payload)
+	switch {
+	case errors.Is(err, ErrGone):
+		s.forget(ctx, c.ID)
+	case err != nil:
+		s.log.WarnContext(ctx, "push event", "connection", c.ID, "event", event, "err", err)
+	}
+}
+
+func (s *Service) forget(ctx context.Context, id string) {
+	if err := s.Connections.DeleteConnection(context.WithoutCancel(ctx), id); err != nil {
+		s.log.WarnContext(ctx, "forget connection", "connection", id, "err", err)
+	}
+}
+
+// keyedMutex serialises work per key; keys are forgotten when unused.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	users int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
 	}
 }

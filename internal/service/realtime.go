@@ -4,16 +4,48 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/songqueue/songqueue/internal/identity"
 )
 
-// Connect registers a WebSocket connection of an authenticated caller.
+// Connect registers a WebSocket connection of an authenticated caller, up
+// to MaxConnectionsPerUser open at once (beyond, a KindQuota error: 429).
+// The connection lives no longer than the caller's token.
 func (s *Service) Connect(ctx context.Context, c identity.Caller, connectionID string) error {
 	now := s.now()
+	if err := s.CheckConnections(ctx, c); err != nil {
+		return err
+	}
 	conn := Connection{ID: connectionID, UserID: c.UserID, Tier: c.Tier, ConnectedAt: now, ExpiresAt: now.Add(s.cfg.ConnectionTTL)}
+	if !c.Expires.IsZero() && c.Expires.Before(conn.ExpiresAt) {
+		conn.ExpiresAt = c.Expires
+	}
 	if err := s.Connections.PutConnection(ctx, conn); err != nil {
 		return fmt.Errorf("register connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// CheckConnections refuses a caller who already has the most connections
+// open that a user may.
+func (s *Service) CheckConnections(ctx context.Context, c identity.Caller) error {
+	if s.cfg.MaxConnectionsPerUser <= 0 {
+		return nil
+	}
+	conns, err := s.Connections.UserConnections(ctx, c.UserID)
+	if err != nil {
+		return fmt.Errorf("connections of %s: %w", c.UserID, err)
+	}
+	open := 0
+	for _, conn := range conns {
+		if conn.ExpiresAt.After(s.now()) {
+			open++
+		}
+	}
+	if open >= s.cfg.MaxConnectionsPerUser {
+		return &Error{Kind: KindQuota, Code: "too_many_connections", RetryAfter: 30 * time.Second,
+			Message: fmt.Sprintf("a user may have %d WebSocket connections open at once; close one first", s.cfg.MaxConnectionsPerUser)}
 	}
 	return nil
 }
@@ -37,7 +69,13 @@ type SyncData struct {
 
 // HandleMessage answers a client message. Unknown or malformed messages get
 // an error event rather than a dropped connection.
-func (s *Service) HandleMessage(ctx context.Context, c identity.Caller, body []byte) (Event, error) {
+//
+// Each connection's messages are rate-limited: beyond the limit the answer
+// is a rate_limited error and nothing is done.
+func (s *Service) HandleMessage(ctx context.Context, c identity.Caller, connectionID string, body []byte) (Event, error) {
+	if !s.messages.allow(connectionID, s.now()) {
+		return badAction("rate_limited", fmt.Sprintf("at most %g messages a second per connection; slow down", s.cfg.MessageRate)), nil
+	}
 	if len(body) > MaxClientMessage {
 		return badAction("message_too_large", fmt.Sprintf("messages are limited to %d bytes", MaxClientMessage)), nil
 	}

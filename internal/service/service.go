@@ -50,6 +50,16 @@ type Config struct {
 	Quotas map[generation.Tier]Quota
 	// RecentWindow is how far back sync reports finished generations.
 	RecentWindow time.Duration
+	// MaxConnectionsPerUser bounds a user's open WebSocket connections
+	// (WS_MAX_CONNECTIONS_PER_USER; 0 is no limit).
+	MaxConnectionsPerUser int
+	// MessageRate and MessageBurst bound the messages one connection may
+	// send, per second and at once.
+	MessageRate  float64
+	MessageBurst int
+	// PushTimeout bounds one push to one connection; a user's connections
+	// are pushed to at once.
+	PushTimeout time.Duration
 	// ConnectionTTL bounds a connection record whose disconnect is missed.
 	ConnectionTTL time.Duration
 	Now           func() time.Time
@@ -60,13 +70,16 @@ type Config struct {
 // poll after 20 s, 10 minutes for Suno to finish an attempt.
 func DefaultConfig() Config {
 	return Config{
-		Retry:         generation.DefaultRetryPolicy(),
-		ClaimLease:    2 * time.Minute,
-		PollInterval:  20 * time.Second,
-		MaxInlineWait: time.Second,
-		Deadline:      10 * time.Minute,
-		RecentWindow:  time.Hour,
-		ConnectionTTL: 2*time.Hour + 5*time.Minute,
+		Retry:                 generation.DefaultRetryPolicy(),
+		ClaimLease:            2 * time.Minute,
+		PollInterval:          20 * time.Second,
+		MaxInlineWait:         time.Second,
+		Deadline:              10 * time.Minute,
+		RecentWindow:          time.Hour,
+		ConnectionTTL:         2*time.Hour + 5*time.Minute,
+		MaxConnectionsPerUser: 10,
+		MessageRate:           5, MessageBurst: 20,
+		PushTimeout: 3 * time.Second,
 	}
 }
 
@@ -96,6 +109,12 @@ func (c Config) withDefaults() Config {
 	if c.ConnectionTTL <= 0 {
 		c.ConnectionTTL = def.ConnectionTTL
 	}
+	if c.MessageRate <= 0 {
+		c.MessageRate, c.MessageBurst = def.MessageRate, def.MessageBurst
+	}
+	if c.PushTimeout <= 0 {
+		c.PushTimeout = def.PushTimeout
+	}
 	if c.CallbackKey == nil {
 		c.CallbackKey = func(context.Context) ([]byte, error) {
 			return nil, errors.New("no callback signing key is configured")
@@ -123,14 +142,16 @@ type Deps struct {
 // Service is the application. It is safe for concurrent use.
 type Service struct {
 	Deps
-	cfg Config
-	log *slog.Logger
+	cfg      Config
+	log      *slog.Logger
+	messages *messageLimiter
+	pushing  keyedMutex
 }
 
 // New returns a service on deps.
 func New(deps Deps, cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	return &Service{Deps: deps, cfg: cfg, log: cfg.Logger}
+	return &Service{Deps: deps, cfg: cfg, log: cfg.Logger, messages: newMessageLimiter(cfg.MessageRate, cfg.MessageBurst)}
 }
 
 // Config returns the effective configuration.

@@ -20,7 +20,8 @@ func request(query map[string]string, headers map[string]string) events.APIGatew
 }
 
 func TestHandler(t *testing.T) {
-	v := auth.HS256{Secret: []byte("s3cret")}
+	now := time.Unix(1_800_000_000, 0)
+	v := auth.HS256{Secret: []byte("s3cret"), Now: func() time.Time { return now }}
 	good, err := v.Mint("u-1", generation.Premium, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func TestHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(res)
-	want := `{"principalId":"u-1","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":["execute-api:Invoke"],"Effect":"Allow","Resource":["` + methodARN + `"]}]},"context":{"tier":"PREMIUM","userId":"u-1"}}`
+	want := `{"principalId":"u-1","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":["execute-api:Invoke"],"Effect":"Allow","Resource":["` + methodARN + `"]}]},"context":{"exp":1800000060,"tier":"PREMIUM","userId":"u-1"}}`
 	if string(b) != want {
 		t.Fatalf("allow =\n%s\nwant\n%s", b, want)
 	}
