@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,6 +28,7 @@ type Message = batch.Record
 
 type entry struct {
 	Message
+	group     string // the job's owner, as an SQS fair queue's message group
 	seq       uint64
 	visibleAt time.Time
 	delayed   bool // not yet received since its delay was set
@@ -92,11 +94,15 @@ func (q *Queues) Send(_ context.Context, job service.Job, delay time.Duration) e
 	if err != nil {
 		return fmt.Errorf("encode job: %w", err)
 	}
-	return q.SendRaw(job.Tier, body, delay)
+	return q.send(job.Tier, job.UserID, body, delay)
 }
 
 // SendRaw enqueues body on tier's queue.
 func (q *Queues) SendRaw(t generation.Tier, body []byte, delay time.Duration) error {
+	return q.send(t, "", body, delay)
+}
+
+func (q *Queues) send(t generation.Tier, group string, body []byte, delay time.Duration) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	tq, err := q.tier(t)
@@ -107,6 +113,7 @@ func (q *Queues) SendRaw(t generation.Tier, body []byte, delay time.Duration) er
 	now := q.cfg.Now()
 	tq.messages = append(tq.messages, &entry{
 		Message:   Message{ID: "m-" + strconv.FormatUint(q.seq, 10), Body: body},
+		group:     group,
 		seq:       q.seq,
 		visibleAt: now.Add(max(delay, 0)),
 		delayed:   delay > 0,
@@ -158,11 +165,31 @@ func (q *Queues) take(tq *tierQueue, n int) ([]Message, time.Time) {
 	now := q.cfg.Now()
 	var out []Message
 	var next time.Time
+	// As an SQS fair queue: among the visible messages, those of the
+	// groups with the fewest messages in flight go first, so one group's
+	// backlog does not hold up the others; then the oldest.
+	inFlight := map[string]int{}
+	for _, e := range tq.messages {
+		if e.inFlight && e.visibleAt.After(now) {
+			inFlight[e.group]++
+		}
+	}
+	visible := func(e *entry) bool { return !e.visibleAt.After(now) }
 	slices.SortStableFunc(tq.messages, func(a, b *entry) int {
+		if va, vb := visible(a), visible(b); va != vb {
+			if va {
+				return -1
+			}
+			return 1
+		} else if va {
+			if c := inFlight[a.group] - inFlight[b.group]; c != 0 {
+				return c
+			}
+		}
 		if c := a.visibleAt.Compare(b.visibleAt); c != 0 {
 			return c
 		}
-		return int(a.seq - b.seq)
+		return cmp.Compare(a.seq, b.seq)
 	})
 	kept := tq.messages[:0]
 	for _, e := range tq.messages {

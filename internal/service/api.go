@@ -80,7 +80,7 @@ func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.
 }
 
 func (s *Service) enqueueFirst(ctx context.Context, g generation.Generation) error {
-	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, Attempt: 1, EnqueuedAt: g.CreatedAt}
+	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: 1, EnqueuedAt: g.CreatedAt}
 	if err := s.Queue.Send(ctx, job, 0); err != nil {
 		return fmt.Errorf("enqueue generation %s: %w", g.ID, err)
 	}

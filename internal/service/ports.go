@@ -130,6 +130,9 @@ type Job struct {
 	Kind         JobKind         `json:"kind"`
 	GenerationID string          `json:"generationId"`
 	Tier         generation.Tier `json:"tier"`
+	// UserID is the generation's owner: the message group of an SQS fair
+	// queue, so one user's backlog does not hold up the tier's other users.
+	UserID string `json:"userId,omitempty"`
 	// Attempt is the attempt a generate job starts; a stale duplicate of an
 	// earlier attempt is recognised by it and dropped.
 	Attempt int `json:"attempt,omitempty"`

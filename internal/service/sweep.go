@@ -53,7 +53,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 }
 
 func (s *Service) sweepOne(ctx context.Context, g generation.Generation) (string, error) {
-	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, EnqueuedAt: g.CreatedAt}
+	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, EnqueuedAt: g.CreatedAt}
 	switch {
 	case g.Status == generation.Pending:
 		// The job may only be late (a long backlog) or lost; a second copy

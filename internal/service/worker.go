@@ -104,7 +104,7 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 	}
 	// The poll job first: if this worker dies before the task id is saved,
 	// the poll job saves it.
-	poll := Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, Attempt: g.Attempts, TaskID: taskID, EnqueuedAt: s.now()}
+	poll := Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts, TaskID: taskID, EnqueuedAt: s.now()}
 	if err := s.send(ctx, poll, s.pollDelay(0)); err != nil {
 		return err
 	}
@@ -188,10 +188,10 @@ func (s *Service) attemptFailed(ctx context.Context, g generation.Generation, jo
 		case !decision.Retry:
 			return g.Fail(cause.Error(), now)
 		case !decision.CountsAsAttempt:
-			next = Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, Attempt: g.Attempts, EnqueuedAt: job.EnqueuedAt}
+			next = Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts, EnqueuedAt: job.EnqueuedAt}
 			err = g.Defer(now)
 		default:
-			next = Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, Attempt: g.Attempts + 1, EnqueuedAt: job.EnqueuedAt}
+			next = Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts + 1, EnqueuedAt: job.EnqueuedAt}
 			err = g.Retry(cause.Error(), now)
 		}
 		if err == nil {
@@ -376,7 +376,7 @@ func (s *Service) HandleCallback(ctx context.Context, auth CallbackAuth, report 
 	cancel()
 	if err != nil {
 		s.log.WarnContext(ctx, "callback not confirmed yet; polling", "generation", g.ID, "task", report.TaskID, "err", err)
-		return s.send(ctx, Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, Attempt: g.Attempts, TaskID: g.TaskID, EnqueuedAt: g.CreatedAt}, 0)
+		return s.send(ctx, Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts, TaskID: g.TaskID, EnqueuedAt: g.CreatedAt}, 0)
 	}
 	_, err = s.applyTask(ctx, g, task, g.CreatedAt)
 	return err

@@ -89,20 +89,27 @@ func (q *Queues) Send(ctx context.Context, job service.Job, delay time.Duration)
 	if err != nil {
 		return fmt.Errorf("encode job: %w", err)
 	}
-	return q.SendRaw(ctx, job.Tier, body, delay)
+	in := &sqs.SendMessageInput{MessageBody: aws.String(string(body)), DelaySeconds: delaySeconds(delay)}
+	if job.UserID != "" {
+		// SQS fair queues: a user's backlog does not delay other users'
+		// messages of the same queue.
+		in.MessageGroupId = aws.String(job.UserID)
+	}
+	return q.send(ctx, job.Tier, in)
 }
 
 // SendRaw enqueues body on tier's queue.
 func (q *Queues) SendRaw(ctx context.Context, t generation.Tier, body []byte, delay time.Duration) error {
+	return q.send(ctx, t, &sqs.SendMessageInput{MessageBody: aws.String(string(body)), DelaySeconds: delaySeconds(delay)})
+}
+
+func (q *Queues) send(ctx context.Context, t generation.Tier, in *sqs.SendMessageInput) error {
 	u, err := q.url(t)
 	if err != nil {
 		return err
 	}
-	_, err = q.sqs.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:     aws.String(u.Queue),
-		MessageBody:  aws.String(string(body)),
-		DelaySeconds: delaySeconds(delay),
-	})
+	in.QueueUrl = aws.String(u.Queue)
+	_, err = q.sqs.SendMessage(ctx, in)
 	if err != nil {
 		return fmt.Errorf("send to %s queue: %w", t, err)
 	}
