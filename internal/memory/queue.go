@@ -36,8 +36,10 @@ type entry struct {
 }
 
 type tierQueue struct {
-	messages []*entry
-	dead     []Message
+	// delivered is when each message group was last delivered from.
+	delivered map[string]time.Time
+	messages  []*entry
+	dead      []Message
 }
 
 // Queues is one queue per tier, each with its dead-letter queue, with SQS
@@ -166,8 +168,9 @@ func (q *Queues) take(tq *tierQueue, n int) ([]Message, time.Time) {
 	var out []Message
 	var next time.Time
 	// As an SQS fair queue: among the visible messages, those of the
-	// groups with the fewest messages in flight go first, so one group's
-	// backlog does not hold up the others; then the oldest.
+	// groups with the fewest messages in flight go first, then those of the
+	// group served longest ago, so one group's backlog does not hold up the
+	// others; then the oldest.
 	inFlight := map[string]int{}
 	for _, e := range tq.messages {
 		if e.inFlight && e.visibleAt.After(now) {
@@ -183,6 +186,9 @@ func (q *Queues) take(tq *tierQueue, n int) ([]Message, time.Time) {
 			return 1
 		} else if va {
 			if c := inFlight[a.group] - inFlight[b.group]; c != 0 {
+				return c
+			}
+			if c := tq.delivered[a.group].Compare(tq.delivered[b.group]); c != 0 {
 				return c
 			}
 		}
@@ -209,6 +215,10 @@ func (q *Queues) take(tq *tierQueue, n int) ([]Message, time.Time) {
 		e.ReceiptHandle = e.ID + "/" + strconv.FormatUint(q.seq, 10)
 		e.visibleAt = now.Add(q.cfg.VisibilityTimeout)
 		e.delayed, e.inFlight = false, true
+		if tq.delivered == nil {
+			tq.delivered = map[string]time.Time{}
+		}
+		tq.delivered[e.group] = now
 		out = append(out, e.Message)
 		kept = append(kept, e)
 	}

@@ -91,3 +91,36 @@ func TestNoWindowHoldsMoreThanTheLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestAFreeJobIsServedUnderSustainedEnterpriseOverload: ENTERPRISE asks
+// for every token as soon as it is due, forever; a FREE job that keeps
+// asking gets one once it has waited three aging steps and competes as
+// ENTERPRISE, and not much later.
+func TestAFreeJobIsServedUnderSustainedEnterpriseOverload(t *testing.T) {
+	p := Policy{Rate: 10, AgingStep: 30 * time.Second}
+	var tat time.Time
+	drain := func(now time.Time) {
+		for {
+			next, ok, _ := p.Decide(tat, now, generation.Enterprise, 0)
+			if !ok {
+				return
+			}
+			tat = next
+		}
+	}
+	start := time.Unix(1000, 0)
+	drain(start) // ENTERPRISE is already taking every token when the FREE job arrives
+	for now := start; now.Before(start.Add(10 * time.Minute)); now = now.Add(time.Millisecond) {
+		// The FREE job asks first each millisecond, ENTERPRISE takes the rest.
+		if _, ok, _ := p.Decide(tat, now, generation.Free, now.Sub(start)); ok {
+			waited := now.Sub(start)
+			t.Logf("under sustained ENTERPRISE overload a FREE job waited %s (aging step %s)", waited, p.AgingStep)
+			if waited < 2*p.AgingStep || waited > 3*p.AgingStep+time.Second {
+				t.Errorf("waited %s, want about three aging steps (%s)", waited, 3*p.AgingStep)
+			}
+			return
+		}
+		drain(now)
+	}
+	t.Fatal("the FREE job starved for ten minutes")
+}

@@ -146,6 +146,7 @@ type Service struct {
 	log      *slog.Logger
 	messages *messageLimiter
 	pushing  keyedMutex
+	served   servedUsers
 }
 
 // New returns a service on deps.

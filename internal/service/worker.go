@@ -80,7 +80,7 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 	if err != nil {
 		return err
 	}
-	ok, retryAfter, err := s.takeToken(ctx, g.Tier, job.EnqueuedAt)
+	ok, retryAfter, err := s.takeToken(ctx, g.Tier, g.UserID, job.EnqueuedAt)
 	if err != nil {
 		return err
 	}
@@ -132,17 +132,32 @@ func (s *Service) submitted(ctx context.Context, g generation.Generation, taskID
 
 // takeToken asks the rate limiter for a token, sitting out short waits in
 // place. It returns false with the wait when the job should be re-queued.
-func (s *Service) takeToken(ctx context.Context, tier generation.Tier, enqueuedAt time.Time) (bool, time.Duration, error) {
+//
+// Workers that wait for the same token all wake when it is due, and the
+// first to ask gets it; left to the timers, that is whoever began waiting
+// first, so one user's backlog would take every token while another user
+// of the tier waits behind it. A user this process has just served
+// therefore wakes a little later (fairYield): another user's job asks
+// first. And it does not hold a worker to wait at all: its job goes back
+// to the queue, so the worker takes the next message, another user's
+// perhaps (an SQS fair queue delivers those first).
+func (s *Service) takeToken(ctx context.Context, tier generation.Tier, userID string, enqueuedAt time.Time) (bool, time.Duration, error) {
 	deadline := s.now().Add(s.cfg.MaxInlineWait)
+	if s.served.yield(userID, s.now()) > 0 {
+		deadline = s.now()
+	}
 	for {
 		ok, retryAfter, err := s.Limiter.Take(ctx, tier, s.now().Sub(enqueuedAt))
 		if err != nil {
 			return false, 0, fmt.Errorf("rate limiter: %w", err)
 		}
+		if ok {
+			s.served.note(userID, s.now())
+		}
 		if ok || s.now().Add(retryAfter).After(deadline) {
 			return ok, retryAfter, nil
 		}
-		t := time.NewTimer(retryAfter)
+		t := time.NewTimer(retryAfter + s.served.yield(userID, s.now()))
 		select {
 		case <-ctx.Done():
 			t.Stop()
