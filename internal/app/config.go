@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/songqueue/songqueue/internal/auth"
@@ -228,19 +227,23 @@ func queueURLs(r *envconfig.Reader, getenv func(string) string) map[generation.T
 // DefaultQuotas are DESIGN.md's (section 9): the most unfinished
 // generations and the most creates in 24 hours per user of each tier; 0
 // is no limit.
-var DefaultQuotas = map[generation.Tier]service.Quota{
-	generation.Free:       {Open: 3, Daily: 20},
-	generation.Pro:        {Open: 10, Daily: 200},
-	generation.Premium:    {Open: 25, Daily: 1000},
-	generation.Enterprise: {Open: 100},
+func DefaultQuotas() map[generation.Tier]service.Quota {
+	return map[generation.Tier]service.Quota{
+		generation.Free:       {Open: 3, Daily: 20},
+		generation.Pro:        {Open: 10, Daily: 200},
+		generation.Premium:    {Open: 25, Daily: 1000},
+		generation.Enterprise: {Open: 100},
+	}
 }
 
 // DefaultMediaHosts are where sunoapi.org's tracks are served from.
-var DefaultMediaHosts = []string{"musicfile.api.box", "tempfile.aiquickdraw.com", "cdn1.suno.ai", "cdn2.suno.ai", "audiopipe.suno.ai"}
+func DefaultMediaHosts() []string {
+	return []string{"musicfile.api.box", "tempfile.aiquickdraw.com", "cdn1.suno.ai", "cdn2.suno.ai", "audiopipe.suno.ai"}
+}
 
 func withQuotas(c service.Config) service.Config {
-	c.Quotas = maps.Clone(DefaultQuotas)
-	c.MediaHosts = slices.Clone(DefaultMediaHosts)
+	c.Quotas = DefaultQuotas()
+	c.MediaHosts = DefaultMediaHosts()
 	return c
 }
 

@@ -35,7 +35,7 @@ func EmulatorConfigured(getenv func(string) string) bool {
 	if strings.TrimSpace(getenv(EndpointEnv)) != "" {
 		return true
 	}
-	for _, id := range ServiceIDs {
+	for _, id := range serviceIDs() {
 		if strings.TrimSpace(getenv(EndpointEnv+"_"+id)) != "" {
 			return true
 		}
@@ -43,9 +43,11 @@ func EmulatorConfigured(getenv func(string) string) bool {
 	return false
 }
 
-// ServiceIDs are the services the project uses, as their endpoint
+// serviceIDs are the services the project uses, as their endpoint
 // variables spell them.
-var ServiceIDs = []string{"DYNAMODB", "SQS", "APIGATEWAYMANAGEMENTAPI", "SECRETS_MANAGER", "SSM"}
+func serviceIDs() []string {
+	return []string{"DYNAMODB", "SQS", "APIGATEWAYMANAGEMENTAPI", "SECRETS_MANAGER", "SSM"}
+}
 
 // LoadAWSConfig returns the AWS configuration of the environment. The SDK
 // itself resolves AWS_ENDPOINT_URL and the per-service

@@ -189,7 +189,8 @@ func RepoRoot() (string, error) {
 	}
 }
 
-func freePort() (int, error) {
+// FreePort is a loopback port free at the moment of asking.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -225,7 +226,7 @@ func startMoto(serialised bool) (*server, error) {
 	}
 	var lastErr error
 	for range 3 { // the free port can be taken between the check and the start
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}

@@ -2,6 +2,7 @@ package localstack_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -58,6 +59,6 @@ func scenarioForgedCallbackChangesNothing(t *testing.T, b backend) {
 }
 
 func stString(v any) string {
-	b, _ := jsonMarshal(v)
+	b, _ := json.Marshal(v)
 	return string(b)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,7 +42,10 @@ func TestKilledStackRecovers(t *testing.T) {
 	fakeSrv := httptest.NewServer(fake)
 	t.Cleanup(func() { fake.Close(); fakeSrv.Close() })
 
-	port := freePort(t)
+	port, err := awstest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	const secret = "crash-test-jwt-secret"
 	env := append(os.Environ(),
@@ -197,16 +199,6 @@ func statusOf(base, token, id string) (crashStatus, error) {
 		return st, err
 	}
 	return st, nil
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // lockedBuffer collects a process's output for the test to read meanwhile.

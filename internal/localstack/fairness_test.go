@@ -1,39 +1,13 @@
 package localstack_test
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/localstack"
-	"github.com/songqueue/songqueue/internal/service"
 )
-
-// submissionClock records when each prompt first reached Suno.
-type submissionClock struct {
-	service.Suno
-	mu sync.Mutex
-	at map[string]time.Time
-}
-
-func (c *submissionClock) Submit(ctx context.Context, req generation.Request, callbackURL string) (string, error) {
-	c.mu.Lock()
-	if _, ok := c.at[req.Prompt]; !ok {
-		c.at[req.Prompt] = time.Now()
-	}
-	c.mu.Unlock()
-	return c.Suno.Submit(ctx, req, callbackURL)
-}
-
-func (c *submissionClock) when(prompt string) (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.at[prompt]
-	return t, ok
-}
 
 // TestFairnessWithinATier: with Suno's rate limit at 2 a second and one FREE
 // user's 40 jobs queued, another FREE user's job created a second later
@@ -50,11 +24,11 @@ func TestFairnessWithinATier(t *testing.T) {
 }
 
 func fairness(t *testing.T, b backend) {
-	clock := &submissionClock{at: map[string]time.Time{}}
+	clock := &recordingSuno{}
 	s := startStack(t, b, func(c *localstack.Config) {
 		c.RateLimit.Rate, c.RateLimit.Burst = 3, 2 // 2 a second
 		c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 10*time.Millisecond, 20*time.Millisecond, 30*time.Millisecond
-	}, localstack.Options{WrapSuno: func(next service.Suno) service.Suno { clock.Suno = next; return clock }})
+	}, localstack.Options{WrapSuno: clock.wrap})
 	hog := user(t, s, "backlog", generation.Free)
 	for i := range 40 {
 		hog.create(fmt.Sprintf("backlog song %d", i))

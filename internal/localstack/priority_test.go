@@ -14,28 +14,43 @@ import (
 	"github.com/songqueue/songqueue/internal/service"
 )
 
-// recordingSuno notes the order in which prompts reach Suno.
+// recordingSuno notes the order in which prompts reach Suno, and when
+// each first did.
 type recordingSuno struct {
-	next  service.Suno
+	service.Suno
 	mu    sync.Mutex
 	order []string
+	at    map[string]time.Time
 }
+
+// wrap is a localstack.Options.WrapSuno that records through r.
+func (r *recordingSuno) wrap(next service.Suno) service.Suno { r.Suno = next; return r }
 
 func (r *recordingSuno) Submit(ctx context.Context, req generation.Request, callbackURL string) (string, error) {
 	r.mu.Lock()
 	r.order = append(r.order, req.Prompt)
+	if r.at == nil {
+		r.at = map[string]time.Time{}
+	}
+	if _, ok := r.at[req.Prompt]; !ok {
+		r.at[req.Prompt] = time.Now()
+	}
 	r.mu.Unlock()
-	return r.next.Submit(ctx, req, callbackURL)
-}
-
-func (r *recordingSuno) Record(ctx context.Context, id string) (generation.TaskReport, error) {
-	return r.next.Record(ctx, id)
+	return r.Suno.Submit(ctx, req, callbackURL)
 }
 
 func (r *recordingSuno) submitted() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.order...)
+}
+
+// when is when prompt first reached Suno.
+func (r *recordingSuno) when(prompt string) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.at[prompt]
+	return t, ok
 }
 
 func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backend) {
@@ -45,7 +60,7 @@ func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backen
 		// emulator on a loaded machine): 2 a second for 30 jobs.
 		c.RateLimit.Rate, c.RateLimit.Burst = 3, 2 // 2 a second: at most 3 in any second
 		c.RateLimit.AgingStep = 20 * time.Second   // promotion (unit-tested in ratelimit) stays out of the way here
-	}, localstack.Options{WrapSuno: func(next service.Suno) service.Suno { rec.next = next; return rec }})
+	}, localstack.Options{WrapSuno: rec.wrap})
 
 	free := user(t, s, "free-user", generation.Free)
 	boss := user(t, s, "boss", generation.Enterprise)

@@ -2,7 +2,6 @@ package localstack_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,7 +36,7 @@ func (c client) createFull(prompt, key string) createAnswer {
 	}
 	defer res.Body.Close()
 	var body map[string]any
-	_ = jsonDecode(res.Body, &body)
+	_ = json.NewDecoder(res.Body).Decode(&body)
 	return createAnswer{res.StatusCode, body, res.Header.Get("Retry-After")}
 }
 
@@ -122,7 +121,3 @@ func scenarioQuotas(t *testing.T, b backend) {
 		t.Fatalf("another FREE user: %d %v", got.code, got.body)
 	}
 }
-
-func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

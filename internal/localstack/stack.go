@@ -114,8 +114,9 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		mux.Handle("GET /fake-image/", local.only(s.Fake))
 		cfg.SunoBaseURL = base + "/suno"
 	}
-	// The fake's tracks are served where the fake is.
-	if u, err := url.Parse(cfg.SunoBaseURL); err == nil && u.Host != "" {
+	// A fake's tracks are served where the fake is: the in-process one, or
+	// one on this machine (cmd/fakesuno). A remote Suno's are not.
+	if u, err := url.Parse(cfg.SunoBaseURL); err == nil && loopback(u.Hostname()) {
 		cfg.Pipeline.MediaHosts = append(slices.Clone(cfg.Pipeline.MediaHosts), u.Host)
 	}
 	if cfg.CallbackBaseURL == "" {

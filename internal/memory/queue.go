@@ -39,7 +39,7 @@ type tierQueue struct {
 	// delivered is when each message group was last delivered from.
 	delivered map[string]time.Time
 	messages  []*entry
-	dead      []Message
+	dead      []*entry
 }
 
 // Queues is one queue per tier, each with its dead-letter queue, with SQS
@@ -97,11 +97,6 @@ func (q *Queues) Send(_ context.Context, job service.Job, delay time.Duration) e
 		return fmt.Errorf("encode job: %w", err)
 	}
 	return q.send(job.Tier, job.UserID, body, delay)
-}
-
-// SendRaw enqueues body on tier's queue.
-func (q *Queues) SendRaw(t generation.Tier, body []byte, delay time.Duration) error {
-	return q.send(t, "", body, delay)
 }
 
 func (q *Queues) send(t generation.Tier, group string, body []byte, delay time.Duration) error {
@@ -207,7 +202,7 @@ func (q *Queues) take(tq *tierQueue, n int) ([]Message, time.Time) {
 			continue
 		}
 		if e.ReceiveCount >= q.cfg.MaxReceiveCount {
-			tq.dead = append(tq.dead, e.Message)
+			tq.dead = append(tq.dead, e)
 			continue
 		}
 		e.ReceiveCount++
@@ -288,10 +283,13 @@ func (q *Queues) Depth(context.Context) (map[generation.Tier]service.QueueDepth,
 func (q *Queues) DeadLetters(t generation.Tier) []Message {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	var out []Message
 	if tq, ok := q.tiers[t]; ok {
-		return slices.Clone(tq.dead)
+		for _, e := range tq.dead {
+			out = append(out, e.Message)
+		}
 	}
-	return nil
+	return out
 }
 
 // Redrive moves every dead letter of tier back to its queue, with a fresh
@@ -306,8 +304,8 @@ func (q *Queues) Redrive(t generation.Tier) int {
 	dead := tq.dead
 	tq.dead = nil
 	q.mu.Unlock()
-	for _, m := range dead {
-		_ = q.SendRaw(t, m.Body, 0)
+	for _, e := range dead {
+		_ = q.send(t, e.group, e.Body, 0) // as SQS's redrive, in its message group
 	}
 	return len(dead)
 }

@@ -42,9 +42,6 @@ func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.
 	now := s.now()
 	g := generation.New(newID(), c.UserID, c.Tier, req, now, s.cfg.Deadline+s.cfg.Retry.Backoff(s.cfg.Retry.MaxAttempts)*2)
 	quota := s.cfg.Quotas[c.Tier]
-	if quota.Daily > 0 && quota.Window <= 0 {
-		quota.Window = 24 * time.Hour
-	}
 	g.HoldsQuota = quota.Open > 0
 	stored, created, err := s.Store.Create(ctx, g, idempotencyKey, quota)
 	var qe *QuotaError

@@ -7,7 +7,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
@@ -46,29 +45,6 @@ type Store interface {
 	// Overdue returns up to limit generations that are not terminal and
 	// whose deadline has passed, for the sweeper.
 	Overdue(ctx context.Context, now time.Time, limit int) ([]generation.Generation, error)
-}
-
-// Quota bounds one user's generations; a zero limit is no limit.
-type Quota struct {
-	// Open is the most unfinished (pending or processing) generations.
-	Open int
-	// Daily is the most creates in any Window (rolling 24 hours).
-	Daily  int
-	Window time.Duration
-}
-
-// QuotaError is a create refused by a quota.
-type QuotaError struct {
-	Limit string // "open" or "daily"
-	Max   int
-	// RetryAfter is when the next create may fit: for the daily quota, when
-	// the oldest counted create leaves the window; for the open one, an
-	// estimate (a slot frees when a generation ends).
-	RetryAfter time.Duration
-}
-
-func (e *QuotaError) Error() string {
-	return fmt.Sprintf("%s quota of %d reached; retry after %s", e.Limit, e.Max, e.RetryAfter)
 }
 
 // Page is one page of a listing.
@@ -170,39 +146,4 @@ type Suno interface {
 	Submit(ctx context.Context, req generation.Request, callbackURL string) (taskID string, err error)
 	// Record says how the task is doing.
 	Record(ctx context.Context, taskID string) (generation.TaskReport, error)
-}
-
-// openRetryAfter is what a refusal by the open quota suggests: a slot
-// frees when one of the caller's songs ends, typically within a minute.
-const openRetryAfter = time.Minute
-
-// Admit decides a create for a user who has open unfinished generations
-// and made the creates at times creates (oldest first) in the past: nil,
-// or the *QuotaError it is refused with. Stores call it inside their
-// atomic check, so the rule is one for every adapter.
-func (q Quota) Admit(open int, creates []time.Time, now time.Time) error {
-	if q.Open > 0 && open >= q.Open {
-		return &QuotaError{Limit: "open", Max: q.Open, RetryAfter: openRetryAfter}
-	}
-	if q.Daily > 0 {
-		recent := q.Recent(creates, now)
-		if len(recent) >= q.Daily {
-			return &QuotaError{Limit: "daily", Max: q.Daily, RetryAfter: recent[len(recent)-q.Daily].Add(q.Window).Sub(now)}
-		}
-	}
-	return nil
-}
-
-// Recent is the creates still in the window, oldest first, at most Daily
-// of them: all a store must keep.
-func (q Quota) Recent(creates []time.Time, now time.Time) []time.Time {
-	cut := 0
-	for cut < len(creates) && !creates[cut].After(now.Add(-q.Window)) {
-		cut++
-	}
-	recent := creates[cut:]
-	if len(recent) > q.Daily {
-		recent = recent[len(recent)-q.Daily:]
-	}
-	return recent
 }

@@ -98,11 +98,6 @@ func (q *Queues) Send(ctx context.Context, job service.Job, delay time.Duration)
 	return q.send(ctx, job.Tier, in)
 }
 
-// SendRaw enqueues body on tier's queue.
-func (q *Queues) SendRaw(ctx context.Context, t generation.Tier, body []byte, delay time.Duration) error {
-	return q.send(ctx, t, &sqs.SendMessageInput{MessageBody: aws.String(string(body)), DelaySeconds: delaySeconds(delay)})
-}
-
 func (q *Queues) send(ctx context.Context, t generation.Tier, in *sqs.SendMessageInput) error {
 	u, err := q.url(t)
 	if err != nil {

@@ -43,11 +43,11 @@ func Handler(v auth.Verifier, log *slog.Logger) func(context.Context, events.API
 			log.InfoContext(ctx, "connect with a bad token denied", "err", err, "sourceIp", ev.RequestContext.Identity.SourceIP)
 			return Policy("anonymous", "Deny", ev.MethodArn, nil), nil
 		}
-		context := map[string]any{"userId": caller.UserID, "tier": string(caller.Tier)}
+		who := map[string]any{"userId": caller.UserID, "tier": string(caller.Tier)}
 		if !caller.Expires.IsZero() {
-			context["exp"] = caller.Expires.Unix()
+			who["exp"] = caller.Expires.Unix() // the connection ends with the token
 		}
-		return Policy(caller.UserID, "Allow", ev.MethodArn, context), nil
+		return Policy(caller.UserID, "Allow", ev.MethodArn, who), nil
 	}
 }
 
