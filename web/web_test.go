@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/service"
 )
 
 func TestHandlerServesPage(t *testing.T) {
@@ -123,5 +125,105 @@ func TestLimitsMatchDomain(t *testing.T) {
 	}
 	if len(found) != len(generation.Models) {
 		t.Errorf("limits.js has custom limits for %d models, domain for %d", len(found), len(generation.Models))
+	}
+}
+
+// The Content-Security-Policy allows no inline script or style, so the
+// page must have none: every script is a file, every style is in
+// style.css, and no element carries an event handler attribute.
+func TestNoInlineScriptOrStyle(t *testing.T) {
+	for _, bad := range []struct{ what, re string }{
+		// A <script> tag with no src, or with a body.
+		{"an inline <script>", `(?is)<script\b[^>]*>\s*[^<\s]|<script\b(?:[^s>]|s[^r>]|sr[^c>])*>`},
+		{"a <style> element", `(?i)<style\b`},
+		{"a style attribute", `(?i)<[^>]+\sstyle\s*=`},
+		{"an event handler attribute", `(?i)<[^>]+\son[a-z]+\s*=`},
+		{"a javascript: URL", `(?i)javascript:`},
+	} {
+		re := regexp.MustCompile(bad.re)
+		err := fs.WalkDir(Files, ".", func(name string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(name, ".html") {
+				return err
+			}
+			b, err := fs.ReadFile(Files, name)
+			if err != nil {
+				return err
+			}
+			if m := re.Find(b); m != nil {
+				t.Errorf("%s has %s, which the CSP blocks: %q", name, bad.what, m)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(contentSecurityPolicy, "default-src 'self'") || strings.Contains(contentSecurityPolicy, "unsafe-inline") {
+		t.Errorf("the CSP is not the strict one this test assumes: %s", contentSecurityPolicy)
+	}
+}
+
+// Every element the scripts look up by id must be in index.html: a
+// missing one is a TypeError in the browser and nothing on the page.
+func TestScriptIDsExist(t *testing.T) {
+	html, err := fs.ReadFile(Files, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\sid="([^"]+)"`).FindAllSubmatch(html, -1) {
+		ids[string(m[1])] = true
+	}
+	lookup := regexp.MustCompile(`(?:\$|getElementById)\("([A-Za-z0-9_-]+)"\)`)
+	scripts, _ := fs.Glob(Files, "*.js")
+	for _, name := range scripts {
+		b, _ := fs.ReadFile(Files, name)
+		for _, m := range lookup.FindAllSubmatch(b, -1) {
+			if !ids[string(m[1])] {
+				t.Errorf("%s looks up #%s, which index.html does not have", name, m[1])
+			}
+		}
+	}
+	// The stats panel fills one <dd id="stat-KEY"> per count it shows.
+	stats, _ := fs.ReadFile(Files, "stats.js")
+	m := regexp.MustCompile(`export const SUMMARY_COUNTS = \[([^\]]*)\]`).FindSubmatch(stats)
+	if m == nil {
+		t.Fatal("SUMMARY_COUNTS not found in stats.js")
+	}
+	for _, q := range strings.Split(string(m[1]), ",") {
+		if key := strings.Trim(strings.TrimSpace(q), `"`); key != "" && !ids["stat-"+key] {
+			t.Errorf("stats.js shows %q, but index.html has no #stat-%s", key, key)
+		}
+	}
+}
+
+// The stats panel shows the counts GET /api/queue/stats returns, by their
+// JSON names.
+func TestStatsCountsMatchAPI(t *testing.T) {
+	stats, err := fs.ReadFile(Files, "stats.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`export const SUMMARY_COUNTS = \[([^\]]*)\]`).FindSubmatch(stats)
+	if m == nil {
+		t.Fatal("SUMMARY_COUNTS not found in stats.js")
+	}
+	var shown []string
+	for _, q := range strings.Split(string(m[1]), ",") {
+		if q = strings.Trim(strings.TrimSpace(q), `"`); q != "" {
+			shown = append(shown, q)
+		}
+	}
+	var api []string
+	typ := reflect.TypeFor[service.TierStats]()
+	for i := range typ.NumField() {
+		if name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			api = append(api, name)
+		}
+	}
+	slices.Sort(shown)
+	slices.Sort(api)
+	if !slices.Equal(shown, api) {
+		t.Errorf("stats.js SUMMARY_COUNTS = %v, the API's counts are %v", shown, api)
 	}
 }

@@ -4,33 +4,41 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/localstack"
+	"github.com/songqueue/songqueue/internal/logging"
 	"github.com/songqueue/songqueue/web"
 )
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log); err != nil {
-		log.Error("devstack failed", "err", err)
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger) error {
+func run() error {
 	cfg, err := localstack.EnvOrDefault()
 	if err != nil {
 		return err
 	}
+	// Text for people by default; LOG_FORMAT=json prints what the Lambda
+	// functions print, EMF metrics included.
+	format := cfg.LogFormat
+	if format == "" {
+		format = logging.Text
+	}
+	log, rec := app.Telemetry(os.Stderr, format, cfg.LogLevel, cfg.MetricsNamespace, nil)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	stack, err := localstack.Start(ctx, cfg, localstack.Options{Logger: log, Page: web.Handler()})
+	stack, err := localstack.Start(ctx, cfg, localstack.Options{Logger: log, Metrics: rec, Page: web.Handler()})
 	if err != nil {
 		return err
 	}
@@ -45,7 +53,11 @@ func run(log *slog.Logger) error {
 	}
 	fmt.Printf("\nDemo users (tokens valid 30 days, signed with JWT_SECRET):\n")
 	for _, u := range users {
-		fmt.Printf("  %-11s %s\n  %s\n", u.Tier, u.UserID, u.Token)
+		role := string(u.Tier)
+		if len(u.Groups) > 0 {
+			role += " " + strings.Join(u.Groups, ",")
+		}
+		fmt.Printf("  %-17s %s\n  %s\n", role, u.UserID, u.Token)
 	}
 	fmt.Printf("\nTry:\n  curl -s -X POST %s/api/generation/create -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"prompt\":\"a calm piano song\"}'\n\nCtrl-C stops, after the jobs in flight finish.\n\n", stack.URL)
 

@@ -22,7 +22,7 @@ func TestRedriveMovesDeadLettersBack(t *testing.T) {
 	ctx := context.Background()
 	dlq := res.Queues[generation.Free].DeadLetter
 	for range 3 {
-		if _, err := c.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(dlq), MessageBody: aws.String(`{"kind":"generate"}`)}); err != nil {
+		if _, err := c.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(dlq), MessageBody: aws.String(`{"kind":"generate","generationId":"g-1","tier":"FREE","attempt":2}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -32,11 +32,11 @@ func TestRedriveMovesDeadLettersBack(t *testing.T) {
 	getenv := func(k string) string { return env[k] }
 
 	var out bytes.Buffer
-	if err := run(ctx, nil, getenv, &out); err != nil {
+	if err := run(ctx, []string{"-show"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "FREE       dead letters: 3") {
-		t.Fatalf("listing:\n%s\nwant FREE with 3 dead letters", out.String())
+	if !strings.Contains(out.String(), "FREE       dead letters: 3") || strings.Count(out.String(), "generate generation g-1 attempt 2") != 3 {
+		t.Fatalf("listing:\n%s\nwant FREE with 3 dead letters, each shown", out.String())
 	}
 	out.Reset()
 	if err := run(ctx, []string{"-tier", "free"}, getenv, &out); err != nil {

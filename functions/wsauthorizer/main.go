@@ -3,18 +3,21 @@
 package main
 
 import (
-	"log/slog"
+	"errors"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/lambdaapp/wsauth"
+	"github.com/songqueue/songqueue/internal/logging"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	level, lerr := logging.LevelFromEnv(os.Getenv)
+	log := logging.New(os.Stdout, logging.JSON, level)
 	settings, err := auth.SettingsFromEnv(os.Getenv)
+	err = errors.Join(lerr, err)
 	var v auth.Verifier
 	if err == nil {
 		v, err = settings.Verifier(log)

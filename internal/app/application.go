@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -23,7 +24,11 @@ import (
 	"github.com/songqueue/songqueue/internal/dynamo"
 	"github.com/songqueue/songqueue/internal/eventsource"
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/logging"
+	"github.com/songqueue/songqueue/internal/media"
 	"github.com/songqueue/songqueue/internal/memory"
+	"github.com/songqueue/songqueue/internal/metrics"
+	"github.com/songqueue/songqueue/internal/s3media"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 	"github.com/songqueue/songqueue/internal/suno"
@@ -58,6 +63,10 @@ func (r Role) talksToSuno() bool {
 	return r == RoleWorker || r == RoleSweeper || r == RoleCallback || r == RoleLocal
 }
 
+// keepsMedia: every role that finishes generations (and so decides to
+// save their files) or deletes them.
+func (r Role) keepsMedia() bool { return r != RoleWebSocket }
+
 // usesQueues: everything but the WebSocket routes sends jobs.
 func (r Role) usesQueues() bool { return r != RoleWebSocket }
 
@@ -75,6 +84,10 @@ type Options struct {
 	// Logger; default JSON lines on stdout at the configured level, which
 	// Lambda sends to the function's log group.
 	Logger *slog.Logger
+	// Metrics; default EMF documents on stdout beside the logger's lines
+	// (CloudWatch Logs extracts the metrics), or, when a Logger is given,
+	// debug lines on it.
+	Metrics metrics.Recorder
 	// AWSConfig; default awsinfra.LoadAWSConfig, which resolves the
 	// endpoints as the SDK does (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>).
 	AWSConfig *aws.Config
@@ -104,11 +117,22 @@ type Application struct {
 	// on the AWS backend), for a look inside.
 	Store  *memory.Store
 	Queues *memory.Queues
+	// Media serves the songs' copies where MEDIA_BASE_URL points (the
+	// local stack mounts it at /media/); nil when nothing is copied.
+	Media http.Handler
 }
 
-// NewLogger returns the JSON logger the functions use.
-func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+// Telemetry returns a logger and a metrics recorder writing to w in
+// format: JSON log lines with EMF documents between them (what Lambda
+// sends to CloudWatch Logs, and the local stack prints with
+// LOG_FORMAT=json), or text lines with the metrics at debug level.
+func Telemetry(w io.Writer, format logging.Format, level slog.Level, namespace string, now func() time.Time) (*slog.Logger, metrics.Recorder) {
+	w = logging.SyncWriter(w)
+	log := logging.New(w, format, level)
+	if format == logging.JSON {
+		return log, metrics.NewEMF(w, namespace, now)
+	}
+	return log, metrics.NewLog(log)
 }
 
 // New assembles the application of role from cfg. It runs once per cold
@@ -122,9 +146,16 @@ func New(ctx context.Context, role Role, cfg Config, opt Options) (*Application,
 	if !role.valid() {
 		return nil, fmt.Errorf("unknown role %q", role)
 	}
-	log := opt.Logger
+	log, rec := opt.Logger, opt.Metrics
 	if log == nil {
-		log = NewLogger(os.Stdout, cfg.LogLevel)
+		format := cfg.LogFormat
+		if format == "" {
+			format = logging.JSON
+		}
+		log, rec = Telemetry(os.Stdout, format, cfg.LogLevel, cfg.MetricsNamespace, opt.Now)
+	}
+	if rec == nil {
+		rec = metrics.NewLog(log)
 	}
 	a := &Application{Role: role, Config: cfg, Log: log}
 	awsConfig := sync.OnceValues(func() (aws.Config, error) {
@@ -162,6 +193,9 @@ func New(ctx context.Context, role Role, cfg Config, opt Options) (*Application,
 	if deps.Notifier == nil {
 		deps.Notifier = discardNotifier{log}
 	}
+	if deps.Media != nil {
+		deps.Fetcher = media.Fetcher{Client: &http.Client{Timeout: 2 * time.Minute}, MaxBytes: cfg.Media.MaxBytes}
+	}
 	if opt.WrapQueue != nil && role.usesQueues() {
 		deps.Queue = opt.WrapQueue(deps.Queue)
 	}
@@ -188,6 +222,7 @@ func New(ctx context.Context, role Role, cfg Config, opt Options) (*Application,
 	pipeline.CallbackKey = keys.callbackKey
 	pipeline.Now = opt.Now
 	pipeline.Logger = log
+	pipeline.Metrics = rec
 	a.Service = service.New(deps, pipeline)
 	return a, nil
 }
@@ -198,11 +233,18 @@ func (a *Application) memoryBackend(cfg Config, opt Options, deps *service.Deps)
 		now = time.Now
 	}
 	a.Store = memory.NewStore(memory.WithClock(now))
-	deps.Store, deps.Connections = a.Store, a.Store
+	deps.Store, deps.Connections, deps.Controls = a.Store, a.Store, a.Store
 	deps.Limiter = memory.NewLimiter(cfg.RateLimit, now)
+	if a.Role.keepsMedia() && cfg.Media.BaseURL != "" {
+		dir, err := media.OpenDir(cfg.Media.Dir, cfg.Media.BaseURL)
+		if err != nil {
+			return err
+		}
+		deps.Media, a.Media = dir, dir
+	}
 	if a.Role.usesQueues() {
 		a.Queues = memory.NewQueues(memory.QueueConfig{VisibilityTimeout: cfg.Queues.VisibilityTimeout, MaxReceiveCount: cfg.Queues.MaxReceiveCount, Now: now})
-		deps.Queue, a.Source = a.Queues, a.Queues
+		deps.Queue, deps.DeadLetters, a.Source = a.Queues, a.Queues, a.Queues
 	}
 	return nil
 }
@@ -222,7 +264,7 @@ func (a *Application) awsBackend(ctx context.Context, awsCfg aws.Config, cfg Con
 		}
 	}
 	store := dynamo.NewStore(clients.DynamoDB, cfg.Names.Generations, cfg.Names.Connections, dynamo.Options{Now: opt.Now})
-	deps.Store, deps.Connections = store, store
+	deps.Store, deps.Connections, deps.Controls = store, store, store
 	deps.Limiter = dynamo.NewLimiter(clients.DynamoDB, cfg.Names.Generations, "suno", cfg.RateLimit, opt.Now)
 	if a.Role.usesQueues() {
 		urls := cfg.QueueURLs
@@ -233,7 +275,19 @@ func (a *Application) awsBackend(ctx context.Context, awsCfg aws.Config, cfg Con
 			}
 		}
 		queues := sqsqueue.New(clients.SQS, urls)
-		deps.Queue, a.Source = queues, queues
+		deps.Queue, deps.DeadLetters, a.Source = queues, queues, queues
+	}
+	if a.Role.keepsMedia() && cfg.Media.BaseURL != "" {
+		bucket := cfg.Media.Bucket
+		if bucket == "" && cfg.Emulator && awsinfra.Emulated(os.Getenv, "S3") {
+			bucket = cfg.Names.Media
+		}
+		if bucket != "" {
+			store := s3media.New(clients.S3, bucket, cfg.Media.BaseURL)
+			deps.Media, a.Media = store, store
+		} else {
+			a.Log.Warn("no MEDIA_BUCKET (nor an emulated S3): songs keep Suno's URLs, which expire after about 15 days")
+		}
 	}
 	if deps.Notifier == nil && cfg.WebSocketEndpoint != "" {
 		deps.Notifier = apigw.New(awsCfg, cfg.WebSocketEndpoint)

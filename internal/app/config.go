@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/awsinfra"
 	"github.com/songqueue/songqueue/internal/envconfig"
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/logging"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
@@ -57,7 +59,14 @@ const (
 //	                                      per user (DefaultQuotas; 0 is no limit)
 //	RATE_LIMIT_AGING_STEP, GENERATION_MAX_ATTEMPTS, GENERATION_BACKOFF_BASE,
 //	GENERATION_POLL_INTERVAL, GENERATION_DEADLINE, CLAIM_LEASE
+//	ADMIN_GROUP                           the token group of operators (admin)
+//	PAUSE_RECHECK                         how often a paused tier's job looks again (10s)
 //	LOG_LEVEL                             DEBUG, INFO (default), WARN, ERROR; AWS_LAMBDA_LOG_LEVEL wins
+//	LOG_FORMAT                            json (the functions' default) or text (the local stack's)
+//	METRICS_NAMESPACE                     CloudWatch namespace of the metrics (SongQueue)
+//	MEDIA_BUCKET | MEDIA_DIR, MEDIA_BASE_URL, MEDIA_MAX_BYTES
+//	                                      where the songs' copies are kept (an S3 bucket, or a
+//	                                      directory locally) and served; no base URL: no copies
 type Config struct {
 	Backend Backend
 	// Emulator is set when an AWS_ENDPOINT_URL variable points some AWS
@@ -82,6 +91,22 @@ type Config struct {
 	Pipeline  service.Config
 	RateLimit ratelimit.Policy
 	LogLevel  slog.Level
+	// LogFormat is empty unless LOG_FORMAT sets it: each program has its
+	// default (JSON lines in Lambda, text in the local stack).
+	LogFormat        logging.Format
+	MetricsNamespace string
+	// Media is where the songs' copies go (DESIGN.md section 11).
+	Media MediaConfig
+}
+
+// MediaConfig says where the copies of the songs' files are kept and
+// served: a directory on the memory backend, a bucket on the AWS one.
+// Without a base URL nothing is copied.
+type MediaConfig struct {
+	Dir      string // MEDIA_DIR, default <temp>/songqueue-media
+	Bucket   string // MEDIA_BUCKET, default <prefix>-media on an emulator
+	BaseURL  string // MEDIA_BASE_URL: where users fetch them
+	MaxBytes int64  // MEDIA_MAX_BYTES, the largest file copied (64 MiB)
 }
 
 // SecretRef says where a secret is: a Secrets Manager secret, an SSM
@@ -99,17 +124,23 @@ func (r SecretRef) Set() bool { return r.SecretARN != "" || r.Parameter != "" ||
 // DefaultConfig is the configuration when the environment says nothing.
 func DefaultConfig() Config {
 	return Config{
-		Backend:        Memory,
-		Names:          awsinfra.DefaultNames(""),
-		Queues:         sqsqueue.DefaultSettings(),
-		Auth:           auth.DefaultSettings(),
-		SunoKey:        SecretRef{Name: "SUNO_API_KEY"},
-		CallbackSecret: SecretRef{Name: "CALLBACK_SECRET"},
-		Pipeline:       withQuotas(service.DefaultConfig()),
-		RateLimit:      ratelimit.DefaultPolicy(),
-		LogLevel:       slog.LevelInfo,
+		Backend:          Memory,
+		Names:            awsinfra.DefaultNames(""),
+		Queues:           sqsqueue.DefaultSettings(),
+		Auth:             auth.DefaultSettings(),
+		SunoKey:          SecretRef{Name: "SUNO_API_KEY"},
+		CallbackSecret:   SecretRef{Name: "CALLBACK_SECRET"},
+		Pipeline:         withQuotas(service.DefaultConfig()),
+		RateLimit:        ratelimit.DefaultPolicy(),
+		LogLevel:         slog.LevelInfo,
+		MetricsNamespace: DefaultMetricsNamespace,
+		Media:            MediaConfig{Dir: filepath.Join(os.TempDir(), "songqueue-media"), MaxBytes: 64 << 20},
 	}
 }
+
+// DefaultMetricsNamespace is the metrics' CloudWatch namespace unless
+// METRICS_NAMESPACE says otherwise; the template gives each stack its own.
+const DefaultMetricsNamespace = "SongQueue"
 
 // FromEnv reads the configuration through getenv (os.Getenv when nil) over
 // the defaults, and every problem at once.
@@ -191,15 +222,27 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	}
 	c.Pipeline.Quotas = quotas
 
-	level := getenv("AWS_LAMBDA_LOG_LEVEL")
-	if level == "" {
-		level = getenv("LOG_LEVEL")
+	r.String("ADMIN_GROUP", &c.Pipeline.AdminGroup)
+	r.Duration("PAUSE_RECHECK", &c.Pipeline.PauseRecheck)
+	r.String("METRICS_NAMESPACE", &c.MetricsNamespace)
+	r.String("MEDIA_DIR", &c.Media.Dir)
+	r.String("MEDIA_BUCKET", &c.Media.Bucket)
+	r.String("MEDIA_BASE_URL", &c.Media.BaseURL)
+	c.Media.BaseURL = strings.TrimRight(c.Media.BaseURL, "/")
+	maxBytes := int(c.Media.MaxBytes)
+	r.Int("MEDIA_MAX_BYTES", &maxBytes, 1)
+	c.Media.MaxBytes = int64(maxBytes)
+	if f, err := logging.ParseFormat(getenv("LOG_FORMAT"), ""); err != nil {
+		r.Fail(fmt.Errorf("LOG_FORMAT: %w", err))
+	} else {
+		c.LogFormat = f
 	}
-	if level != "" {
-		if err := c.LogLevel.UnmarshalText([]byte(normalizeLevel(level))); err != nil {
-			r.Fail(fmt.Errorf("log level %q: want DEBUG, INFO, WARN or ERROR", level))
-		}
+
+	level, err := logging.LevelFromEnv(getenv)
+	if err != nil {
+		r.Fail(err)
 	}
+	c.LogLevel = level
 }
 
 // queueURLs reads every tier's queue URLs, or none.
@@ -245,16 +288,4 @@ func withQuotas(c service.Config) service.Config {
 	c.Quotas = DefaultQuotas()
 	c.MediaHosts = DefaultMediaHosts()
 	return c
-}
-
-// normalizeLevel maps Lambda's level names (TRACE, DEBUG, INFO, WARN,
-// ERROR, FATAL) onto slog's.
-func normalizeLevel(s string) string {
-	switch strings.ToUpper(s) {
-	case "TRACE":
-		return "DEBUG"
-	case "FATAL":
-		return "ERROR"
-	}
-	return s
 }

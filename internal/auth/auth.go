@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -52,8 +53,8 @@ func (h HS256) Verify(_ context.Context, token string) (identity.Caller, error) 
 	return CallerFromClaims(claims, h.TierClaim)
 }
 
-// Mint signs a token for user with tier, valid for ttl.
-func (h HS256) Mint(userID string, tier generation.Tier, ttl time.Duration) (string, error) {
+// Mint signs a token for user with tier, valid for ttl, in groups.
+func (h HS256) Mint(userID string, tier generation.Tier, ttl time.Duration, groups ...string) (string, error) {
 	now := time.Now()
 	if h.Now != nil {
 		now = h.Now()
@@ -65,6 +66,9 @@ func (h HS256) Mint(userID string, tier generation.Tier, ttl time.Duration) (str
 	claims := jwt.MapClaims{"sub": userID, claim: string(tier), "iat": now.Unix(), "exp": now.Add(ttl).Unix()}
 	if h.Issuer != "" {
 		claims["iss"] = h.Issuer
+	}
+	if len(groups) > 0 {
+		claims[GroupsClaim] = groups
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(h.Secret)
 	if err != nil {
@@ -96,7 +100,43 @@ func CallerFromClaims(claims map[string]any, tierClaim string) (identity.Caller,
 	if err != nil {
 		return identity.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	return identity.Caller{UserID: sub, Tier: tier, Expires: expiry(claims["exp"])}, nil
+	c := identity.Caller{UserID: sub, Tier: tier, Expires: expiry(claims["exp"])}
+	for _, name := range []string{CognitoGroupsClaim, GroupsClaim} {
+		c.Groups = append(c.Groups, groupList(claims[name])...)
+	}
+	return c, nil
+}
+
+// The claims that carry a caller's groups: Cognito's, and the name most
+// OIDC issuers use.
+const (
+	CognitoGroupsClaim = "cognito:groups"
+	GroupsClaim        = "groups"
+)
+
+// groupList reads a groups claim: a JSON array as a token carries it, or
+// the text API Gateway's JWT authorizer makes of one ("[admin ops]"), or a
+// comma- or space-separated list.
+func groupList(v any) []string {
+	var out []string
+	switch g := v.(type) {
+	case []any:
+		for _, e := range g {
+			if s, ok := e.(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+	case []string:
+		for _, s := range g {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	case string:
+		g = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(g), "["), "]")
+		out = strings.FieldsFunc(g, func(r rune) bool { return r == ',' || r == ' ' })
+	}
+	return out
 }
 
 // expiry reads an exp claim, a number of seconds (as a verified token

@@ -61,3 +61,46 @@ func TestMissingTierIsFree(t *testing.T) {
 		t.Fatalf("got %+v, %v; want FREE", c, err)
 	}
 }
+
+func TestGroupsFromEveryForm(t *testing.T) {
+	for name, claims := range map[string]map[string]any{
+		"token array":            {"sub": "u", "groups": []any{"ops", "admin"}},
+		"cognito array":          {"sub": "u", "cognito:groups": []any{"admin"}},
+		"api gateway text":       {"sub": "u", "cognito:groups": "[ops admin]"},
+		"comma separated":        {"sub": "u", "groups": "ops,admin"},
+		"minted by the dev tool": mintedClaims(t, "admin"),
+	} {
+		c, err := CallerFromClaims(claims, "")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !c.InGroup("admin") || c.InGroup("root") || c.InGroup("") {
+			t.Errorf("%s: groups %q, want admin among them and nothing else matching", name, c.Groups)
+		}
+	}
+	c, err := CallerFromClaims(map[string]any{"sub": "u", "groups": "[]", "cognito:groups": 7}, "")
+	if err != nil || len(c.Groups) != 0 {
+		t.Errorf("no usable groups gave %q, %v; want none", c.Groups, err)
+	}
+}
+
+// mintedClaims are the verified claims of a development token in groups.
+func mintedClaims(t *testing.T, groups ...string) map[string]any {
+	t.Helper()
+	h := HS256{Secret: []byte("test-secret")}
+	tok, err := h.Mint("u", generation.Free, time.Minute, groups...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]any{"sub": c.UserID}
+	g := make([]any, len(c.Groups))
+	for i, x := range c.Groups {
+		g[i] = x
+	}
+	out["groups"] = g
+	return out
+}

@@ -70,7 +70,7 @@ func newEnv(t testing.TB, callbacks bool, pollScript ...generation.TaskStage) *e
 		sc.CallbackBaseURL = "https://api.example.com"
 	}
 	e.svc = service.New(service.Deps{
-		Store: store, Connections: store, Queue: queues,
+		Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues,
 		Notifier: apigw.New(cfg, api.Endpoint()),
 		Limiter:  dynamo.NewLimiter(c.DynamoDB, res.Names.Generations, "suno", ratelimit.Policy{Rate: 10}, nil),
 		Suno:     e.suno,
@@ -243,8 +243,8 @@ var budget = map[string]int{
 	"DynamoDB.PutItem":            3,
 	// 4 of them check, before a progress push, that the state is still the
 	// stored one (events never go backwards; made only when the owner has a
-	// connection open).
-	"DynamoDB.GetItem":                         8,
+	// connection open); 1 reads whether the tier is paused.
+	"DynamoDB.GetItem":                         9,
 	"DynamoDB.UpdateItem":                      1,
 	"DynamoDB.Query":                           5,
 	"SQS.SendMessage":                          2,

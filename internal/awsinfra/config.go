@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -43,10 +44,19 @@ func EmulatorConfigured(getenv func(string) string) bool {
 	return false
 }
 
+// Emulated reports whether service (its endpoint id: "S3", "SQS", ...)
+// is pointed at an emulator, alone or with every service.
+func Emulated(getenv func(string) string, service string) bool {
+	if strings.EqualFold(strings.TrimSpace(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")), "true") {
+		return false
+	}
+	return strings.TrimSpace(getenv(EndpointEnv)) != "" || strings.TrimSpace(getenv(EndpointEnv+"_"+service)) != ""
+}
+
 // serviceIDs are the services the project uses, as their endpoint
 // variables spell them.
 func serviceIDs() []string {
-	return []string{"DYNAMODB", "SQS", "APIGATEWAYMANAGEMENTAPI", "SECRETS_MANAGER", "SSM"}
+	return []string{"DYNAMODB", "SQS", "S3", "APIGATEWAYMANAGEMENTAPI", "SECRETS_MANAGER", "SSM"}
 }
 
 // LoadAWSConfig returns the AWS configuration of the environment. The SDK
@@ -92,9 +102,15 @@ func EmulatorConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 type Clients struct {
 	DynamoDB *dynamodb.Client
 	SQS      *sqs.Client
+	S3       *s3.Client
 }
 
-// NewClients returns clients on cfg.
+// NewClients returns clients on cfg. S3 addresses buckets by path when an
+// emulator is configured: emulators serve no per-bucket host names.
 func NewClients(cfg aws.Config) Clients {
-	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg)}
+	pathStyle := Emulated(os.Getenv, "S3")
+	return Clients{
+		DynamoDB: dynamodb.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
+		S3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
+	}
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -26,6 +29,9 @@ type Names struct {
 	Prefix      string
 	Generations string // default "<prefix>-generations"
 	Connections string // default "<prefix>-connections"
+	// Media is the bucket of the songs' copies, default "<prefix>-media"
+	// (bucket names are global: in AWS the template names it).
+	Media string
 }
 
 // DefaultNames are the names for prefix (DefaultPrefix when empty).
@@ -33,7 +39,7 @@ func DefaultNames(prefix string) Names {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return Names{Prefix: prefix, Generations: prefix + "-generations", Connections: prefix + "-connections"}
+	return Names{Prefix: prefix, Generations: prefix + "-generations", Connections: prefix + "-connections", Media: prefix + "-media"}
 }
 
 // Queue is tier's queue name.
@@ -64,7 +70,24 @@ func Ensure(ctx context.Context, c Clients, n Names, s sqsqueue.Settings) (Resou
 	if err != nil {
 		return Resources{}, err
 	}
+	if c.S3 != nil && n.Media != "" && Emulated(os.Getenv, "S3") {
+		if err := EnsureBucket(ctx, c.S3, n.Media); err != nil {
+			return Resources{}, err
+		}
+	}
 	return Resources{Names: n, Queues: queues}, nil
+}
+
+// EnsureBucket creates the media bucket if it is missing; Ensure makes it
+// only where S3 is emulated.
+func EnsureBucket(ctx context.Context, client *s3.Client, name string) error {
+	_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	var exists *s3types.BucketAlreadyExists
+	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
+		return fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	return nil
 }
 
 // EnsureTables is the DynamoDB half of Ensure.
@@ -166,6 +189,11 @@ func Teardown(ctx context.Context, c Clients, r Resources) error {
 			}
 		}
 	}
+	if c.S3 != nil && r.Names.Media != "" && Emulated(os.Getenv, "S3") {
+		if err := emptyAndDelete(ctx, c.S3, r.Names.Media); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, u := range r.Queues {
 		for _, url := range []string{u.Queue, u.DeadLetter} {
 			_, err := c.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
@@ -176,4 +204,29 @@ func Teardown(ctx context.Context, c Clients, r Resources) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func emptyAndDelete(ctx context.Context, client *s3.Client, bucket string) error {
+	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		var nb *s3types.NoSuchBucket
+		if errors.As(err, &nb) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list bucket %s: %w", bucket, err)
+		}
+		for _, o := range page.Contents {
+			if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key}); err != nil {
+				return fmt.Errorf("empty bucket %s: %w", bucket, err)
+			}
+		}
+	}
+	_, err := client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
+	var nb *s3types.NoSuchBucket
+	if err != nil && !errors.As(err, &nb) {
+		return fmt.Errorf("delete bucket %s: %w", bucket, err)
+	}
+	return nil
 }

@@ -1,7 +1,8 @@
 // Package browsertest drives the real page in headless Chromium against the
 // local stack: sign in as a demo user, create a song and watch it finish,
 // cancel another, reload, and check that the page never talks to any host
-// but the stack's own.
+// but the stack's own; and, as the demo admin, the operator view: pause and
+// resume a tier, retry a failed song, with a FREE user in a second tab.
 //
 // It needs Debian's chromium (.ci/run installs it). Without it the test
 // skips, or fails when CI=true. CHROMIUM_PATH overrides the executable.
@@ -28,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -179,6 +181,7 @@ type browser struct {
 	rec      *recorder
 	stackLog *lockedBuffer
 	shots    string
+	name     string // of the tab, when a test has several
 	dumped   bool
 }
 
@@ -211,6 +214,11 @@ func (b *browser) dump() {
 	b.t.Logf("requests:\n  %s", strings.Join(requests, "\n  "))
 	b.t.Logf("error responses: %v; failed loads: %v", responses, failed)
 	b.t.Logf("stack log:\n%s", b.stackLog.String())
+	if b.name != "" {
+		b.t.Logf("(the tab above is %q)", b.name)
+		b.screenshot("failure-" + b.name)
+		return
+	}
 	b.screenshot("failure")
 }
 
@@ -377,7 +385,24 @@ func itemExpr(id string) string {
 	return fmt.Sprintf(`document.querySelector('ol#generations > li.gen-item[data-generation-id=%s]')`, strconv.Quote(id))
 }
 
-func TestBrowserSongLifecycle(t *testing.T) {
+// harness is one local stack and one headless browser on it.
+type harness struct {
+	t        *testing.T
+	stack    *localstack.Stack
+	stackURL *url.URL
+	stackLog *lockedBuffer
+	shots    string
+	exe      string
+	started  time.Time
+	first    *browser // the tab that started the browser
+}
+
+// startHarness starts the stack, with delays long enough to see a progress
+// bar move and short enough for a test to take seconds (tune changes the
+// configuration further), and a browser with one tab. It skips the test
+// when chromium is missing, unless CI is set.
+func startHarness(t *testing.T, tune func(*localstack.Config)) *harness {
+	t.Helper()
 	exe, err := chromiumPath()
 	if err != nil {
 		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
@@ -385,11 +410,8 @@ func TestBrowserSongLifecycle(t *testing.T) {
 		}
 		t.Skipf("%v; install it with: %s", err, installHint)
 	}
-	started := time.Now()
+	h := &harness{t: t, exe: exe, started: time.Now(), stackLog: &lockedBuffer{}}
 
-	// The stack, with delays long enough to see the progress bar move and
-	// short enough for the whole test to take seconds.
-	stackLog := &lockedBuffer{}
 	cfg := localstack.DefaultConfig()
 	cfg.Port = 0
 	cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay = 300*time.Millisecond, 900*time.Millisecond, 1800*time.Millisecond
@@ -397,9 +419,12 @@ func TestBrowserSongLifecycle(t *testing.T) {
 	cfg.Pipeline.Retry.BackoffBase = 50 * time.Millisecond
 	cfg.RateLimit.Rate = 100
 	cfg.Pipeline.Deadline = 2 * time.Minute
+	if tune != nil {
+		tune(&cfg)
+	}
 	stack, err := localstack.Start(context.Background(), cfg, localstack.Options{
 		Page:   web.Handler(),
-		Logger: slog.New(slog.NewTextHandler(stackLog, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger: slog.New(slog.NewTextHandler(h.stackLog, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
@@ -411,24 +436,24 @@ func TestBrowserSongLifecycle(t *testing.T) {
 			t.Errorf("stack shutdown: %v", err)
 		}
 	})
-	stackURL, err := url.Parse(stack.URL)
-	if err != nil {
+	h.stack = stack
+	if h.stackURL, err = url.Parse(stack.URL); err != nil {
 		t.Fatal(err)
 	}
 
-	shots := filepath.Join(repoRoot(t), ".artifacts", "screenshots")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
+	h.shots = filepath.Join(repoRoot(t), ".artifacts", "screenshots")
+	if err := os.MkdirAll(h.shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
 
 	// The browser: headless, a fresh profile, nothing in the background,
 	// and every host name but the stack's address unresolvable, so that a
-	// stray request is seen (below) but never leaves the machine.
+	// stray request is seen (by the recorder) but never leaves the machine.
 	profile, err := os.MkdirTemp("", "songqueue-chromium-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(profile) // after the browser exits (the defers below run first)
+	t.Cleanup(func() { os.RemoveAll(profile) }) // after the browser exits (registered later, so run first)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
@@ -443,26 +468,46 @@ func TestBrowserSongLifecycle(t *testing.T) {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-pings", true),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+stackURL.Hostname()),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+h.stackURL.Hostname()),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	rec := &recorder{}
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(rec.listen))
-	defer cancelTab()
-	b := &browser{t: t, ctx: tabCtx, stackURL: stackURL, rec: rec, stackLog: stackLog, shots: shots}
+	t.Cleanup(cancelAlloc)
+	h.first = h.openTab(allocCtx, "")
+	t.Logf("browser %s up after %s", exe, time.Since(h.started).Round(time.Millisecond))
+	return h
+}
 
-	// Start the browser. A deadline on the first run's context would end
-	// the browser with it, so the limit is a timer that cancels the tab.
-	// Each step below has its own timeout.
+// openTab opens a tab: the browser's first when parent is the allocator's
+// context, else a new tab of parent's browser (with its own
+// sessionStorage, so its own sign-in). name prefixes its failure
+// screenshot.
+func (h *harness) openTab(parent context.Context, name string) *browser {
+	h.t.Helper()
+	rec := &recorder{}
+	tabCtx, cancelTab := chromedp.NewContext(parent, chromedp.WithListener(rec.listen))
+	h.t.Cleanup(cancelTab)
+	// A deadline on the first run's context would end the browser with
+	// it, so the limit is a timer that cancels the tab. Each step has its
+	// own timeout.
 	startTimer := time.AfterFunc(30*time.Second, cancelTab)
 	if err := chromedp.Do(tabCtx); err != nil {
-		t.Fatalf("start %s (30 s limit): %v", exe, err)
+		h.t.Fatalf("start %s tab %q (30 s limit): %v", h.exe, name, err)
 	}
 	if !startTimer.Stop() {
-		t.Fatalf("start %s: no answer in 30 s", exe)
+		h.t.Fatalf("start %s tab %q: no answer in 30 s", h.exe, name)
 	}
-	t.Logf("browser %s up after %s", exe, time.Since(started).Round(time.Millisecond))
+	return &browser{t: h.t, ctx: tabCtx, stackURL: h.stackURL, rec: rec, stackLog: h.stackLog, shots: h.shots, name: name}
+}
+
+// newTab opens another tab in the same browser.
+func (h *harness) newTab(name string) *browser {
+	h.t.Helper()
+	return h.openTab(h.first.ctx, name)
+}
+
+func TestBrowserSongLifecycle(t *testing.T) {
+	h := startHarness(t, nil)
+	started, stack, stackURL, rec, b := h.started, h.stack, h.stackURL, h.first.rec, h.first
 
 	// 1. Sign in as the PREMIUM demo user.
 	b.do("open the page", 15*time.Second, chromedp.Navigate(stack.URL+"/"))
@@ -713,5 +758,380 @@ func TestBrowserSongLifecycle(t *testing.T) {
 	t.Logf("%d requests and %d WebSockets, all to %s; took %s", len(requests), len(sockets), stackURL.Host, time.Since(started).Round(time.Millisecond))
 	if t.Failed() {
 		b.dump()
+	}
+}
+
+// signIn opens the page in b and signs in as the demo user whose option
+// in #dev-user contains label, then waits for the WebSocket.
+func (h *harness) signIn(b *browser, label string) {
+	b.t.Helper()
+	b.do("open the page", 15*time.Second, chromedp.Navigate(h.stack.URL+"/"))
+	b.do("wait for the demo sign-in", 10*time.Second, chromedp.WaitVisible(chromedp.ID("dev-signin-button")))
+	opt := eval[string](b, fmt.Sprintf(`[...document.querySelectorAll("#dev-user option")].find((o) => o.textContent.includes(%s))?.value ?? ""`, strconv.Quote(label)))
+	if opt == "" {
+		b.fatalf("no demo user %q among the options of #dev-user", label)
+	}
+	b.do("sign in as "+label, 10*time.Second,
+		chromedp.SetValue(chromedp.ID("dev-user"), opt),
+		chromedp.Click(chromedp.ID("dev-signin-button")),
+		chromedp.WaitVisible(chromedp.ID("create-form")),
+	)
+	waitFor[bool](b, "#ws-state to say Connected", 10*time.Second, `document.getElementById("ws-state").dataset.state === "connected"`)
+}
+
+// demoTokens reads the demo users' tokens from the stack, by user id.
+func (h *harness) demoTokens() map[string]string {
+	h.t.Helper()
+	var out struct {
+		Users []struct {
+			UserID string   `json:"userId"`
+			Token  string   `json:"token"`
+			Groups []string `json:"groups"`
+		} `json:"users"`
+	}
+	if code := h.api(http.MethodGet, "/api/dev/users", "", &out); code != http.StatusOK {
+		h.t.Fatalf("GET /api/dev/users: %d", code)
+	}
+	tokens := map[string]string{}
+	for _, u := range out.Users {
+		tokens[u.UserID] = u.Token
+	}
+	return tokens
+}
+
+// api calls the stack's HTTP API with token (none if empty), decodes a
+// JSON answer into out (when not nil) and returns the status.
+func (h *harness) api(method, path, token string, out any) int {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.stack.URL+path, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if out != nil && len(body) > 0 {
+		if err := json.Unmarshal(body, out); err != nil {
+			h.t.Fatalf("%s %s: %d, not JSON: %q", method, path, resp.StatusCode, body)
+		}
+	}
+	return resp.StatusCode
+}
+
+// opItemExpr is a JavaScript expression for one generation's li in the
+// operator list.
+func opItemExpr(id string) string {
+	return fmt.Sprintf(`document.querySelector('ol#op-generations > li.op-gen[data-generation-id=%s]')`, strconv.Quote(id))
+}
+
+// opQueueExpr is a JavaScript expression for one tier's row of the queues table.
+func opQueueExpr(tier string) string {
+	return fmt.Sprintf(`document.querySelector('#op-queues tbody tr[data-tier=%s]')`, strconv.Quote(tier))
+}
+
+// statsCell is a JavaScript expression for the number a tier's row of the
+// stats table shows for key (NaN while it shows none).
+func statsCell(tier, key string) string {
+	return fmt.Sprintf(`Number(document.querySelector('#stats-by-tier tbody tr[data-tier=%s] td[data-count=%s]')?.textContent)`,
+		strconv.Quote(tier), strconv.Quote(key))
+}
+
+// setFilters picks the operator list's status and tier filters ("" for
+// any) and applies them.
+func setFilters(b *browser, status, tier string) {
+	b.t.Helper()
+	ok := eval[bool](b, fmt.Sprintf(`(() => {
+		const pick = (id, v) => {
+			const sel = document.getElementById(id);
+			const i = [...sel.options].findIndex((o) => o.value === v);
+			if (i < 0) return false;
+			sel.selectedIndex = i;
+			return true;
+		};
+		return pick("op-status", %s) && pick("op-tier", %s);
+	})()`, strconv.Quote(status), strconv.Quote(tier)))
+	if !ok {
+		b.fatalf("the operator filters have no option status %q or tier %q", status, tier)
+	}
+	b.do(fmt.Sprintf("apply the filters status %q, tier %q", status, tier), 10*time.Second, chromedp.Click(chromedp.ID("op-filter-apply")))
+}
+
+// checkTraffic fails the test if b talked to another host, got an error
+// response it was not expected to get, or logged an error.
+func (b *browser) checkTraffic(allowed func(response string) bool) {
+	b.t.Helper()
+	urls, _, _, responses, _, _, errs := b.rec.snapshot()
+	for _, u := range urls {
+		if !b.onStackHost(u) {
+			b.errorf("tab %q made a request to another host: %s", b.name, u)
+		}
+	}
+	for _, r := range responses {
+		// config.json is optional; the local stack has none.
+		if strings.HasPrefix(r, "404 ") && strings.HasSuffix(r, "/config.json") || allowed != nil && allowed(r) {
+			continue
+		}
+		b.errorf("tab %q got an error response: %s", b.name, r)
+	}
+	if len(errs) > 0 {
+		b.errorf("tab %q logged errors: %v", b.name, errs)
+	}
+}
+
+// TestBrowserOperatorView drives the operator view as the demo admin,
+// with a FREE demo user in a second tab: pausing a tier holds its songs
+// back and resuming lets them finish; a failed song is retried from the
+// view until it completes; a non-admin never sees the view, and a 403
+// hides it; the stats panel follows the WebSocket; Remove takes a finished
+// song out of its owner's history.
+func TestBrowserOperatorView(t *testing.T) {
+	h := startHarness(t, func(cfg *localstack.Config) {
+		// A resume shows within this; the default (10 s) is for real queues.
+		cfg.Pipeline.PauseRecheck = 300 * time.Millisecond
+	})
+	tokens := h.demoTokens()
+	if tokens["demo-admin"] == "" || tokens["demo-free"] == "" {
+		t.Fatalf("the stack has no demo-admin or demo-free: %v", tokens)
+	}
+
+	// 1. The admin signs in and sees the operator view.
+	admin := h.first
+	admin.name = "admin"
+	h.signIn(admin, "demo-admin")
+	waitFor[bool](admin, "the operator view to be shown", 10*time.Second,
+		`!document.getElementById("operator").hidden && !document.getElementById("operator-link").hidden`)
+	waitFor[bool](admin, "the queues table to list the four tiers, all running", 10*time.Second, `(() => {
+		const rows = [...document.querySelectorAll("#op-queues tbody tr")];
+		return rows.map((r) => r.dataset.tier).join() === "ENTERPRISE,PREMIUM,PRO,FREE" &&
+			rows.every((r) => r.dataset.paused === "false" && r.querySelector(".op-queue-state").textContent === "Running" &&
+				r.querySelector("button.op-pause").textContent === "Pause");
+	})()`)
+	waitFor[bool](admin, "the dead letters section to say there are none", 10*time.Second,
+		`!document.getElementById("op-deadletters-empty").hidden && document.getElementById("op-deadletters").childElementCount === 0`)
+
+	// 2. Pause FREE.
+	admin.do("pause FREE", 10*time.Second, chromedp.Click(chromedp.CSS(`#op-queues tbody tr[data-tier="FREE"] button.op-pause`)))
+	waitFor[bool](admin, "the FREE row to say Paused with a Resume button", 10*time.Second, opQueueExpr("FREE")+`?.dataset.paused === "true" && `+
+		opQueueExpr("FREE")+`.querySelector(".op-queue-state").textContent === "Paused" && `+
+		opQueueExpr("FREE")+`.querySelector("button.op-pause").textContent === "Resume"`)
+	var queues struct {
+		Queues map[string]struct{ Paused bool } `json:"queues"`
+	}
+	if code := h.api(http.MethodGet, "/api/admin/queues", tokens["demo-admin"], &queues); code != http.StatusOK || !queues.Queues["FREE"].Paused || queues.Queues["PRO"].Paused {
+		admin.fatalf("after Pause the API says %d %+v, want FREE (only) paused", code, queues)
+	}
+
+	// 3. A FREE user, in a tab of their own, sees no operator view and
+	// asks no operator route.
+	free := h.newTab("free")
+	h.signIn(free, "demo-free")
+	waitFor[bool](free, "the stats panel to show the FREE row", 10*time.Second, `!Number.isNaN(`+statsCell("FREE", "completed")+`)`)
+	if shown := eval[bool](free, `!document.getElementById("operator").hidden || !document.getElementById("operator-link").hidden || document.querySelector("#op-queues tbody tr") !== null`); shown {
+		free.fatalf("a FREE user sees the operator view")
+	}
+
+	// They create a song; it stays queued while FREE is paused. The stats
+	// panel counts it at once (the create and its event refresh it).
+	statsBefore := eval[map[string]float64](free, `({waiting: `+statsCell("FREE", "waiting")+`, delayed: `+statsCell("FREE", "delayed")+`, completed: `+statsCell("FREE", "completed")+`, failed: `+statsCell("FREE", "failed")+`})`)
+	const pausedPrompt = "A patient song for a paused queue"
+	free.do("submit a FREE song", 10*time.Second,
+		chromedp.SendKeys(chromedp.ID("prompt"), pausedPrompt),
+		chromedp.Click(chromedp.ID("create-submit")),
+	)
+	pausedID := waitFor[string](free, "the FREE song to be listed", 10*time.Second,
+		`document.querySelector("ol#generations > li.gen-item")?.dataset.generationId`)
+	createdAt := time.Now()
+	waitFor[bool](free, "the stats panel to count the new FREE song as waiting", 3*time.Second, fmt.Sprintf(
+		`%s + %s === %v`, statsCell("FREE", "waiting"), statsCell("FREE", "delayed"), statsBefore["waiting"]+statsBefore["delayed"]+1))
+	t.Logf("stats counted the new song %s after the create", time.Since(createdAt).Round(time.Millisecond))
+	if it := free.item(pausedID); it.Status != "pending" || it.CancelHidden {
+		free.fatalf("the new song on a paused tier shows %+v, want pending with Cancel", it)
+	}
+	if hidden := eval[bool](free, itemExpr(pausedID)+`.querySelector("button.gen-remove").hidden`); !hidden {
+		free.errorf("a pending song shows a Remove button")
+	}
+
+	// The admin finds it in the operator list, pending; it stays pending
+	// well past the time an unpaused song takes to finish (about 3 s).
+	setFilters(admin, "", "FREE")
+	waitFor[bool](admin, "the paused song in the operator list", 10*time.Second, fmt.Sprintf(
+		`%s?.dataset.status === "pending" && %[1]s.dataset.userId === "demo-free" && %[1]s.querySelector(".op-gen-title").textContent === %s`,
+		opItemExpr(pausedID), strconv.Quote(pausedPrompt)))
+	time.Sleep(time.Until(createdAt.Add(4 * time.Second)))
+	admin.do("refresh the operator view", 5*time.Second, chromedp.Click(chromedp.ID("op-refresh")))
+	time.Sleep(500 * time.Millisecond)
+	if st := eval[string](admin, opItemExpr(pausedID)+`?.dataset.status ?? ""`); st != "pending" {
+		admin.fatalf("4 s after its create, the song of the paused tier is %q in the operator list, want pending", st)
+	}
+	var status struct {
+		Status   string `json:"status"`
+		Attempts int    `json:"attempts"`
+	}
+	if code := h.api(http.MethodGet, "/api/generation/status/"+pausedID, tokens["demo-free"], &status); code != http.StatusOK || status.Status != "pending" || status.Attempts != 0 {
+		admin.fatalf("while FREE is paused the API says %d %+v, want pending with no attempt", code, status)
+	}
+	if it := free.item(pausedID); it.Status != "pending" {
+		free.fatalf("while FREE is paused its owner sees %+v", it)
+	}
+	admin.screenshot("operator-01-free-paused")
+
+	// 4. Resume FREE: the song is made, and its owner's stats panel
+	// counts it within moments of the event, not at the 30 s poll.
+	admin.do("resume FREE", 10*time.Second, chromedp.Click(chromedp.CSS(`#op-queues tbody tr[data-tier="FREE"] button.op-pause`)))
+	waitFor[bool](admin, "the FREE row to say Running again", 10*time.Second,
+		opQueueExpr("FREE")+`?.dataset.paused === "false" && `+opQueueExpr("FREE")+`.querySelector("button.op-pause").textContent === "Pause"`)
+	waitFor[bool](free, "the song to complete after the resume", 20*time.Second, itemExpr(pausedID)+`?.dataset.status === "completed"`)
+	doneAt := time.Now()
+	waitFor[bool](free, "the stats panel to count the completed FREE song", 3*time.Second, fmt.Sprintf(`%s === %v`, statsCell("FREE", "completed"), statsBefore["completed"]+1))
+	t.Logf("stats counted the completed song %s after its event", time.Since(doneAt).Round(time.Millisecond))
+	waitFor[bool](admin, "the operator list to show the song completed", 10*time.Second, opItemExpr(pausedID)+`?.dataset.status === "completed"`)
+
+	// 5. A song that fails its three attempts; the admin retries it from
+	// the operator view until it completes, and its owner sees it move.
+	failPrompt := fmt.Sprintf("A song that fails three times [fake:fail=3] %d", time.Now().UnixNano())
+	free.do("submit a song that fails", 10*time.Second,
+		chromedp.SendKeys(chromedp.ID("prompt"), failPrompt),
+		chromedp.Click(chromedp.ID("create-submit")),
+	)
+	failID := waitFor[string](free, "the failing song to be listed", 10*time.Second, fmt.Sprintf(
+		`(() => { const id = document.querySelector("ol#generations > li.gen-item")?.dataset.generationId; return id !== %s && id; })()`, strconv.Quote(pausedID)))
+	waitFor[bool](free, "the song to fail", 20*time.Second, itemExpr(failID)+`?.dataset.status === "failed"`)
+	failedAt := time.Now()
+	if it := free.item(failID); it.StatusText != "Failed" || it.Error == "" {
+		free.errorf("the failed song shows %+v, want Failed with an error", it)
+	}
+	waitFor[bool](free, "the stats panel to count the failed FREE song", 3*time.Second, fmt.Sprintf(`%s === %v`, statsCell("FREE", "failed"), statsBefore["failed"]+1))
+	t.Logf("stats counted the failed song %s after its event", time.Since(failedAt).Round(time.Millisecond))
+
+	setFilters(admin, "failed", "")
+	waitFor[bool](admin, "the failed song with a Retry button in the operator list", 10*time.Second, fmt.Sprintf(
+		`%s?.dataset.status === "failed" && !%[1]s.querySelector("button.op-retry").hidden && %[1]s.querySelector(".op-gen-error").textContent !== ""`, opItemExpr(failID)))
+	if n := eval[int](admin, `[...document.querySelectorAll("ol#op-generations > li.op-gen")].filter((li) => li.dataset.status !== "failed").length`); n != 0 {
+		admin.errorf("the status filter 'failed' lists %d songs that are not failed", n)
+	}
+	if n := eval[int](admin, `[...document.querySelectorAll("ol#op-generations > li.op-gen")].filter((li) => li.dataset.status !== "failed" && !li.querySelector("button.op-retry").hidden).length`); n != 0 {
+		admin.errorf("%d songs that are not failed show a Retry button", n)
+	}
+	setFilters(admin, "", "FREE") // so the song stays listed as it moves
+	retries := 0
+	for {
+		waitFor[bool](admin, "the song's Retry button", 10*time.Second, opItemExpr(failID)+`?.dataset.status === "failed" && !`+opItemExpr(failID)+`.querySelector("button.op-retry").hidden`)
+		retries++
+		eval[bool](admin, `(document.getElementById("op-message").textContent = "", true)`) // so the answer below is this retry's
+		admin.do("retry the failed song", 10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.op-gen[data-generation-id=%s] button.op-retry`, strconv.Quote(failID)))))
+		waitFor[bool](admin, "the retry to be answered", 10*time.Second, `document.getElementById("op-message").textContent.includes("is queued again")`)
+		end := waitFor[string](admin, "the retried song to finish", 25*time.Second, fmt.Sprintf(
+			`(() => { const st = %s?.dataset.status; return (st === "completed" || st === "failed") && st; })()`, opItemExpr(failID)))
+		if end == "completed" {
+			break
+		}
+		if retries == 3 {
+			admin.fatalf("the song still failed after %d retries", retries)
+		}
+	}
+	t.Logf("the failed song completed after %d retry(s) from the operator view", retries)
+	waitFor[bool](free, "the owner to see the retried song complete", 10*time.Second, itemExpr(failID)+`?.dataset.status === "completed"`)
+	if it := free.item(failID); it.Error != "" || len(it.Audio) == 0 {
+		free.errorf("after the retry its owner sees %+v, want Completed with audio and no error", it)
+	}
+	if a := eval[string](admin, opItemExpr(failID)+`.querySelector(".op-gen-attempts").textContent`); a == "" || a == "0" {
+		admin.errorf("the retried song shows %q attempts in the operator list", a)
+	}
+	admin.screenshot("operator-02-after-retry")
+
+	// 6. Remove the first song from its owner's history.
+	waitFor[bool](free, "the completed song's Remove button", 5*time.Second,
+		itemExpr(pausedID)+`?.querySelector("button.gen-remove")?.getClientRects().length > 0`)
+	free.do("remove the completed song", 10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.gen-item[data-generation-id=%s] button.gen-remove`, strconv.Quote(pausedID)))))
+	waitFor[bool](free, "the removed song to leave the list", 10*time.Second, itemExpr(pausedID)+` === null`)
+	waitFor[bool](free, "the removal to be announced", 5*time.Second,
+		`document.getElementById("announcer").innerText.includes("Song '`+pausedPrompt+`' removed from your list.")`)
+	if code := h.api(http.MethodGet, "/api/generation/status/"+pausedID, tokens["demo-free"], nil); code != http.StatusNotFound {
+		free.errorf("GET status of the removed song: %d, want 404", code)
+	}
+	free.do("reload the FREE tab", 15*time.Second, chromedp.Reload())
+	waitFor[bool](free, "the list after the reload", 10*time.Second, itemExpr(failID)+`?.dataset.status === "completed"`)
+	if ids := eval[[]string](free, `[...document.querySelectorAll("ol#generations > li.gen-item")].map((li) => li.dataset.generationId)`); len(ids) != 1 || ids[0] != failID {
+		free.errorf("after the reload the FREE list is %v, want only %s", ids, failID)
+	}
+
+	// 7. With no dead letters, there is nothing to redrive.
+	if on := eval[bool](admin, `!document.getElementById("op-redrive-all").disabled || [...document.querySelectorAll("#op-queues button.op-redrive")].some((b) => !b.disabled)`); on {
+		admin.errorf("a Redrive button is enabled with no dead letters")
+	}
+
+	// 8. Phone width: the operator view does not scroll sideways.
+	admin.do("emulate a phone", 10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(1)))
+	waitFor[bool](admin, "the layout to take the phone width", 5*time.Second, `window.innerWidth === 390`)
+	widths := eval[map[string]float64](admin, `({scroll: document.documentElement.scrollWidth, inner: window.innerWidth, body: document.body.scrollWidth})`)
+	if widths["scroll"] > widths["inner"] || widths["body"] > widths["inner"] {
+		wide := eval[[]string](admin, `[...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5).slice(0, 10).map((e) => e.tagName + (e.id ? "#" + e.id : "") + "." + e.className)`)
+		admin.errorf("at 390 px the page scrolls sideways: %v; too wide: %v", widths, wide)
+	}
+	admin.do("scroll to the operator view", 5*time.Second, chromedp.ScrollIntoView(chromedp.ID("operator")))
+	admin.screenshot("operator-03-phone")
+	admin.do("reset the viewport", 5*time.Second, chromedp.ResetViewport())
+
+	// 9. An admin route that answers 403 hides the view: a third tab signs
+	// in as the admin, and the browser answers every operator route 403.
+	denied := h.newTab("denied")
+	intercepted := make(chan string, 16)
+	paused := chromedp.Events(denied.ctx, fetch.RequestPaused)
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			select {
+			case intercepted <- ev.Request.Method + " " + ev.Request.URL:
+			default:
+			}
+			ctx, cancel := context.WithTimeout(denied.ctx, 5*time.Second)
+			_, _ = chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+				RequestID:       ev.RequestID,
+				ResponseCode:    http.StatusForbidden,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}},
+				Body:            []byte(`{"error":{"code":"forbidden","message":"not an operator (test)"}}`),
+			})
+			cancel()
+		}
+	}()
+	if _, err := chromedp.Call(denied.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/api/admin/*"}}}); err != nil {
+		t.Fatalf("enable request interception: %v", err)
+	}
+	h.signIn(denied, "demo-admin")
+	select {
+	case r := <-intercepted:
+		t.Logf("answered 403 to %s", r)
+	case <-time.After(10 * time.Second):
+		denied.fatalf("the admin's page asked no operator route in 10 s")
+	}
+	waitFor[bool](denied, "the operator view to hide after a 403", 5*time.Second,
+		`document.getElementById("operator").hidden && document.getElementById("operator-link").hidden && document.getElementById("announcer").innerText.includes("operator view is hidden")`)
+	time.Sleep(300 * time.Millisecond)
+	if shown := eval[bool](denied, `!document.getElementById("operator").hidden`); shown {
+		denied.errorf("the operator view came back after a 403")
+	}
+
+	// 10. Every tab talked to the stack only, and the free tab never asked
+	// an operator route.
+	admin.checkTraffic(nil)
+	free.checkTraffic(nil)
+	denied.checkTraffic(func(r string) bool { return strings.HasPrefix(r, "403 ") && strings.Contains(r, "/api/admin/") })
+	_, requests, _, _, _, _, _ := free.rec.snapshot()
+	for _, r := range requests {
+		if strings.Contains(r, "/api/admin/") {
+			free.errorf("the FREE user's page asked an operator route: %s", r)
+		}
+	}
+	t.Logf("took %s", time.Since(h.started).Round(time.Millisecond))
+	if t.Failed() {
+		admin.dump()
 	}
 }

@@ -45,6 +45,18 @@ func (s *Store) counterUpdate(g generation.Generation, from, to generation.Statu
 	}}
 }
 
+// counterRemove takes one generation of g's tier and status off the
+// counters, for a deleted generation.
+func (s *Store) counterRemove(g generation.Generation) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(s.generations),
+		Key:                       keyOf(counterKey(g.Tier, s.shard(g.ID))),
+		UpdateExpression:          aws.String("ADD #st :minus"),
+		ExpressionAttributeNames:  map[string]string{"#st": string(g.Status)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": num(-1)},
+	}}
+}
+
 // Counts implements service.Store: one BatchGetItem of every counter shard.
 func (s *Store) Counts(ctx context.Context) (map[generation.Tier]service.StatusCounts, error) {
 	var ids []string

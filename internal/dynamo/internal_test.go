@@ -87,8 +87,23 @@ func TestItemRoundTrip(t *testing.T) {
 	}
 	g.Status = generation.Completed
 	av, _ = marshalGeneration(g)
-	if _, ok := av[AttrOpenShard]; ok {
-		t.Error("a terminal generation stays in the deadline index")
+	if _, ok := av[AttrOpenShard]; !ok {
+		t.Error("a completed generation whose copies are due again is not in the deadline index")
+	}
+	for name, end := range map[string]func(*generation.Generation){
+		"archived":      func(g *generation.Generation) { g.Archived = true },
+		"no copies due": func(g *generation.Generation) { g.Deadline = time.Time{} },
+		"failed":        func(g *generation.Generation) { g.Status = generation.Failed },
+	} {
+		g := g
+		end(&g)
+		if g.Status == generation.Failed {
+			g.Archived = false
+		}
+		av, _ = marshalGeneration(g)
+		if _, ok := av[AttrOpenShard]; ok {
+			t.Errorf("a finished generation (%s) stays in the deadline index", name)
+		}
 	}
 	if n := ItemSize(map[string]types.AttributeValue{"ab": &types.AttributeValueMemberS{Value: "xyz"}, "n": &types.AttributeValueMemberN{Value: "123"}}); n != 2+3+1+3 {
 		t.Errorf("ItemSize = %d, want 9", n)

@@ -54,11 +54,23 @@ type item struct {
 	Deadline     string      `dynamodbav:"deadline,omitempty"`
 	Version      int64       `dynamodbav:"version"`
 	HoldsQuota   bool        `dynamodbav:"holdsQuota,omitempty"`
+	Archived     bool        `dynamodbav:"archived,omitempty"`
 	// CreatedKey orders a user's generations in byUser: createdAt#id.
 	CreatedKey string `dynamodbav:"createdKey"`
 	// OpenShard is set only while the generation is not terminal, which
 	// keeps byDeadline sparse.
-	OpenShard string `dynamodbav:"openShard,omitempty"`
+	OpenShard   string `dynamodbav:"openShard,omitempty"`
+	SubmittedAt string `dynamodbav:"submittedAt,omitempty"`
+	// WaitTier and WaitUntil are set only while the generation is pending
+	// and waiting, which keeps byWait sparse: counting the delayed ones
+	// reads only those.
+	WaitTier  string `dynamodbav:"waitTier,omitempty"`
+	WaitUntil string `dynamodbav:"waitUntil,omitempty"`
+	// TierState places the generation in byState: its tier and "open"
+	// while pending or processing, else its final status. Open covers both
+	// so that the index entry moves only at the start and the end, not at
+	// every claim and retry.
+	TierState string `dynamodbav:"tierState"`
 }
 
 type requestItem struct {
@@ -78,6 +90,8 @@ type trackItem struct {
 	ImageURL       string  `dynamodbav:"imageUrl,omitempty"`
 	Title          string  `dynamodbav:"title,omitempty"`
 	Duration       float64 `dynamodbav:"duration"`
+	SourceAudioURL string  `dynamodbav:"sourceAudioUrl,omitempty"`
+	SourceImageURL string  `dynamodbav:"sourceImageUrl,omitempty"`
 }
 
 func createdKey(createdAt time.Time, id string) string {
@@ -87,7 +101,7 @@ func createdKey(createdAt time.Time, id string) string {
 func toItem(g generation.Generation) item {
 	it := item{
 		GenerationID: g.ID, UserID: g.UserID, Tier: string(g.Tier), Status: string(g.Status),
-		Progress: g.Progress, Message: g.Message, TaskID: g.TaskID, Error: g.Error, Attempts: g.Attempts, HoldsQuota: g.HoldsQuota,
+		Progress: g.Progress, Message: g.Message, TaskID: g.TaskID, Error: g.Error, Attempts: g.Attempts, HoldsQuota: g.HoldsQuota, Archived: g.Archived,
 		Request: requestItem{
 			Prompt: g.Request.Prompt, Style: g.Request.Style, Title: g.Request.Title,
 			Instrumental: g.Request.Instrumental, Model: g.Request.Model, CustomMode: g.Request.CustomMode,
@@ -101,16 +115,29 @@ func toItem(g generation.Generation) item {
 	for _, t := range g.Tracks {
 		it.Tracks = append(it.Tracks, trackItem(t))
 	}
-	if !g.Status.Terminal() {
+	if g.Open() {
 		it.OpenShard = openShardValue
 	}
+	it.SubmittedAt = formatTime(g.SubmittedAt)
+	if g.Status == generation.Pending && !g.WaitUntil.IsZero() {
+		it.WaitTier, it.WaitUntil = string(g.Tier), formatTime(g.WaitUntil)
+	}
+	it.TierState = tierState(g.Tier, g.Status)
 	return it
+}
+
+// tierState is a generation's partition of byState.
+func tierState(t generation.Tier, st generation.Status) string {
+	if !st.Terminal() {
+		return string(t) + "#open"
+	}
+	return string(t) + "#" + string(st)
 }
 
 func (it item) generation() (generation.Generation, error) {
 	g := generation.Generation{
 		ID: it.GenerationID, UserID: it.UserID, Tier: generation.Tier(it.Tier), Status: generation.Status(it.Status),
-		Progress: it.Progress, Message: it.Message, TaskID: it.TaskID, Error: it.Error, Attempts: it.Attempts, HoldsQuota: it.HoldsQuota,
+		Progress: it.Progress, Message: it.Message, TaskID: it.TaskID, Error: it.Error, Attempts: it.Attempts, HoldsQuota: it.HoldsQuota, Archived: it.Archived,
 		Request: generation.Request{
 			Prompt: it.Request.Prompt, Style: it.Request.Style, Title: it.Request.Title,
 			Instrumental: it.Request.Instrumental, Model: it.Request.Model, CustomMode: it.Request.CustomMode,
@@ -124,7 +151,8 @@ func (it item) generation() (generation.Generation, error) {
 	for _, f := range []struct {
 		dst *time.Time
 		src string
-	}{{&g.CreatedAt, it.CreatedAt}, {&g.UpdatedAt, it.UpdatedAt}, {&g.LeaseUntil, it.LeaseUntil}, {&g.Deadline, it.Deadline}} {
+	}{{&g.CreatedAt, it.CreatedAt}, {&g.UpdatedAt, it.UpdatedAt}, {&g.LeaseUntil, it.LeaseUntil}, {&g.Deadline, it.Deadline},
+		{&g.SubmittedAt, it.SubmittedAt}, {&g.WaitUntil, it.WaitUntil}} {
 		t, err := parseTime(f.src)
 		if err != nil {
 			return generation.Generation{}, fmt.Errorf("generation %s: bad time %q: %w", it.GenerationID, f.src, err)

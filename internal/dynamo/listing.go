@@ -106,7 +106,7 @@ func (s *Store) ListByUser(ctx context.Context, userID string, limit int, cur st
 }
 
 // Overdue implements service.Store from the sparse byDeadline index, which
-// holds only generations that are not terminal.
+// holds only generations with work left (generation.Open).
 func (s *Store) Overdue(ctx context.Context, now time.Time, limit int) ([]generation.Generation, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -147,7 +147,7 @@ func (s *Store) Overdue(ctx context.Context, now time.Time, limit int) ([]genera
 	var out []generation.Generation
 	for _, g := range found {
 		// The index is eventually consistent: drop what finished meanwhile.
-		if !g.Status.Terminal() && g.Deadline.Before(now) {
+		if g.Open() && g.Deadline.Before(now) {
 			out = append(out, g)
 		}
 	}

@@ -13,8 +13,14 @@
 //     attributes, so they stay out of every index.
 //     GSI byUser (userId, createdKey = createdAt#id), keys only: a user's
 //     history newest first. GSI byDeadline (openShard, deadline), keys only
-//     and sparse: openShard is set only while a generation is not terminal,
-//     so the sweeper reads only what is still open. Keys-only projections
+//     and sparse: openShard is set only while a generation has work left
+//     (unfinished, or completed with its copies still to make),
+//     so the sweeper reads only what is still open. GSI byWait (waitTier,
+//     waitUntil), keys only and sparse: only pending generations that wait
+//     (a backoff, a rate limit) carry it, so the queue statistics count
+//     the delayed ones exactly without reading the rest. GSI byState
+//     (tierState, createdKey), keys only: every generation by tier and
+//     open or final status, newest first, for operators. Keys-only projections
 //     write an index entry only when an index key changes (creation,
 //     submission, the end), never for progress; readers fetch the full
 //     items with BatchGetItem.
@@ -35,12 +41,17 @@ const (
 	AttrCreatedKey   = "createdKey"
 	AttrOpenShard    = "openShard"
 	AttrDeadline     = "deadline"
+	AttrWaitTier     = "waitTier"
+	AttrWaitUntil    = "waitUntil"
+	AttrTierState    = "tierState"
 	AttrConnectionID = "connectionId"
 	// AttrExpiresAt is the TTL attribute of both tables, in epoch seconds.
 	AttrExpiresAt = "expiresAt"
 
 	IndexByUser     = "byUser"
 	IndexByDeadline = "byDeadline"
+	IndexByWait     = "byWait"
+	IndexByState    = "byState"
 )
 
 // GenerationsTable is the definition of the generations table.
@@ -55,6 +66,9 @@ func GenerationsTable(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrCreatedKey), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrOpenShard), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrDeadline), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrWaitTier), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrWaitUntil), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrTierState), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(AttrGenerationID), KeyType: types.KeyTypeHash}},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
@@ -71,6 +85,22 @@ func GenerationsTable(name string) *dynamodb.CreateTableInput {
 				KeySchema: []types.KeySchemaElement{
 					{AttributeName: aws.String(AttrOpenShard), KeyType: types.KeyTypeHash},
 					{AttributeName: aws.String(AttrDeadline), KeyType: types.KeyTypeRange},
+				},
+				Projection: keysOnly,
+			},
+			{
+				IndexName: aws.String(IndexByWait),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(AttrWaitTier), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String(AttrWaitUntil), KeyType: types.KeyTypeRange},
+				},
+				Projection: keysOnly,
+			},
+			{
+				IndexName: aws.String(IndexByState),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(AttrTierState), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String(AttrCreatedKey), KeyType: types.KeyTypeRange},
 				},
 				Projection: keysOnly,
 			},

@@ -48,6 +48,7 @@ type Store struct {
 var (
 	_ service.Store       = (*Store)(nil)
 	_ service.Connections = (*Store)(nil)
+	_ service.Controls    = (*Store)(nil)
 )
 
 // NewStore returns a store on the two tables.

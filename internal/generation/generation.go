@@ -13,6 +13,10 @@ type Track struct {
 	ImageURL       string  `json:"imageUrl"`
 	Title          string  `json:"title"`
 	Duration       float64 `json:"duration"`
+	// SourceAudioURL and SourceImageURL are Suno's, kept once AudioURL and
+	// ImageURL point at the stack's own copies.
+	SourceAudioURL string `json:"sourceAudioUrl,omitempty"`
+	SourceImageURL string `json:"sourceImageUrl,omitempty"`
 }
 
 // Progress milestones, as the seed reported them.
@@ -49,12 +53,29 @@ type Generation struct {
 	// stuck, for the sweeper: the end of a claim, of Suno's time for an
 	// attempt, or of a retry's wait for its job.
 	Deadline time.Time
+	// SubmittedAt is when the current attempt reached Suno, for the time
+	// Suno takes.
+	SubmittedAt time.Time
+	// WaitUntil is when a pending generation that is waiting (a retry's
+	// backoff, a rate limit) becomes ready again; zero when it is ready.
+	// Queue statistics count it as delayed until then.
+	WaitUntil time.Time
 	// Version increases with every stored change; stores write only if the
 	// version they read is still current (optimistic concurrency).
 	Version int64
 	// HoldsQuota says the generation counts against its owner's quota of
 	// open generations until it ends; the store frees the slot then.
 	HoldsQuota bool
+	// Archived says the tracks' files are copies in the stack's own
+	// storage, which outlive Suno's (deleted after about 15 days).
+	Archived bool
+}
+
+// Open reports whether work is left on g, which the sweeper looks after
+// once its deadline passes: it is unfinished, or it completed without its
+// copies and another try is scheduled (a non-zero deadline).
+func (g *Generation) Open() bool {
+	return !g.Status.Terminal() || (g.Status == Completed && !g.Archived && !g.Deadline.IsZero())
 }
 
 // ErrNoChange is returned by a transition that has already happened, such as
@@ -127,6 +148,28 @@ func (g *Generation) Claim(attempt int, now time.Time, lease time.Duration) erro
 	g.Message = "Picked up by a worker"
 	g.LeaseUntil = now.Add(lease)
 	g.Deadline = g.LeaseUntil
+	g.WaitUntil = time.Time{}
+	g.SubmittedAt = time.Time{}
+	return nil
+}
+
+// Delayed reports whether g is pending but waiting until later.
+func (g *Generation) Delayed(now time.Time) bool {
+	return g.Status == Pending && g.WaitUntil.After(now)
+}
+
+// Wait records that a pending generation's next attempt waits until until
+// (the rate limiter has no token for it yet).
+func (g *Generation) Wait(until, now time.Time) error {
+	if g.Status != Pending {
+		return g.noChangeOr(Pending)
+	}
+	if g.WaitUntil.Equal(until) {
+		return ErrNoChange
+	}
+	g.WaitUntil = until
+	g.Message = "Waiting for capacity"
+	g.UpdatedAt = now
 	return nil
 }
 
@@ -136,6 +179,7 @@ func (g *Generation) Submitted(taskID string, now time.Time, deadline time.Durat
 		return g.noChangeOr(Processing)
 	}
 	g.TaskID = taskID
+	g.SubmittedAt = now
 	g.Progress = ProgressSubmitted
 	g.Message = "Submitted to Suno"
 	g.LeaseUntil = time.Time{}
@@ -184,6 +228,27 @@ func (g *Generation) Complete(tracks []Track, now time.Time) error {
 		g.Tracks = tracks
 	}
 	g.Error = ""
+	g.Deadline = time.Time{}
+	return nil
+}
+
+// Saved records that the tracks' files were copied: tracks point at the
+// copies. It completes a generation that was saving, or fixes up one that
+// completed with Suno's URLs.
+func (g *Generation) Saved(tracks []Track, now time.Time) error {
+	switch {
+	case g.Status == Completed && g.Archived:
+		return ErrNoChange
+	case g.Status == Completed:
+		g.Tracks, g.Archived, g.Deadline, g.UpdatedAt = tracks, true, time.Time{}, now
+		return nil
+	case g.Status != Processing || g.Progress != ProgressSaving:
+		return g.noChangeOr(Completed)
+	}
+	if err := g.Complete(tracks, now); err != nil {
+		return err
+	}
+	g.Archived = true
 	return nil
 }
 
@@ -198,11 +263,13 @@ func (g *Generation) Fail(reason string, now time.Time) error {
 	g.Error = reason
 	g.Message = "Generation failed"
 	g.LeaseUntil = time.Time{}
+	g.WaitUntil = time.Time{}
 	return nil
 }
 
-// Retry puts a failed attempt back to pending; the caller schedules it.
-func (g *Generation) Retry(reason string, now time.Time) error {
+// Retry puts a failed attempt back to pending until its backoff ends at
+// until; the caller schedules it.
+func (g *Generation) Retry(reason string, now, until time.Time) error {
 	if g.Status != Processing {
 		return g.noChangeOr(Pending)
 	}
@@ -214,12 +281,14 @@ func (g *Generation) Retry(reason string, now time.Time) error {
 	g.Error = reason
 	g.Message = "Retrying after a temporary error"
 	g.LeaseUntil = time.Time{}
+	g.WaitUntil = until
 	return nil
 }
 
 // Defer puts an attempt that was turned away by a rate limit back to
-// pending without counting it: waiting for capacity is not a failure.
-func (g *Generation) Defer(now time.Time) error {
+// pending until until, without counting it: waiting for capacity is not a
+// failure.
+func (g *Generation) Defer(now, until time.Time) error {
 	if g.Status != Processing || g.TaskID != "" {
 		return g.noChangeOr(Pending)
 	}
@@ -228,6 +297,30 @@ func (g *Generation) Defer(now time.Time) error {
 	g.Progress = 0
 	g.Message = "Waiting for capacity"
 	g.LeaseUntil = time.Time{}
+	g.WaitUntil = until
+	g.UpdatedAt = now
+	return nil
+}
+
+// Revive gives a failed generation a fresh set of attempts under the same
+// id: an operator's decision that whatever failed it is fixed. It is the
+// one way out of a terminal status. The revived generation holds no quota
+// slot: the owner did not ask for it again.
+func (g *Generation) Revive(now time.Time) error {
+	if g.Status != Failed {
+		return &TransitionError{From: g.Status, To: Pending}
+	}
+	g.Status = Pending
+	g.Attempts = 0
+	g.Progress = 0
+	g.TaskID = ""
+	g.Tracks = nil
+	g.Error = ""
+	g.Message = "Queued again by an operator"
+	g.LeaseUntil = time.Time{}
+	g.WaitUntil = time.Time{}
+	g.SubmittedAt = time.Time{}
+	g.HoldsQuota = false
 	g.UpdatedAt = now
 	return nil
 }
@@ -243,6 +336,7 @@ func (g *Generation) Cancel(now time.Time) error {
 	}
 	g.Message = "Cancelled"
 	g.LeaseUntil = time.Time{}
+	g.WaitUntil = time.Time{}
 	return nil
 }
 

@@ -52,7 +52,7 @@ func TestDuplicatesAreNoOpsAndTerminalStatesAreFinal(t *testing.T) {
 	}
 	var te *TransitionError
 	for name, err := range map[string]error{
-		"cancel": g.Cancel(t0), "fail": g.Fail("x", t0), "retry": g.Retry("x", t0), "saving": g.Saving(nil, t0),
+		"cancel": g.Cancel(t0), "fail": g.Fail("x", t0), "retry": g.Retry("x", t0, t0), "saving": g.Saving(nil, t0),
 	} {
 		if !errors.As(err, &te) {
 			t.Errorf("%s after completion: %v, want a TransitionError", name, err)
@@ -99,7 +99,7 @@ func TestClaimIsHeldThenLapses(t *testing.T) {
 	if g.ClaimHeld(1, t0) || g.ClaimLapsed(1, t0.Add(2*time.Minute)) {
 		t.Error("a submitted attempt's claim is neither held nor lapsed")
 	}
-	_ = g.Retry("boom", t0)
+	_ = g.Retry("boom", t0, t0)
 	if g.Claimable(1) || !g.Claimable(2) {
 		t.Error("after a retry only attempt 2 may claim")
 	}
@@ -108,7 +108,7 @@ func TestClaimIsHeldThenLapses(t *testing.T) {
 func TestDeferDoesNotCountAnAttempt(t *testing.T) {
 	g := New("g1", "u", Free, Request{Prompt: "p"}, t0, time.Hour)
 	_ = g.Claim(1, t0, time.Minute)
-	if err := g.Defer(t0); err != nil {
+	if err := g.Defer(t0, t0); err != nil {
 		t.Fatal(err)
 	}
 	if g.Attempts != 0 || g.Status != Pending || !g.Claimable(1) {

@@ -13,7 +13,8 @@ const (
 	Cancelled  Status = "cancelled"
 )
 
-// Terminal reports whether no further transition can leave s.
+// Terminal reports whether s is an end: no stage of the pipeline leaves
+// it (only an operator's Revive takes a failed generation back).
 func (s Status) Terminal() bool {
 	return s == Completed || s == Failed || s == Cancelled
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,10 @@ type App interface {
 	Get(ctx context.Context, c identity.Caller, id string) (generation.Generation, error)
 	List(ctx context.Context, c identity.Caller, limit int, cursor string) (service.Page, error)
 	Cancel(ctx context.Context, c identity.Caller, id string) (generation.Generation, error)
+	Delete(ctx context.Context, c identity.Caller, id string) error
 	Stats(ctx context.Context) (service.Stats, error)
 	HandleCallback(ctx context.Context, auth service.CallbackAuth, report generation.TaskReport) error
+	Admin
 }
 
 // MaxBody is the largest request body accepted: Suno's longest fields
@@ -52,7 +55,9 @@ func New(app App, authn Authenticator, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /api/generation/status/{id}", a.authed(a.status))
 	mux.HandleFunc("POST /api/generation/{id}/cancel", a.authed(a.cancel))
 	mux.HandleFunc("GET /api/generation", a.authed(a.list))
+	mux.HandleFunc("DELETE /api/generation/{id}", a.authed(a.remove))
 	mux.HandleFunc("GET /api/queue/stats", a.authed(a.stats))
+	a.adminRoutes(mux)
 	mux.HandleFunc("POST /api/suno/callback", a.callback)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route %s %s; see openapi.yaml", r.Method, r.URL.Path))
@@ -270,16 +275,25 @@ type ListResponse struct {
 	NextCursor string           `json:"nextCursor,omitempty"`
 }
 
+// pageLimit reads the limit query parameter; 0 when absent.
+func pageLimit(q url.Values) (int, error) {
+	s := q.Get("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > service.MaxPageSize {
+		return 0, badBody("invalid_limit", fmt.Sprintf("limit must be a whole number between 1 and %d", service.MaxPageSize))
+	}
+	return n, nil
+}
+
 func (a *api) list(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 	q := r.URL.Query()
-	limit := 0
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > service.MaxPageSize {
-			a.fail(w, r, badBody("invalid_limit", fmt.Sprintf("limit must be a whole number between 1 and %d", service.MaxPageSize)))
-			return
-		}
-		limit = n
+	limit, err := pageLimit(q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	p, err := a.app.List(r.Context(), c, limit, q.Get("cursor"))
 	if err != nil {
@@ -291,6 +305,15 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 		out.Items = append(out.Items, View(g))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) remove(w http.ResponseWriter, r *http.Request, c identity.Caller) {
+	if err := a.app.Delete(r.Context(), c, r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request, _ identity.Caller) {
@@ -331,6 +354,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status := map[service.Kind]int{
 			service.KindInvalid: http.StatusBadRequest, service.KindNotFound: http.StatusNotFound,
 			service.KindConflict: http.StatusConflict, service.KindQuota: http.StatusTooManyRequests,
+			service.KindForbidden: http.StatusForbidden,
 		}[se.Kind]
 		if status == 0 {
 			status = http.StatusBadRequest

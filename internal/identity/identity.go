@@ -6,6 +6,7 @@
 package identity
 
 import (
+	"slices"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
@@ -18,4 +19,12 @@ type Caller struct {
 	// Expires is when the caller's token stops vouching for them (zero:
 	// not known); a WebSocket connection lives no longer.
 	Expires time.Time
+	// Groups are the groups the token puts the caller in (Cognito's
+	// cognito:groups, or an OIDC issuer's groups claim).
+	Groups []string
+}
+
+// InGroup reports whether the caller is in group.
+func (c Caller) InGroup(group string) bool {
+	return group != "" && slices.Contains(c.Groups, group)
 }

@@ -10,12 +10,14 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/batch"
 	"github.com/songqueue/songqueue/internal/httpapi"
 	"github.com/songqueue/songqueue/internal/identity"
+	"github.com/songqueue/songqueue/internal/logging"
 	"github.com/songqueue/songqueue/internal/service"
 )
 
@@ -42,6 +44,15 @@ func (d devAuth) Authenticate(r *http.Request) (identity.Caller, error) {
 		return c, nil
 	}
 	return d.bearer.Authenticate(r)
+}
+
+// invocation puts the Lambda request id in ctx, so that every log line
+// and metric of the invocation names it.
+func invocation(ctx context.Context) context.Context {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return logging.WithRequestID(ctx, lc.AwsRequestID)
+	}
+	return ctx
 }
 
 // CallbackPath is Suno's callback route.
@@ -74,6 +85,7 @@ func CallbackHandler(a *app.Application) func(context.Context, events.APIGateway
 // succeeded is a function error, which the function's error alarm counts.
 func SQSHandler(a *app.Application) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		ctx = invocation(ctx)
 		records := make([]batch.Record, len(ev.Records))
 		for i, r := range ev.Records {
 			n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
@@ -98,6 +110,7 @@ func SQSHandler(a *app.Application) func(context.Context, events.SQSEvent) (even
 // logged and left for the next sweep.
 func SweepHandler(a *app.Application) func(context.Context, events.EventBridgeEvent) (service.SweepReport, error) {
 	return func(ctx context.Context, _ events.EventBridgeEvent) (service.SweepReport, error) {
+		ctx = invocation(ctx)
 		ctx, cancel := batch.BeforeDeadline(ctx)
 		defer cancel()
 		r, err := a.Service.Sweep(ctx)
@@ -125,6 +138,7 @@ func SweepHandler(a *app.Application) func(context.Context, events.EventBridgeEv
 // for it.
 func WebSocketHandler(a *app.Application) func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		ctx = invocation(ctx)
 		rc := ev.RequestContext
 		switch rc.RouteKey {
 		case "$disconnect":

@@ -16,6 +16,7 @@ import (
 
 	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/httpapi"
+	"github.com/songqueue/songqueue/internal/logging"
 )
 
 // HTTPHandler adapts API Gateway HTTP API events (payload format 2.0) to h.
@@ -28,6 +29,13 @@ func HTTPHandler(h http.Handler, tierClaim string, log *slog.Logger) func(contex
 		log = slog.Default()
 	}
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		// API Gateway's request id: the one its access log and the
+		// apigw-requestid response header show.
+		if id := ev.RequestContext.RequestID; id != "" {
+			ctx = logging.WithRequestID(ctx, id)
+		} else {
+			ctx = invocation(ctx)
+		}
 		if c := ev.RequestContext.Authorizer; c != nil && c.JWT != nil && len(c.JWT.Claims) > 0 {
 			claims := make(map[string]any, len(c.JWT.Claims))
 			for k, v := range c.JWT.Claims {
@@ -37,7 +45,7 @@ func HTTPHandler(h http.Handler, tierClaim string, log *slog.Logger) func(contex
 			if err != nil {
 				// The authorizer accepted a token the service cannot use
 				// (no sub, unknown tier): no caller, so the API answers 401.
-				log.WarnContext(ctx, "verified token refused", "err", err, "requestId", ev.RequestContext.RequestID)
+				log.WarnContext(ctx, "verified token refused", "err", err)
 			} else {
 				ctx = httpapi.WithCaller(ctx, caller)
 			}

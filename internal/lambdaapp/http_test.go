@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -130,8 +131,9 @@ func TestHTTPHandlerTakesTheCallerFromJWTClaims(t *testing.T) {
 		}
 		return ev
 	}
-	res, _ := handle(context.Background(), withClaims(map[string]string{"sub": "u-1", "custom:tier": "PRO", "iss": "x"}))
-	if res.StatusCode != 200 || got != (identity.Caller{UserID: "u-1", Tier: generation.Pro}) {
+	// API Gateway hands a list claim over as text: "[admin ops]".
+	res, _ := handle(context.Background(), withClaims(map[string]string{"sub": "u-1", "custom:tier": "PRO", "iss": "x", "cognito:groups": "[admin ops]"}))
+	if res.StatusCode != 200 || !reflect.DeepEqual(got, identity.Caller{UserID: "u-1", Tier: generation.Pro, Groups: []string{"admin", "ops"}}) {
 		t.Fatalf("status %d, caller %+v", res.StatusCode, got)
 	}
 	for name, ev := range map[string]events.APIGatewayV2HTTPRequest{

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/songqueue/songqueue/internal/app"
+	"github.com/songqueue/songqueue/internal/logging"
 )
 
 // Load assembles the application of a function from the environment
@@ -28,7 +29,7 @@ func Load(ctx context.Context, role app.Role, opt app.Options) (*app.Application
 // failed init and tries a fresh one on the next invocation.
 func Must(a *app.Application, err error) *app.Application {
 	if err != nil {
-		app.NewLogger(os.Stderr, slog.LevelError).Error("function init failed", "err", err)
+		logging.New(os.Stderr, logging.JSON, slog.LevelError).Error("function init failed", "err", err)
 		os.Exit(1)
 	}
 	return a

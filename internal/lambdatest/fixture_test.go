@@ -215,7 +215,7 @@ func (f *fixture) env(name string) map[string]string {
 	common := func() {
 		set("AWS_ENDPOINT_URL", f.endpoint,
 			"GENERATIONS_TABLE", f.res.Names.Generations, "CONNECTIONS_TABLE", f.res.Names.Connections,
-			"WEBSOCKET_ENDPOINT", f.mgmt.Endpoint(), "TIER_CLAIM", "tier", "GENERATION_RATE_LIMIT", "50",
+			"WEBSOCKET_ENDPOINT", f.mgmt.Endpoint(), "TIER_CLAIM", "tier", "GENERATION_RATE_LIMIT", "50", "METRICS_NAMESPACE", "SongQueue/test",
 			"SUNO_MEDIA_HOSTS", strings.TrimPrefix(f.sunoURL, "http://"))
 		for _, t := range generation.Tiers {
 			set("QUEUE_URL_"+string(t), f.res.Queues[t].Queue)

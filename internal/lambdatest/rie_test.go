@@ -21,10 +21,55 @@ import (
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/memory"
+	"github.com/songqueue/songqueue/internal/metrics"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 )
+
+// checkEMF checks one embedded-metric-format document against the
+// format's specification and the service's metrics: one namespace, the
+// Tier dimension with a tier, each metric with its unit and a number. It
+// returns the metrics it carries.
+func checkEMF(t *testing.T, fn string, doc map[string]any) []metrics.Name {
+	t.Helper()
+	meta, _ := doc["_aws"].(map[string]any)
+	ts, ok := meta["Timestamp"].(float64)
+	if !ok || ts != float64(int64(ts)) || time.Since(time.UnixMilli(int64(ts))).Abs() > time.Hour {
+		t.Errorf("%s: EMF Timestamp %v is not epoch milliseconds of now", fn, meta["Timestamp"])
+	}
+	directives, _ := meta["CloudWatchMetrics"].([]any)
+	if len(directives) == 0 {
+		t.Errorf("%s: EMF document without CloudWatchMetrics: %v", fn, doc)
+	}
+	var out []metrics.Name
+	for _, d := range directives {
+		dir, _ := d.(map[string]any)
+		if dir["Namespace"] != "SongQueue/test" {
+			t.Errorf("%s: namespace %v, want METRICS_NAMESPACE", fn, dir["Namespace"])
+		}
+		dims, _ := json.Marshal(dir["Dimensions"])
+		if string(dims) != `[["Tier"]]` {
+			t.Errorf("%s: dimensions %s, want [[\"Tier\"]]", fn, dims)
+		}
+		if tier, _ := doc["Tier"].(string); !generation.Tier(tier).Valid() {
+			t.Errorf("%s: Tier %v is not a tier", fn, doc["Tier"])
+		}
+		ms, _ := dir["Metrics"].([]any)
+		for _, m := range ms {
+			def, _ := m.(map[string]any)
+			name := metrics.Name(def["Name"].(string))
+			if def["Unit"] != string(name.Unit()) {
+				t.Errorf("%s: %s in %v, want %s", fn, name, def["Unit"], name.Unit())
+			}
+			if _, ok := doc[string(name)].(float64); !ok {
+				t.Errorf("%s: %s has no number: %v", fn, name, doc[string(name)])
+			}
+			out = append(out, name)
+		}
+	}
+	return out
+}
 
 // invoke calls fn with payload and wants the emulator's 200 and a function
 // answer (not {"errorMessage":...}), decoded into out.
@@ -335,6 +380,49 @@ func TestUnderRIE(t *testing.T) {
 		}
 		if !slices.Contains(got, service.EventProgress) || got[len(got)-1] != service.EventComplete {
 			t.Fatalf("pushed to the connection: %v", got)
+		}
+	})
+
+	t.Run("metrics and lifecycle logs", func(t *testing.T) {
+		// What the functions printed while the generation above went from
+		// create to completion: CloudWatch's embedded metric format beside
+		// one JSON line per lifecycle step.
+		want := map[string][]metrics.Name{
+			"api":      {metrics.Created},
+			"worker":   {metrics.Submitted, metrics.QueueWait},
+			"callback": {metrics.Completed, metrics.SunoTime},
+		}
+		steps := map[string]bool{}
+		for name, names := range want {
+			seen := map[metrics.Name]bool{}
+			for _, line := range strings.Split(f.fn(name).Logs(), "\n") {
+				var doc map[string]any
+				if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &doc) != nil {
+					continue
+				}
+				if doc["msg"] == "lifecycle" && doc["generationId"] == created.GenerationID {
+					steps[doc["step"].(string)] = true
+					if doc["userId"] != "demo-premium" || doc["tier"] != "PREMIUM" || doc["attempt"] == nil || doc["requestId"] == "" || doc["requestId"] == nil {
+						t.Errorf("%s: lifecycle line lacks its fields: %s", name, line)
+					}
+				}
+				if _, ok := doc["_aws"]; !ok {
+					continue
+				}
+				for _, n := range checkEMF(t, name, doc) {
+					seen[n] = true
+				}
+			}
+			for _, n := range names {
+				if !seen[n] {
+					t.Errorf("%s printed no %s metric:\n%s", name, n, f.fn(name).Logs())
+				}
+			}
+		}
+		for _, st := range []string{"created", "claimed", "submitted", "first_ready", "saving", "completed"} {
+			if !steps[st] {
+				t.Errorf("no lifecycle line for step %s of %s (saw %v)", st, created.GenerationID, steps)
+			}
 		}
 	})
 

@@ -83,6 +83,12 @@ var scenarios = map[string]func(t *testing.T, b backend){
 	"Quotas":                              scenarioQuotas,
 	"ForgedCallbackChangesNothing":        scenarioForgedCallbackChangesNothing,
 	"WebSocketLimits":                     scenarioWebSocketLimits,
+	"StatsCountGenerations":               scenarioStatsCountGenerationsExactly,
+	"AdminRetriesAFailedGeneration":       scenarioAdminRetriesAFailedGeneration,
+	"PausedTierSubmitsNothing":            scenarioPausedTierSubmitsNothingUntilResumed,
+	"AdminRoutesAreForAdmins":             scenarioAdminRoutesAreForAdminsOnly,
+	"OwnersDeleteFinishedGenerations":     scenarioOwnersDeleteFinishedGenerations,
+	"DeadLettersListedAndRedriven":        scenarioDeadLettersAreListedAndRedriven,
 }
 
 // TestEndToEnd drives the local stack over real HTTP and WebSocket, on
@@ -173,6 +179,9 @@ func (c client) try(method, path string, body any, header ...string) (int, map[s
 	defer resp.Body.Close()
 	out := map[string]any{}
 	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusNoContent && len(raw) == 0 {
+		return resp.StatusCode, out, nil
+	}
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return 0, nil, fmt.Errorf("%s %s: answer is not a JSON object: %q", method, path, raw)
 	}

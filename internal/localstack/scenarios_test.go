@@ -298,13 +298,21 @@ func scenarioServesThePageAndDemoUsers(t *testing.T, b backend) {
 	var users struct{ Users []localstack.DemoUser }
 	_ = json.NewDecoder(resp.Body).Decode(&users)
 	resp.Body.Close()
-	if len(users.Users) != 4 {
-		t.Fatalf("demo users = %+v, want one per tier", users)
+	if len(users.Users) != 5 {
+		t.Fatalf("demo users = %+v, want one per tier and an operator", users)
 	}
 	for _, u := range users.Users {
 		c := client{t, s, u.Token}
 		if code, body := c.do("GET", "/api/generation", nil); code != http.StatusOK {
 			t.Errorf("demo token of %s refused: %d %v", u.Tier, code, body)
+		}
+		// Only the operator opens the operator routes.
+		want := http.StatusForbidden
+		if u.UserID == "demo-admin" {
+			want = http.StatusOK
+		}
+		if code, _ := c.do("GET", "/api/admin/queues", nil); code != want {
+			t.Errorf("demo user %s on /api/admin/queues: %d, want %d", u.UserID, code, want)
 		}
 	}
 }

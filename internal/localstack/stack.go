@@ -23,11 +23,14 @@ import (
 
 	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/auth"
+	"github.com/songqueue/songqueue/internal/batch"
 	"github.com/songqueue/songqueue/internal/eventsource"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/httpapi"
 	"github.com/songqueue/songqueue/internal/lambdaapp"
+	"github.com/songqueue/songqueue/internal/logging"
 	"github.com/songqueue/songqueue/internal/memory"
+	"github.com/songqueue/songqueue/internal/metrics"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sunofake"
 )
@@ -35,6 +38,9 @@ import (
 // Options are what a caller of Start may add to the configuration.
 type Options struct {
 	Logger *slog.Logger
+	// Metrics receives the application metrics; default debug lines on
+	// Logger (app.Telemetry makes both, for LOG_FORMAT).
+	Metrics metrics.Recorder
 	// Page serves the web page at /; nil serves a placeholder.
 	Page http.Handler
 	// WrapSuno decorates the Suno client, for tests that watch its calls.
@@ -74,6 +80,7 @@ type DemoUser struct {
 	UserID string          `json:"userId"`
 	Tier   generation.Tier `json:"tier"`
 	Token  string          `json:"token"`
+	Groups []string        `json:"groups,omitempty"`
 }
 
 // Start runs the stack until Shutdown.
@@ -122,6 +129,9 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	if cfg.CallbackBaseURL == "" {
 		cfg.CallbackBaseURL = base
 	}
+	if cfg.Media.BaseURL == "" {
+		cfg.Media.BaseURL = base + "/media" // served below, from MEDIA_DIR or the bucket
+	}
 	if !cfg.CallbackSecret.Set() {
 		// A key of its own, new at every start: nothing else signs with it,
 		// and callbacks to URLs of an earlier run are refused (the poll
@@ -129,7 +139,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		cfg.CallbackSecret.Value = randomKey()
 	}
 	hub := memory.NewHub()
-	appOpt := app.Options{Logger: log, WrapSuno: opt.WrapSuno, WrapQueue: opt.WrapQueue, Now: opt.Now, AWSConfig: opt.AWSConfig}
+	appOpt := app.Options{Logger: log, Metrics: opt.Metrics, WrapSuno: opt.WrapSuno, WrapQueue: opt.WrapQueue, Now: opt.Now, AWSConfig: opt.AWSConfig}
 	if cfg.Backend == app.AWS {
 		if cfg.WebSocketEndpoint == "" {
 			cfg.WebSocketEndpoint = base
@@ -148,9 +158,12 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	s.cfg, s.App, s.Service, s.Store, s.Queues = cfg, a, a.Service, a.Store, a.Queues
 
 	rt := &realtime{svc: s.Service, verifier: s.Tokens, hub: hub, log: log}
-	mux.Handle("/api/", s.unlessDraining(httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log)))
+	mux.Handle("/api/", withRequestID(s.unlessDraining(httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log))))
 	mux.Handle("GET /api/dev/users", local.only(http.HandlerFunc(s.serveDemoUsers)))
 	mux.HandleFunc("GET /ws", rt.serveWS)
+	if a.Media != nil {
+		mux.Handle("/media/", http.StripPrefix("/media", a.Media))
+	}
 	mux.Handle("/@connections/{id}", local.only(http.HandlerFunc(rt.serveConnections)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if opt.Page != nil {
@@ -181,7 +194,10 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 			eventsource.Run(workCtx, a.Source, tier, eventsource.Options{
 				MaxConcurrency: cfg.Concurrency, BatchSize: cfg.BatchSize,
 				Wait: time.Second, Timeout: cfg.WorkerTimeout, Logger: log,
-			}, s.Service.HandleRecord)
+			}, func(ctx context.Context, r batch.Record) error {
+				// The message id stands in for the Lambda request id.
+				return s.Service.HandleRecord(logging.WithRequestID(ctx, "msg-"+r.ID), r)
+			})
 		})
 	}
 	s.workers.Go(func() { s.runSweeper(workCtx, lambdaapp.SweepHandler(a)) })
@@ -199,7 +215,7 @@ func (s *Stack) runSweeper(ctx context.Context, sweep func(context.Context, even
 			return
 		case <-t.C:
 		}
-		invocation, cancel := context.WithTimeout(ctx, s.cfg.SweeperTimeout)
+		invocation, cancel := context.WithTimeout(logging.WithRequestID(ctx, "sweep-"+newRequestID()), s.cfg.SweeperTimeout)
 		if _, err := sweep(invocation, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"}); err != nil {
 			s.log.Error("sweeper invocation failed", "err", err)
 		}
@@ -243,7 +259,8 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// DemoUsers mints a token for a demo user of each tier.
+// DemoUsers mints a token for a demo user of each tier, and for an
+// operator (an ENTERPRISE user in the admin group).
 func (s *Stack) DemoUsers() ([]DemoUser, error) {
 	var out []DemoUser
 	for _, t := range generation.Tiers {
@@ -254,7 +271,29 @@ func (s *Stack) DemoUsers() ([]DemoUser, error) {
 		}
 		out = append(out, DemoUser{UserID: id, Tier: t, Token: tok})
 	}
-	return out, nil
+	admin := DemoUser{UserID: "demo-admin", Tier: generation.Enterprise, Groups: []string{s.Service.Config().AdminGroup}}
+	tok, err := s.Tokens.Mint(admin.UserID, admin.Tier, 30*24*time.Hour, admin.Groups...)
+	if err != nil {
+		return nil, err
+	}
+	admin.Token = tok
+	return append(out, admin), nil
+}
+
+// withRequestID gives each API request an id, as API Gateway does: in
+// every log line of the request and in the apigw-requestid header.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := newRequestID()
+		w.Header().Set("Apigw-Requestid", id)
+		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
+	})
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (s *Stack) serveDemoUsers(w http.ResponseWriter, _ *http.Request) {

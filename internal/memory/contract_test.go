@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/porttest"
 	"github.com/songqueue/songqueue/internal/ratelimit"
@@ -21,16 +20,9 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
-// redrivable gives the memory queues the redrive signature of the suite.
-type redrivable struct{ *memory.Queues }
-
-func (q redrivable) Redrive(_ context.Context, t generation.Tier) (int, error) {
-	return q.Queues.Redrive(t), nil
-}
-
 func TestQueueContract(t *testing.T) {
 	porttest.Queue(t, func(t *testing.T, opt porttest.QueueOptions) porttest.QueueUnderTest {
-		return redrivable{memory.NewQueues(memory.QueueConfig{VisibilityTimeout: opt.VisibilityTimeout, MaxReceiveCount: opt.MaxReceiveCount})}
+		return memory.NewQueues(memory.QueueConfig{VisibilityTimeout: opt.VisibilityTimeout, MaxReceiveCount: opt.MaxReceiveCount})
 	})
 }
 

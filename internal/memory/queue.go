@@ -279,27 +279,32 @@ func (q *Queues) Depth(context.Context) (map[generation.Tier]service.QueueDepth,
 	return out, nil
 }
 
-// DeadLetters returns the messages in tier's dead-letter queue.
-func (q *Queues) DeadLetters(t generation.Tier) []Message {
+// DeadLetters implements service.DeadLetters.
+func (q *Queues) DeadLetters(_ context.Context, t generation.Tier, limit int) ([]service.DeadLetter, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []Message
-	if tq, ok := q.tiers[t]; ok {
-		for _, e := range tq.dead {
-			out = append(out, e.Message)
-		}
+	tq, err := q.tier(t)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	var out []service.DeadLetter
+	for _, e := range tq.dead {
+		if len(out) == limit {
+			break
+		}
+		out = append(out, service.DeadLetter{MessageID: e.ID, Body: slices.Clone(e.Body), ReceiveCount: e.ReceiveCount})
+	}
+	return out, nil
 }
 
-// Redrive moves every dead letter of tier back to its queue, with a fresh
-// receive count, and returns how many moved.
-func (q *Queues) Redrive(t generation.Tier) int {
+// Redrive implements service.DeadLetters: every dead letter of tier goes
+// back to its queue with a fresh receive count.
+func (q *Queues) Redrive(_ context.Context, t generation.Tier) (int, error) {
 	q.mu.Lock()
-	tq, ok := q.tiers[t]
-	if !ok {
+	tq, err := q.tier(t)
+	if err != nil {
 		q.mu.Unlock()
-		return 0
+		return 0, err
 	}
 	dead := tq.dead
 	tq.dead = nil
@@ -307,5 +312,5 @@ func (q *Queues) Redrive(t generation.Tier) int {
 	for _, e := range dead {
 		_ = q.send(t, e.group, e.Body, 0) // as SQS's redrive, in its message group
 	}
-	return len(dead)
+	return len(dead), nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -29,11 +30,13 @@ type Store struct {
 	// generations that hold a slot, and recent create times, oldest first.
 	open    map[string]int
 	creates map[string][]time.Time
+	paused  map[generation.Tier]bool
 }
 
 var (
 	_ service.Store       = (*Store)(nil)
 	_ service.Connections = (*Store)(nil)
+	_ service.Controls    = (*Store)(nil)
 )
 
 type idempotencyKey struct {
@@ -61,6 +64,7 @@ func NewStore(opts ...StoreOption) *Store {
 		counts:      map[generation.Tier]service.StatusCounts{},
 		open:        map[string]int{},
 		creates:     map[string][]time.Time{},
+		paused:      map[generation.Tier]bool{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -163,6 +167,15 @@ func newest(a, b generation.Generation) int {
 
 // ListByUser implements service.Store.
 func (s *Store) ListByUser(_ context.Context, userID string, limit int, cur string) (service.Page, error) {
+	return s.list(service.Filter{UserID: userID}, limit, cur)
+}
+
+// ListAll implements service.Store.
+func (s *Store) ListAll(_ context.Context, f service.Filter, limit int, cur string) (service.Page, error) {
+	return s.list(f, limit, cur)
+}
+
+func (s *Store) list(f service.Filter, limit int, cur string) (service.Page, error) {
 	var after *generation.Generation
 	if cur != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(cur)
@@ -173,22 +186,70 @@ func (s *Store) ListByUser(_ context.Context, userID string, limit int, cur stri
 		after = &generation.Generation{CreatedAt: c.CreatedAt, ID: c.ID}
 	}
 	s.mu.Lock()
-	var mine []generation.Generation
+	var found []generation.Generation
 	for _, g := range s.generations {
-		if g.UserID == userID && (after == nil || newest(*after, g) < 0) {
-			mine = append(mine, clone(g))
+		if f.Match(g) && (after == nil || newest(*after, g) < 0) {
+			found = append(found, clone(g))
 		}
 	}
 	s.mu.Unlock()
-	slices.SortFunc(mine, newest)
-	page := service.Page{Items: mine}
-	if len(mine) > limit {
-		page.Items = mine[:limit]
+	slices.SortFunc(found, newest)
+	page := service.Page{Items: found}
+	if len(found) > limit {
+		page.Items = found[:limit]
 		last := page.Items[limit-1]
 		raw, _ := json.Marshal(cursor{last.CreatedAt, last.ID})
 		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
 	}
 	return page, nil
+}
+
+// Delayed implements service.Store.
+func (s *Store) Delayed(_ context.Context, now time.Time) (map[generation.Tier]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[generation.Tier]int64{}
+	for _, g := range s.generations {
+		if g.Delayed(now) {
+			out[g.Tier]++
+		}
+	}
+	return out, nil
+}
+
+// Delete implements service.Store.
+func (s *Store) Delete(_ context.Context, g generation.Generation) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.generations[g.ID]
+	if !ok {
+		return service.ErrNotFound
+	}
+	if cur.Version != g.Version || !cur.Status.Terminal() {
+		return service.ErrConflict
+	}
+	delete(s.generations, g.ID)
+	s.count(cur.Tier, cur.Status, -1)
+	return nil
+}
+
+// Paused implements service.Controls.
+func (s *Store) Paused(context.Context) (map[generation.Tier]bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.paused), nil
+}
+
+// SetPaused implements service.Controls.
+func (s *Store) SetPaused(_ context.Context, t generation.Tier, paused bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if paused {
+		s.paused[t] = true
+	} else {
+		delete(s.paused, t)
+	}
+	return nil
 }
 
 // Counts implements service.Store.
@@ -216,7 +277,7 @@ func (s *Store) Overdue(_ context.Context, now time.Time, limit int) ([]generati
 	defer s.mu.Unlock()
 	var out []generation.Generation
 	for _, g := range s.generations {
-		if !g.Status.Terminal() && g.Deadline.Before(now) {
+		if g.Open() && g.Deadline.Before(now) {
 			out = append(out, clone(g))
 		}
 	}

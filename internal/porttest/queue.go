@@ -14,16 +14,12 @@ import (
 )
 
 // QueueUnderTest is what the queue adapters offer: the service's port and
-// the event source's. Depth reports the dead-letter queues too.
+// the event source's, and the operators' look at the dead letters. Depth
+// reports the dead-letter queues too.
 type QueueUnderTest interface {
 	service.Queue
+	service.DeadLetters
 	eventsource.Source
-}
-
-// Redriver is a queue that can move dead letters back; the suite tests it
-// when the queue under test has it.
-type Redriver interface {
-	Redrive(ctx context.Context, tier generation.Tier) (int, error)
 }
 
 // QueueOptions are the queue settings the suite needs.
@@ -254,11 +250,19 @@ func Queue(t *testing.T, newQueue QueueFactory) {
 		// limit and moves it aside.
 		receiveNone(t, q, generation.Free, suiteQueue.VisibilityTimeout+3*time.Second)
 		wantDepth(t, q, generation.Free, service.QueueDepth{Dead: 1})
-		r, ok := q.(Redriver)
-		if !ok {
-			return
+		// Looking at the dead letters leaves them there.
+		for range 2 {
+			dead, err := q.DeadLetters(ctx, generation.Free, 10)
+			if err != nil || len(dead) != 1 {
+				t.Fatalf("DeadLetters = %v, %v; want the one message", dead, err)
+			}
+			var got service.Job
+			if err := json.Unmarshal(dead[0].Body, &got); err != nil || got.GenerationID != sent.GenerationID || dead[0].MessageID == "" {
+				t.Fatalf("dead letter %+v (%v), want the job for %s", dead[0], err, sent.GenerationID)
+			}
 		}
-		moved, err := r.Redrive(ctx, generation.Free)
+		wantDepth(t, q, generation.Free, service.QueueDepth{Dead: 1})
+		moved, err := q.Redrive(ctx, generation.Free)
 		if err != nil || moved != 1 {
 			t.Fatalf("Redrive = %d, %v; want 1 message moved", moved, err)
 		}

@@ -355,7 +355,7 @@ func Store(t *testing.T, newStore StoreFactory) {
 		}
 		// A late worker holding the claimed copy cannot put it back.
 		late := claimed
-		must(t, late.Retry("timeout", base))
+		must(t, late.Retry("timeout", base, base.Add(time.Second)))
 		if _, err := s.Save(ctx, late, generation.Processing); !errors.Is(err, service.ErrConflict) {
 			t.Fatalf("Save of a stale retry over a completed generation = %v, want ErrConflict", err)
 		}
@@ -556,6 +556,7 @@ func Store(t *testing.T, newStore StoreFactory) {
 		}
 		wantConnections(t, c, "u1", live, forever)
 	})
+	operators(t, newStore)
 }
 
 // runJob claims g and takes it to the end, as a worker would; losing the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/identity"
+	"github.com/songqueue/songqueue/internal/metrics"
 )
 
 // MaxIdempotencyKey is the longest Idempotency-Key accepted.
@@ -46,6 +47,8 @@ func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.
 	stored, created, err := s.Store.Create(ctx, g, idempotencyKey, quota)
 	var qe *QuotaError
 	if errors.As(err, &qe) {
+		s.cfg.Metrics.Record(ctx, string(c.Tier), "", metrics.One(metrics.QuotaRefusals))
+		s.log.InfoContext(ctx, "create refused by quota", "userId", c.UserID, "tier", c.Tier, "limit", qe.Limit, "max", qe.Max)
 		return CreateResult{}, quotaExceeded(c.Tier, qe, now)
 	}
 	if err != nil {
@@ -70,14 +73,18 @@ func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.
 		}
 		return CreateResult{Generation: stored, Replayed: true}, nil
 	}
+	s.logStep(ctx, stored, stepCreated)
+	s.record(ctx, stored, metrics.One(metrics.Created))
 	if err := s.enqueueFirst(ctx, stored); err != nil {
 		return CreateResult{}, err
 	}
 	return CreateResult{Generation: stored}, nil
 }
 
+// enqueueFirst sends the job of g's first attempt; it is enqueued as of
+// g's last change (its creation, or an operator's retry).
 func (s *Service) enqueueFirst(ctx context.Context, g generation.Generation) error {
-	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: 1, EnqueuedAt: g.CreatedAt}
+	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts + 1, EnqueuedAt: g.UpdatedAt}
 	if err := s.Queue.Send(ctx, job, 0); err != nil {
 		return fmt.Errorf("enqueue generation %s: %w", g.ID, err)
 	}
@@ -161,8 +168,43 @@ func (s *Service) Cancel(ctx context.Context, c identity.Caller, id string) (gen
 	case err != nil:
 		return g, err
 	}
+	s.logStep(ctx, g, stepCancelled)
+	s.record(ctx, g, metrics.One(metrics.Cancelled))
 	s.push(ctx, g)
 	return g, nil
+}
+
+// Delete removes the caller's finished generation from their history.
+func (s *Service) Delete(ctx context.Context, c identity.Caller, id string) error {
+	for range 3 {
+		g, err := s.Get(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if !g.Status.Terminal() {
+			return &Error{Kind: KindConflict, Code: "not_finished",
+				Message: fmt.Sprintf("generation %s is %s; cancel it first, or wait until it finishes", id, g.Status)}
+		}
+		err = s.Store.Delete(ctx, g)
+		switch {
+		case err == nil:
+			s.logStep(ctx, g, stepDeleted)
+			if s.Media != nil {
+				// After the record: a failure here leaves files nobody
+				// links to, never a song whose files are gone.
+				if err := s.Media.Delete(ctx, g.ID); err != nil {
+					s.log.ErrorContext(ctx, "copies of a deleted generation left behind", "generationId", g.ID, "err", err)
+				}
+			}
+			return nil
+		case errors.Is(err, ErrNotFound):
+			return notFound(id)
+		case !errors.Is(err, ErrConflict):
+			return fmt.Errorf("delete generation %s: %w", id, err)
+		}
+		// It changed under us (an operator's retry): look again.
+	}
+	return &Error{Kind: KindConflict, Code: "changed", Message: fmt.Sprintf("generation %s keeps changing; try again", id)}
 }
 
 // Stats is the queue overview.
@@ -171,7 +213,8 @@ type Stats struct {
 	ByTier map[generation.Tier]TierStats `json:"byTier"`
 }
 
-// TierStats counts one tier's jobs the way BullMQ's getJobCounts did.
+// TierStats counts one tier's generations by state, the way BullMQ's
+// getJobCounts counted jobs, plus the messages in its dead-letter queue.
 type TierStats struct {
 	Waiting   int64 `json:"waiting"`
 	Active    int64 `json:"active"`
@@ -179,43 +222,58 @@ type TierStats struct {
 	Failed    int64 `json:"failed"`
 	Delayed   int64 `json:"delayed"`
 	Cancelled int64 `json:"cancelled"`
-	Dead      int64 `json:"deadLetter"`
-	Total     int64 `json:"total"`
+	// Total counts generations; dead letters are messages, not in it.
+	Total int64 `json:"total"`
+	Dead  int64 `json:"deadLetter"`
 }
 
-// Stats combines queue depths (waiting, delayed) with the store's counters
-// (active, completed, failed).
+func (t *TierStats) add(o TierStats) {
+	t.Waiting += o.Waiting
+	t.Active += o.Active
+	t.Completed += o.Completed
+	t.Failed += o.Failed
+	t.Delayed += o.Delayed
+	t.Cancelled += o.Cancelled
+	t.Total += o.Total
+	t.Dead += o.Dead
+}
+
+// Stats counts generations, from the store: its per-status counters, and
+// the pending ones that wait (a backoff, a rate limit) as delayed. Queue
+// messages are not generations: a poll message or one held by a worker
+// counts nowhere; only the dead-letter queues are read for their depth.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
-	depth, err := s.Queue.Depth(ctx)
-	if err != nil {
-		return Stats{}, fmt.Errorf("queue depth: %w", err)
-	}
+	now := s.now()
 	counts, err := s.Store.Counts(ctx)
 	if err != nil {
 		return Stats{}, fmt.Errorf("generation counts: %w", err)
 	}
+	delayed, err := s.Store.Delayed(ctx, now)
+	if err != nil {
+		return Stats{}, fmt.Errorf("delayed generations: %w", err)
+	}
+	depth, err := s.Queue.Depth(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("queue depth: %w", err)
+	}
 	out := Stats{ByTier: make(map[generation.Tier]TierStats, len(generation.Tiers))}
 	for _, t := range generation.Tiers {
-		d, c := depth[t], counts[t]
+		c := counts[t]
+		// The two reads are not one snapshot: a generation claimed between
+		// them must not make waiting negative.
+		d := min(delayed[t], c[generation.Pending])
 		ts := TierStats{
-			Waiting:   d.Waiting,
-			Delayed:   d.Delayed,
+			Waiting:   c[generation.Pending] - d,
+			Delayed:   d,
 			Active:    c[generation.Processing],
 			Completed: c[generation.Completed],
 			Failed:    c[generation.Failed],
 			Cancelled: c[generation.Cancelled],
-			Dead:      d.Dead,
+			Dead:      depth[t].Dead,
 		}
 		ts.Total = ts.Waiting + ts.Delayed + ts.Active + ts.Completed + ts.Failed + ts.Cancelled
 		out.ByTier[t] = ts
-		out.Waiting += ts.Waiting
-		out.Delayed += ts.Delayed
-		out.Active += ts.Active
-		out.Completed += ts.Completed
-		out.Failed += ts.Failed
-		out.Cancelled += ts.Cancelled
-		out.Dead += ts.Dead
-		out.Total += ts.Total
+		out.add(ts)
 	}
 	return out, nil
 }

@@ -9,10 +9,11 @@ import (
 type Kind int
 
 const (
-	KindInvalid  Kind = iota + 1 // the request is malformed
-	KindNotFound                 // no such resource, or not the caller's
-	KindConflict                 // the resource is in the wrong state
-	KindQuota                    // the caller's quota is used up; RetryAfter says when it frees
+	KindInvalid   Kind = iota + 1 // the request is malformed
+	KindNotFound                  // no such resource, or not the caller's
+	KindConflict                  // the resource is in the wrong state
+	KindQuota                     // the caller's quota is used up; RetryAfter says when it frees
+	KindForbidden                 // the caller may not do this (operator routes)
 )
 
 // Error is an error meant for the caller, with a stable snake_case code and

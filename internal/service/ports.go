@@ -7,9 +7,11 @@ package service
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/media"
 )
 
 // Errors every adapter reports in the same way.
@@ -42,9 +44,55 @@ type Store interface {
 	ListByUser(ctx context.Context, userID string, limit int, cursor string) (Page, error)
 	// Counts returns how many generations are in each status, per tier.
 	Counts(ctx context.Context) (map[generation.Tier]StatusCounts, error)
-	// Overdue returns up to limit generations that are not terminal and
-	// whose deadline has passed, for the sweeper.
+	// Delayed returns how many pending generations of each tier wait until
+	// after now (generation.Delayed): the part of the pending count that is
+	// not ready to run.
+	Delayed(ctx context.Context, now time.Time) (map[generation.Tier]int64, error)
+	// Delete removes g, which must be finished and still at g.Version;
+	// otherwise ErrConflict (or ErrNotFound when it is gone).
+	Delete(ctx context.Context, g generation.Generation) error
+	// ListAll returns every user's generations that match f, newest first,
+	// a page at a time, for operators.
+	ListAll(ctx context.Context, f Filter, limit int, cursor string) (Page, error)
+	// Overdue returns up to limit generations with work left
+	// (generation.Open) whose deadline has passed, for the sweeper.
 	Overdue(ctx context.Context, now time.Time, limit int) ([]generation.Generation, error)
+}
+
+// Filter narrows an operator's listing; zero fields match everything.
+type Filter struct {
+	Status generation.Status
+	Tier   generation.Tier
+	UserID string
+}
+
+// Match reports whether g passes f.
+func (f Filter) Match(g generation.Generation) bool {
+	return (f.Status == "" || g.Status == f.Status) && (f.Tier == "" || g.Tier == f.Tier) && (f.UserID == "" || g.UserID == f.UserID)
+}
+
+// Controls hold what operators switch: which tiers are paused. Every
+// worker reads them, so a pause holds across workers and restarts.
+type Controls interface {
+	Paused(ctx context.Context) (map[generation.Tier]bool, error)
+	SetPaused(ctx context.Context, tier generation.Tier, paused bool) error
+}
+
+// DeadLetters are the queues' dead-letter queues, for operators.
+type DeadLetters interface {
+	// DeadLetters returns up to limit messages of tier's dead-letter queue
+	// without taking them out of it.
+	DeadLetters(ctx context.Context, tier generation.Tier, limit int) ([]DeadLetter, error)
+	// Redrive moves every dead letter of tier back to its queue and
+	// returns how many moved.
+	Redrive(ctx context.Context, tier generation.Tier) (int, error)
+}
+
+// DeadLetter is one message of a dead-letter queue.
+type DeadLetter struct {
+	MessageID    string
+	Body         []byte
+	ReceiveCount int
 }
 
 // Page is one page of a listing.
@@ -99,6 +147,8 @@ const (
 	JobGenerate JobKind = "generate"
 	// JobPoll asks Suno how a submitted task is doing.
 	JobPoll JobKind = "poll"
+	// JobArchive copies a finished task's files into the stack's storage.
+	JobArchive JobKind = "archive"
 )
 
 // Job is the body of a queue message.
@@ -114,7 +164,8 @@ type Job struct {
 	Attempt int `json:"attempt,omitempty"`
 	// TaskID is the Suno task a poll job asks about.
 	TaskID string `json:"taskId,omitempty"`
-	// Polls counts the polls of that task so far.
+	// Polls counts the polls of that task so far, or an archive job's
+	// failed tries.
 	Polls int `json:"polls,omitempty"`
 	// EnqueuedAt is when the job first entered the queue; the rate limiter
 	// promotes jobs that have waited long, so no tier starves.
@@ -122,6 +173,24 @@ type Job struct {
 	// NotBefore is when the job may run, for delays longer than a queue
 	// supports.
 	NotBefore time.Time `json:"notBefore,omitzero"`
+}
+
+// Media is the stack's own storage of the songs' files (DESIGN.md section
+// 11): an S3 bucket in AWS, a directory locally.
+type Media interface {
+	// Put stores size bytes of contentType from body at key; the same key
+	// stored twice holds the last copy.
+	Put(ctx context.Context, key, contentType string, body io.Reader, size int64) error
+	// URL is where users fetch key.
+	URL(key string) string
+	// Delete removes every file under prefix.
+	Delete(ctx context.Context, prefix string) error
+}
+
+// Fetcher downloads a file of kind from Suno's media hosts to a
+// temporary file (media.Fetcher).
+type Fetcher interface {
+	Fetch(ctx context.Context, url string, kind media.Kind) (*media.File, error)
 }
 
 // Notifier delivers a message to one WebSocket connection.

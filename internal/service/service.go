@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/metrics"
 )
 
 // Config tunes the pipeline. Zero values take the defaults of DESIGN.md.
@@ -62,8 +63,23 @@ type Config struct {
 	PushTimeout time.Duration
 	// ConnectionTTL bounds a connection record whose disconnect is missed.
 	ConnectionTTL time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// AdminGroup is the group whose members may use the operator routes
+	// (ADMIN_GROUP, default admin).
+	AdminGroup string
+	// PauseRecheck is how long a job of a paused tier waits in its queue
+	// before it looks again: the longest a resume takes to show.
+	PauseRecheck time.Duration
+	// ArchiveAttempts bounds the tries of one copy of a generation's files
+	// before it completes with Suno's URLs; ArchiveRetry is when the
+	// sweeper tries such a generation again; ArchiveDeadline is how long a
+	// copy may take before the sweeper queues it again.
+	ArchiveAttempts int
+	ArchiveRetry    time.Duration
+	ArchiveDeadline time.Duration
+	// Metrics receives the application metrics (created, submitted, ...).
+	Metrics metrics.Recorder
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // DefaultConfig is DESIGN.md's pipeline: 3 attempts from 2 s, a first
@@ -79,7 +95,10 @@ func DefaultConfig() Config {
 		ConnectionTTL:         2*time.Hour + 5*time.Minute,
 		MaxConnectionsPerUser: 10,
 		MessageRate:           5, MessageBurst: 20,
-		PushTimeout: 3 * time.Second,
+		PushTimeout:     3 * time.Second,
+		AdminGroup:      "admin",
+		PauseRecheck:    10 * time.Second,
+		ArchiveAttempts: 4, ArchiveRetry: time.Hour, ArchiveDeadline: 10 * time.Minute,
 	}
 }
 
@@ -115,6 +134,24 @@ func (c Config) withDefaults() Config {
 	if c.PushTimeout <= 0 {
 		c.PushTimeout = def.PushTimeout
 	}
+	if c.AdminGroup == "" {
+		c.AdminGroup = def.AdminGroup
+	}
+	if c.PauseRecheck <= 0 {
+		c.PauseRecheck = def.PauseRecheck
+	}
+	if c.ArchiveAttempts <= 0 {
+		c.ArchiveAttempts = def.ArchiveAttempts
+	}
+	if c.ArchiveRetry <= 0 {
+		c.ArchiveRetry = def.ArchiveRetry
+	}
+	if c.ArchiveDeadline <= 0 {
+		c.ArchiveDeadline = def.ArchiveDeadline
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.Discard
+	}
 	if c.CallbackKey == nil {
 		c.CallbackKey = func(context.Context) ([]byte, error) {
 			return nil, errors.New("no callback signing key is configured")
@@ -137,6 +174,15 @@ type Deps struct {
 	Notifier    Notifier
 	Limiter     RateLimiter
 	Suno        Suno
+	// Controls are the operators' switches; DeadLetters the dead-letter
+	// queues (nil where nobody administers them: the worker needs only
+	// Controls, the API both).
+	Controls    Controls
+	DeadLetters DeadLetters
+	// Media and Fetcher copy the songs' files into the stack's storage;
+	// without them generations complete with Suno's URLs.
+	Media   Media
+	Fetcher Fetcher
 }
 
 // Service is the application. It is safe for concurrent use.

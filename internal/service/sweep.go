@@ -32,9 +32,15 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 		return SweepReport{}, fmt.Errorf("find overdue generations: %w", err)
 	}
 	r := SweepReport{Overdue: len(overdue)}
+	paused := map[generation.Tier]bool{}
+	if s.Controls != nil {
+		if paused, err = s.Controls.Paused(ctx); err != nil {
+			return r, fmt.Errorf("read paused tiers: %w", err)
+		}
+	}
 	var errs []error
 	for _, g := range overdue {
-		outcome, err := s.sweepOne(ctx, g)
+		outcome, err := s.sweepOne(ctx, g, paused[g.Tier])
 		if err != nil {
 			r.Errors++
 			errs = append(errs, err)
@@ -52,7 +58,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	return r, errors.Join(errs...)
 }
 
-func (s *Service) sweepOne(ctx context.Context, g generation.Generation) (string, error) {
+func (s *Service) sweepOne(ctx context.Context, g generation.Generation, paused bool) (string, error) {
 	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, EnqueuedAt: g.CreatedAt}
 	switch {
 	case g.Status == generation.Pending:
@@ -65,8 +71,27 @@ func (s *Service) sweepOne(ctx context.Context, g generation.Generation) (string
 		if err != nil {
 			return "", err
 		}
+		if paused {
+			// Its job is waiting out the pause; copies would only pile up.
+			return "", nil
+		}
 		job.Attempt = g.Attempts + 1
 		return "requeued", s.send(ctx, job, 0)
+	case g.Status == generation.Processing && g.Progress == generation.ProgressSaving && s.archiving(),
+		g.Status == generation.Completed && !g.Archived && s.archiving():
+		// A copy whose job was lost, or one that failed and is due again.
+		next := s.cfg.ArchiveDeadline
+		if g.Status == generation.Completed {
+			next = s.cfg.ArchiveRetry
+		}
+		g, err := s.update(ctx, g, func(g *generation.Generation) error {
+			g.Deadline = s.now().Add(next)
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		return "requeued", s.sendArchive(ctx, g, 0, 0)
 	case g.Status == generation.Processing && g.TaskID == "":
 		if s.now().Before(g.LeaseUntil) {
 			return "", nil

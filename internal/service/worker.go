@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/metrics"
 )
 
 // HandleJob runs one queue message. A nil error means the message is done
@@ -28,6 +29,8 @@ func (s *Service) HandleJob(ctx context.Context, job Job) error {
 		return s.generate(ctx, job)
 	case JobPoll:
 		return s.poll(ctx, job)
+	case JobArchive:
+		return s.archive(ctx, job)
 	}
 	return fmt.Errorf("job kind %q is not known", job.Kind)
 }
@@ -74,6 +77,15 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		s.log.DebugContext(ctx, "duplicate or stale job dropped", "generation", g.ID, "attempt", job.Attempt, "status", g.Status)
 		return nil
 	}
+	if paused, err := s.paused(ctx, g.Tier); err != nil || paused {
+		if err != nil {
+			return err
+		}
+		// Nothing of a paused tier reaches Suno; the job keeps its place
+		// in the queue and looks again later.
+		s.log.DebugContext(ctx, "lifecycle", "step", stepPaused, "generationId", g.ID, "userId", g.UserID, "tier", g.Tier, "attempt", g.Attempts)
+		return s.send(ctx, job, s.cfg.PauseRecheck)
+	}
 	// Before the claim: a key that cannot be read is not the attempt's
 	// fault, and the message comes back to try again.
 	callbackURL, err := s.callbackURL(ctx, g.ID)
@@ -85,7 +97,7 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		return err
 	}
 	if !ok {
-		return s.send(ctx, job, retryAfter)
+		return s.waitForToken(ctx, g, job, retryAfter)
 	}
 	g, err = s.update(ctx, g, func(g *generation.Generation) error {
 		return g.Claim(job.Attempt, s.now(), s.cfg.ClaimLease)
@@ -96,6 +108,7 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		}
 		return err
 	}
+	s.logStep(ctx, g, stepClaimed)
 	s.push(ctx, g)
 
 	taskID, err := s.Suno.Submit(ctx, g.Request, callbackURL)
@@ -116,8 +129,51 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		}
 		return err
 	}
+	s.noteSubmitted(ctx, g, job)
 	s.push(ctx, g)
 	return nil
+}
+
+// noteSubmitted logs and counts a submission. The queue wait is the first
+// attempt's: from the create (or an operator's retry) to Suno.
+func (s *Service) noteSubmitted(ctx context.Context, g generation.Generation, job Job) {
+	s.logStep(ctx, g, stepSubmitted, "taskId", g.TaskID)
+	samples := []metrics.Sample{metrics.One(metrics.Submitted)}
+	if g.Attempts == 1 && !job.EnqueuedAt.IsZero() {
+		samples = append(samples, metrics.Sample{Name: metrics.QueueWait, Value: g.SubmittedAt.Sub(job.EnqueuedAt).Seconds()})
+	}
+	s.record(ctx, g, samples...)
+}
+
+// waitForToken re-queues a job the rate limiter has no token for yet, and
+// marks its generation as waiting until then, which the queue statistics
+// count as delayed.
+func (s *Service) waitForToken(ctx context.Context, g generation.Generation, job Job, wait time.Duration) error {
+	until := s.now().Add(wait)
+	s.record(ctx, g, metrics.One(metrics.RateLimitWaits))
+	w, err := s.update(ctx, g, func(g *generation.Generation) error { return g.Wait(until, s.now()) })
+	var te *generation.TransitionError
+	switch {
+	case errors.As(err, &te):
+		return nil // cancelled meanwhile: the job has nothing left to do
+	case err == nil:
+		s.logStep(ctx, w, stepWaiting, "reason", "rate limit", "until", until)
+	case !errors.Is(err, generation.ErrNoChange):
+		return err
+	}
+	return s.send(ctx, job, wait)
+}
+
+// paused reports whether operators have paused tier.
+func (s *Service) paused(ctx context.Context, tier generation.Tier) (bool, error) {
+	if s.Controls == nil {
+		return false, nil
+	}
+	p, err := s.Controls.Paused(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read paused tiers: %w", err)
+	}
+	return p[tier], nil
 }
 
 // errWorkerDied ends an attempt whose claim lapsed before a submission was
@@ -204,10 +260,10 @@ func (s *Service) attemptFailed(ctx context.Context, g generation.Generation, jo
 			return g.Fail(cause.Error(), now)
 		case !decision.CountsAsAttempt:
 			next = Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts, EnqueuedAt: job.EnqueuedAt}
-			err = g.Defer(now)
+			err = g.Defer(now, now.Add(decision.Delay))
 		default:
 			next = Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts + 1, EnqueuedAt: job.EnqueuedAt}
-			err = g.Retry(cause.Error(), now)
+			err = g.Retry(cause.Error(), now, now.Add(decision.Delay))
 		}
 		if err == nil {
 			g.Deadline = now.Add(decision.Delay + s.cfg.ClaimLease)
@@ -220,7 +276,17 @@ func (s *Service) attemptFailed(ctx context.Context, g generation.Generation, jo
 		}
 		return err
 	}
-	s.log.InfoContext(ctx, "attempt failed", "generation", g.ID, "attempt", attempt, "kind", kind, "retry", decision.Retry, "delay", decision.Delay, "err", cause)
+	switch {
+	case g.Status == generation.Failed:
+		s.logStep(ctx, g, stepFailed, "reason", cause.Error(), "kind", kind.String())
+		s.record(ctx, g, metrics.One(metrics.Failed))
+	case !decision.CountsAsAttempt:
+		s.logStep(ctx, g, stepWaiting, "reason", cause.Error(), "until", g.WaitUntil)
+		s.record(ctx, g, metrics.One(metrics.RateLimitWaits))
+	default:
+		s.logStep(ctx, g, stepRetried, "reason", cause.Error(), "kind", kind.String(), "failedAttempt", attempt, "until", g.WaitUntil)
+		s.record(ctx, g, metrics.One(metrics.Retried))
+	}
 	if g.Status == generation.Pending {
 		if err := s.send(ctx, next, decision.Delay); err != nil {
 			// The sweeper requeues it at its deadline; the message comes
@@ -262,11 +328,12 @@ func (s *Service) poll(ctx context.Context, job Job) error {
 		}
 		if err == nil {
 			s.log.InfoContext(ctx, "task id recovered from the poll job", "generation", g.ID, "task", job.TaskID)
+			s.noteSubmitted(ctx, g, Job{})
 			s.push(ctx, g)
 		}
 	}
-	if g.Status != generation.Processing || g.TaskID != job.TaskID {
-		return nil // finished, cancelled, or superseded by a later attempt
+	if g.Status != generation.Processing || g.TaskID != job.TaskID || g.Progress >= generation.ProgressSaving {
+		return nil // finished, cancelled, superseded by a later attempt, or being saved
 	}
 	task, err := s.Suno.Record(ctx, job.TaskID)
 	if err != nil {
@@ -283,7 +350,7 @@ func (s *Service) poll(ctx context.Context, job Job) error {
 	if err != nil {
 		return err
 	}
-	if g.Status != generation.Processing || g.TaskID != job.TaskID {
+	if g.Status != generation.Processing || g.TaskID != job.TaskID || g.Progress >= generation.ProgressSaving {
 		return nil
 	}
 	if s.now().After(g.Deadline) {
@@ -307,22 +374,34 @@ func (s *Service) applyTask(ctx context.Context, g generation.Generation, task g
 			&generation.Failure{Kind: generation.Transient, Reason: "Suno returned track data the service cannot accept: " + err.Error()})
 	}
 	tracks := task.Tracks
-	steps := []func(*generation.Generation) error{}
+	type step struct {
+		name  string
+		apply func(*generation.Generation) error
+	}
+	var steps []step
 	if task.Stage == generation.TaskFirstReady || task.Stage == generation.TaskDone {
-		steps = append(steps, func(g *generation.Generation) error { return g.FirstReady(tracks, s.now()) })
+		steps = append(steps, step{stepFirstReady, func(g *generation.Generation) error { return g.FirstReady(tracks, s.now()) }})
 	}
 	if task.Stage == generation.TaskDone {
-		steps = append(steps,
-			func(g *generation.Generation) error { return g.Saving(tracks, s.now()) },
-			func(g *generation.Generation) error { return g.Complete(tracks, s.now()) })
+		steps = append(steps, step{stepSaving, func(g *generation.Generation) error {
+			if err := g.Saving(tracks, s.now()); err != nil {
+				return err
+			}
+			// If the archive job below is lost, the sweeper sends it again.
+			g.Deadline = s.now().Add(s.cfg.ArchiveDeadline)
+			return nil
+		}})
+		if !s.archiving() {
+			steps = append(steps, step{stepCompleted, func(g *generation.Generation) error { return g.Complete(tracks, s.now()) }})
+		}
 	}
 	attempt := g.Attempts
-	for _, step := range steps {
+	for _, st := range steps {
 		next, err := s.update(ctx, g, func(g *generation.Generation) error {
 			if err := sameAttempt(g, attempt, task.TaskID); err != nil {
 				return err
 			}
-			return step(g)
+			return st.apply(g)
 		})
 		var te *generation.TransitionError
 		switch {
@@ -334,7 +413,25 @@ func (s *Service) applyTask(ctx context.Context, g generation.Generation, task g
 			return g, err
 		}
 		g = next
+		s.logStep(ctx, g, st.name, "taskId", task.TaskID)
+		switch st.name {
+		case stepSaving:
+			// Suno's part ends here; the copies are the stack's.
+			if !g.SubmittedAt.IsZero() {
+				s.record(ctx, g, metrics.Sample{Name: metrics.SunoTime, Value: g.UpdatedAt.Sub(g.SubmittedAt).Seconds()})
+			}
+		case stepCompleted:
+			s.record(ctx, g, metrics.One(metrics.Completed))
+		}
 		s.push(ctx, g)
+		if st.name == stepSaving && s.archiving() {
+			// Only the path whose write moved the generation to saving
+			// sends the copy; a poll or callback that comes second finds
+			// nothing left to do.
+			if err := s.sendArchive(ctx, g, 0, 0); err != nil {
+				return g, err
+			}
+		}
 	}
 	return g, nil
 }

@@ -225,6 +225,59 @@ func (q *Queues) Depth(ctx context.Context) (map[generation.Tier]service.QueueDe
 	return out, nil
 }
 
+// DeadLetters implements service.DeadLetters. It receives the messages,
+// which hides them while it gathers more (so no receive shows one twice),
+// then makes them visible again at once: looking takes nothing out of the
+// queue, and a redrive right after sees them all.
+func (q *Queues) DeadLetters(ctx context.Context, t generation.Tier, limit int) (_ []service.DeadLetter, err error) {
+	u, err := q.url(t)
+	if err != nil {
+		return nil, err
+	}
+	if u.DeadLetter == "" {
+		return nil, fmt.Errorf("tier %s has no dead-letter queue", t)
+	}
+	var out []service.DeadLetter
+	var receipts []string
+	defer func() {
+		if rerr := q.release(context.WithoutCancel(ctx), u.DeadLetter, receipts); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	for len(out) < limit {
+		msgs, err := q.receive(ctx, u.DeadLetter, limit-len(out), time.Second)
+		if err != nil {
+			return out, fmt.Errorf("look into the dead letters of %s: %w", t, err)
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			receipts = append(receipts, m.ReceiptHandle)
+			out = append(out, service.DeadLetter{MessageID: m.ID, Body: m.Body, ReceiveCount: m.ReceiveCount})
+		}
+	}
+	return out, nil
+}
+
+// release makes received messages visible again, ten a request.
+func (q *Queues) release(ctx context.Context, url string, receipts []string) error {
+	for chunk := range slices.Chunk(receipts, 10) {
+		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(chunk))
+		for i, r := range chunk {
+			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r), VisibilityTimeout: 0}
+		}
+		res, err := q.sqs.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(url), Entries: entries})
+		if err != nil {
+			return fmt.Errorf("make dead letters visible again: %w", err)
+		}
+		if len(res.Failed) > 0 {
+			return batchFailures("change visibility", res.Failed)
+		}
+	}
+	return nil
+}
+
 // Redrive moves every message of tier's dead-letter queue back to the tier
 // queue, where it starts with a fresh receive count, and returns how many
 // moved. Each message is sent again before it is deleted, so a failure
@@ -254,6 +307,11 @@ func (q *Queues) Redrive(ctx context.Context, t generation.Tier) (int, error) {
 		entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
 		for i, m := range msgs {
 			entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(m.Body))}
+			// Back in the owner's message group, as Send put it.
+			var job service.Job
+			if json.Unmarshal(m.Body, &job) == nil && job.UserID != "" {
+				entries[i].MessageGroupId = aws.String(job.UserID)
+			}
 		}
 		res, err := q.sqs.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(u.Queue), Entries: entries})
 		if err != nil {

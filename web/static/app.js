@@ -1,13 +1,15 @@
 // SongQueue's page: sign-in, the create form, the live list of the user's
-// generations and the queue stats. Contracts: DESIGN.md sections 3 to 5.
+// generations, the queue stats and, for operators, the operator view.
+// Contracts: DESIGN.md sections 3 to 5 and 10.
 
+import { OperatorView } from "./admin.js";
 import { createApi } from "./api.js";
-import { cognitoSignInUrl, forgetToken, identify, randomId, savedToken, saveToken, takeFragmentToken } from "./auth.js";
+import { cognitoSignInUrl, forgetToken, identify, isAdmin, randomId, savedToken, saveToken, takeFragmentToken } from "./auth.js";
 import { el, shorten } from "./dom.js";
 import { GenerationList, describeChange, displayName } from "./generations.js";
 import { DEFAULT_MODEL, MODELS, charCount, limitsFor, requestBody, validate } from "./limits.js";
 import { Realtime, socketUrl } from "./realtime.js";
-import { StatsPanel } from "./stats.js";
+import { SUMMARY_COUNTS, StatsPanel } from "./stats.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,6 +24,9 @@ const state = {
   session: 0,
   realtime: null,
   stats: null,
+  // Generations removed here: a late event or sync answer must not bring
+  // one back as a placeholder.
+  removed: new Set(),
   expiryTimer: null,
   // {key, body}: the Idempotency-Key of a create whose outcome is unknown
   // (network error or 5xx). Submitting the same body again reuses the key,
@@ -35,7 +40,24 @@ const state = {
 
 let request; // set by init once the API base URL is known
 
-const list = new GenerationList({ listEl: $("generations"), emptyEl: $("generations-empty"), onCancel: cancel });
+const list = new GenerationList({
+  listEl: $("generations"),
+  emptyEl: $("generations-empty"),
+  onCancel: cancel,
+  onRemove: removeGeneration,
+});
+
+// One view for the page's life; each operator's session starts and stops it.
+const operator = new OperatorView((...args) => request(...args), {
+  root: $("operator"),
+  link: $("operator-link"),
+  announce,
+  onRefreshed: () => state.stats?.refresh(),
+  onHide: (message) => {
+    announce("The operator view is hidden: the server does not accept you as an operator.");
+    console.warn("operator view hidden after 403:", message);
+  },
+});
 
 // ---------------------------------------------------------------- startup
 
@@ -145,6 +167,8 @@ async function startSession(token, { focus }) {
   // Whatever ran for an earlier session stops first.
   state.realtime?.stop();
   state.stats?.stop();
+  operator.stop();
+  state.removed.clear();
   const session = ++state.session;
   state.token = token;
   saveToken(token);
@@ -167,12 +191,17 @@ async function startSession(token, { focus }) {
   if (session !== state.session) return;
 
   state.stats = new StatsPanel(request, {
-    summary: Object.fromEntries(["waiting", "active", "completed", "failed", "delayed"].map((k) => [k, $(`stat-${k}`)])),
+    summary: Object.fromEntries(SUMMARY_COUNTS.map((k) => [k, $(`stat-${k}`)])),
     tbody: $("stats-by-tier").tBodies[0],
     updated: $("stats-updated"),
     error: $("stats-error"),
   });
   state.stats.start();
+
+  // The token says operator: show the view. The API has the last word;
+  // a 403 from it hides the view again.
+  const adminGroup = typeof state.config.adminGroup === "string" && state.config.adminGroup ? state.config.adminGroup : "admin";
+  if (isAdmin(who, adminGroup)) operator.start();
 
   state.realtime = new Realtime({
     url: socketUrl(token, state.config.wsUrl),
@@ -195,6 +224,8 @@ function signOut(message = "") {
   state.realtime = null;
   state.stats?.stop();
   state.stats = null;
+  operator.stop();
+  state.removed.clear();
   clearTimeout(state.expiryTimer);
   state.token = null;
   state.pendingCreate = null;
@@ -263,6 +294,40 @@ async function refresh(id) {
   }
 }
 
+/** Removes a finished generation from the user's history (DELETE, 204). */
+async function removeGeneration(id) {
+  const session = state.session;
+  const g = list.get(id);
+  if (!g) return;
+  const name = shorten(displayName(g));
+  list.setNotice(id, "");
+  list.setRemoveBusy(id, true);
+  try {
+    await request("DELETE", `/api/generation/${encodeURIComponent(id)}`);
+    if (session !== state.session) return;
+    state.removed.add(id);
+    list.remove(id, { focusEl: $("songs-heading") });
+    announce(`Song '${name}' removed from your list.`);
+    state.stats?.refresh();
+  } catch (e) {
+    if (session !== state.session) return;
+    if (e.status === 404) {
+      // Already gone (removed in another tab): the list catches up.
+      state.removed.add(id);
+      list.remove(id, { focusEl: $("songs-heading") });
+      announce(`Song '${name}' was already removed.`);
+      return;
+    }
+    // 409 not_finished: it runs again (an operator retried it, say).
+    const text = e.status === 409 ? e.message : `Could not remove: ${e.message}`;
+    list.setNotice(id, text);
+    announce(`Song '${name}': ${text}`);
+    if (e.status === 409) refresh(id);
+  } finally {
+    if (session === state.session) list.setRemoveBusy(id, false);
+  }
+}
+
 async function cancel(id) {
   const session = state.session;
   list.setNotice(id, "");
@@ -272,6 +337,7 @@ async function cancel(id) {
     if (session !== state.session) return;
     const change = list.applyEvent("generation:cancelled", { generationId: id, status: res?.status || "cancelled" });
     if (change) announce(describeChange(change));
+    state.stats?.refresh();
   } catch (e) {
     if (session !== state.session) return;
     const g = list.get(id);
@@ -298,16 +364,23 @@ function onSocketEvent(name, data) {
       for (const ev of Array.isArray(data?.generations) ? data.generations : []) {
         if (ev && typeof ev.event === "string") onGenerationEvent(ev.event, ev.data);
       }
+      // Whatever happened while away shows in the counts too.
+      state.stats?.refresh();
       return;
     case "error":
       console.warn("WebSocket: the server did not understand a message", data);
       return;
     default:
-      if (name.startsWith("generation:")) onGenerationEvent(name, data);
+      if (name.startsWith("generation:")) {
+        onGenerationEvent(name, data);
+        // The counts moved; the panel asks at most once a second.
+        state.stats?.refresh();
+      }
   }
 }
 
 function onGenerationEvent(name, data) {
+  if (typeof data?.generationId === "string" && state.removed.has(data.generationId)) return;
   const change = list.applyEvent(name, data);
   if (!change) return;
   if (change.created) refresh(change.g.id); // not in the list yet: made in another tab, or older than the first page
@@ -328,6 +401,7 @@ function showConnection(next, detail = {}) {
   node.dataset.state = next;
   node.textContent = CONNECTION_TEXT[next] ?? next;
   node.title = next === "reconnecting" && detail.delayMs ? `Next try in ${Math.ceil(detail.delayMs / 1000)} s` : "";
+  if (next === "connected") state.stats?.refresh(); // events may have been missed
   if (prev === "connected" && next === "reconnecting") announce("Live updates lost; reconnecting.");
   if (prev === "reconnecting" && next === "connected") announce("Live updates reconnected.");
 }
@@ -436,6 +510,7 @@ async function onCreate(e) {
     updateForm();
     $("create-message").textContent = `Queued '${name}'${res.message ? `: ${res.message}` : "."}`;
     announce(`Song '${name}' queued.`);
+    state.stats?.refresh();
   } catch (err) {
     if (session !== state.session) return;
     // Only an unknown outcome keeps the key; a clear refusal does not.

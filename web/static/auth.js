@@ -25,8 +25,8 @@ export function decodeJwt(token) {
 }
 
 /**
- * Who a token says the user is: {userId, tier, expiresAt (ms or null)}, or
- * an {error} explaining why the token cannot be used.
+ * Who a token says the user is: {userId, tier, expiresAt (ms or null),
+ * groups}, or an {error} explaining why the token cannot be used.
  */
 export function identify(token, tierClaim) {
   const payload = decodeJwt(token);
@@ -40,7 +40,30 @@ export function identify(token, tierClaim) {
   }
   const claims = tierClaim ? [tierClaim, ...TIER_CLAIMS] : TIER_CLAIMS;
   const claim = claims.find((c) => typeof payload[c] === "string" && payload[c] !== "");
-  return { userId: payload.sub, tier: claim ? payload[claim].toUpperCase() : "FREE", expiresAt };
+  return { userId: payload.sub, tier: claim ? payload[claim].toUpperCase() : "FREE", expiresAt, groups: groupsOf(payload) };
+}
+
+// Where a token names the user's groups: Cognito's claim, and the plain one.
+const GROUP_CLAIMS = ["cognito:groups", "groups"];
+
+/** The groups a token's payload puts the user in (a list, or one string). */
+export function groupsOf(payload) {
+  const out = [];
+  for (const name of GROUP_CLAIMS) {
+    const v = payload?.[name];
+    if (Array.isArray(v)) out.push(...v.filter((g) => typeof g === "string" && g));
+    else if (typeof v === "string") out.push(...v.split(/[\s,]+/).filter(Boolean));
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * Whether the token's user is an operator, as far as the page can tell:
+ * only to decide whether to show the operator view. The API decides for
+ * real (403 for everyone else).
+ */
+export function isAdmin(who, adminGroup = "admin") {
+  return Boolean(adminGroup) && Array.isArray(who?.groups) && who.groups.includes(adminGroup);
 }
 
 export function savedToken() {

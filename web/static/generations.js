@@ -55,11 +55,12 @@ export function describeChange({ g, before, created }) {
 }
 
 export class GenerationList {
-  /** onCancel(id) is called when a Cancel button is pressed. */
-  constructor({ listEl, emptyEl, onCancel }) {
+  /** onCancel(id) and onRemove(id) are called when a Cancel or Remove button is pressed. */
+  constructor({ listEl, emptyEl, onCancel, onRemove }) {
     this.listEl = listEl;
     this.emptyEl = emptyEl;
     this.onCancel = onCancel;
+    this.onRemove = onRemove;
     this.items = new Map();
   }
 
@@ -231,9 +232,26 @@ export class GenerationList {
     this.render(g);
   }
 
-  remove(id) {
+  setRemoveBusy(id, busy) {
     const g = this.items.get(id);
     if (!g) return;
+    g.removeBusy = busy;
+    this.render(g);
+  }
+
+  /**
+   * Takes a generation out of the list. If keyboard focus was inside its
+   * item, it moves to the next item's title (else the previous one's, else
+   * focusEl), so it is not lost with the element.
+   */
+  remove(id, { focusEl = null } = {}) {
+    const g = this.items.get(id);
+    if (!g) return;
+    if (g.li.contains(document.activeElement)) {
+      const next = g.li.nextElementSibling ?? g.li.previousElementSibling;
+      const target = next ? this.items.get(next.dataset.generationId)?.refs.title : focusEl;
+      target?.focus();
+    }
     g.li.remove();
     this.items.delete(id);
     this.updateEmpty();
@@ -258,6 +276,7 @@ export class GenerationList {
       createdAt: "",
       placeholder: false,
       cancelBusy: false,
+      removeBusy: false,
       // seq counts applied events; see refresh in app.js.
       seq: 0,
       // version is the server's version of the state shown: it grows with
@@ -287,6 +306,8 @@ export class GenerationList {
     r.tracks = el("ol", { className: "gen-tracks", hidden: true });
     r.cancel = el("button", { className: "gen-cancel", type: "button" }, "Cancel");
     r.cancel.addEventListener("click", () => this.onCancel(g.id));
+    r.remove = el("button", { className: "gen-remove", type: "button", hidden: true }, "Remove");
+    r.remove.addEventListener("click", () => this.onRemove?.(g.id));
     g.refs = r;
     g.li = el(
       "li",
@@ -305,7 +326,7 @@ export class GenerationList {
       r.error,
       r.notice,
       r.tracks,
-      el("div", { className: "gen-actions" }, r.cancel),
+      el("div", { className: "gen-actions" }, r.cancel, r.remove),
     );
   }
 
@@ -357,7 +378,12 @@ export class GenerationList {
     r.cancel.disabled = g.cancelBusy;
     r.cancel.textContent = g.cancelBusy ? "Cancelling…" : "Cancel";
     r.cancel.setAttribute("aria-label", `Cancel song '${shorten(name)}'`);
-    if (!cancellable && document.activeElement === r.cancel) {
+    const removable = TERMINAL.has(g.status) && !g.placeholder && Boolean(this.onRemove);
+    r.remove.hidden = !removable;
+    r.remove.disabled = g.removeBusy;
+    r.remove.textContent = g.removeBusy ? "Removing…" : "Remove";
+    r.remove.setAttribute("aria-label", `Remove song '${shorten(name)}' from your list`);
+    if ((!cancellable && document.activeElement === r.cancel) || (!removable && document.activeElement === r.remove)) {
       // The button is about to vanish under the keyboard user's focus.
       r.title.focus();
     }
