@@ -51,6 +51,13 @@ func run() error {
 	if stack.Fake != nil {
 		fmt.Printf("  fake Suno  %s/suno\n", stack.URL)
 	}
+	if stack.App.Media != nil {
+		where := "bucket " + stack.App.Config.Media.Bucket
+		if cfg.Backend == app.Memory {
+			where = stack.App.Config.Media.Dir
+		}
+		fmt.Printf("  songs      %s/ (kept in %s)\n", stack.App.Config.Media.BaseURL, where)
+	}
 	fmt.Printf("\nDemo users (tokens valid 30 days, signed with JWT_SECRET):\n")
 	for _, u := range users {
 		role := string(u.Tier)

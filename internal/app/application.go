@@ -99,6 +99,9 @@ type Options struct {
 	// WrapQueue decorates the queue the service sends to, for tests that
 	// inject what SQS may do (a message delivered twice).
 	WrapQueue func(service.Queue) service.Queue
+	// WrapMedia decorates the media store, for tests that inject storage
+	// failures and crashes.
+	WrapMedia func(service.Media) service.Media
 	// Now is the clock; default the wall clock.
 	Now func() time.Time
 }
@@ -193,6 +196,9 @@ func New(ctx context.Context, role Role, cfg Config, opt Options) (*Application,
 	if deps.Notifier == nil {
 		deps.Notifier = discardNotifier{log}
 	}
+	if deps.Media != nil && opt.WrapMedia != nil {
+		deps.Media = opt.WrapMedia(deps.Media)
+	}
 	if deps.Media != nil {
 		deps.Fetcher = media.Fetcher{Client: &http.Client{Timeout: 2 * time.Minute}, MaxBytes: cfg.Media.MaxBytes}
 	}
@@ -283,6 +289,7 @@ func (a *Application) awsBackend(ctx context.Context, awsCfg aws.Config, cfg Con
 			bucket = cfg.Names.Media
 		}
 		if bucket != "" {
+			a.Config.Media.Bucket = bucket
 			store := s3media.New(clients.S3, bucket, cfg.Media.BaseURL)
 			deps.Media, a.Media = store, store
 		} else {

@@ -414,6 +414,7 @@ func startHarness(t *testing.T, tune func(*localstack.Config)) *harness {
 
 	cfg := localstack.DefaultConfig()
 	cfg.Port = 0
+	cfg.Media.Dir = t.TempDir()
 	cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay = 300*time.Millisecond, 900*time.Millisecond, 1800*time.Millisecond
 	cfg.Pipeline.PollInterval = 300 * time.Millisecond
 	cfg.Pipeline.Retry.BackoffBase = 50 * time.Millisecond
@@ -625,6 +626,10 @@ func TestBrowserSongLifecycle(t *testing.T) {
 		if !b.onStackHost(src) {
 			b.errorf("audio src %s is not on the stack's host %s", src, stackURL.Host)
 		}
+		// The archived copy, not Suno's file, which expires.
+		if u, err := url.Parse(src); err != nil || !strings.HasPrefix(u.Path, "/media/") {
+			b.errorf("audio src %s is not the stack's archived copy (/media/...)", src)
+		}
 		resp, err := http.Get(src)
 		if err != nil {
 			b.fatalf("GET %s: %v", src, err)
@@ -653,6 +658,13 @@ func TestBrowserSongLifecycle(t *testing.T) {
 	if duration < 1 {
 		b.errorf("the browser could not load the audio (duration %v)", duration)
 	}
+	// And it plays: muted, which the autoplay policy allows without a click.
+	eval[bool](b, `(() => { const a = `+itemExpr(firstID)+`.querySelector("audio.gen-audio"); a.muted = true; a.play(); return true; })()`)
+	waitFor[bool](b, "the archived track to play", 10*time.Second, `(() => {
+		const a = `+itemExpr(firstID)+`.querySelector("audio.gen-audio");
+		return !a.paused && a.currentTime > 0 && a.duration > 0;
+	})()`)
+	eval[bool](b, `(() => { `+itemExpr(firstID)+`.querySelector("audio.gen-audio").pause(); return true; })()`)
 	announced := eval[string](b, `document.getElementById("announcer").innerText`)
 	if !strings.Contains(announced, "Song '"+firstPrompt+"' is ready.") {
 		b.errorf("#announcer did not announce the finished song: %q", announced)

@@ -228,8 +228,11 @@ type StatusResponse struct {
 	Instrumental bool               `json:"instrumental"`
 	Tracks       []generation.Track `json:"tracks"`
 	AudioURL     string             `json:"audioUrl"`
-	Error        string             `json:"error"`
-	Attempts     int                `json:"attempts"`
+	// Archived says the tracks' URLs point at the stack's own copies,
+	// which outlive Suno's.
+	Archived bool   `json:"archived"`
+	Error    string `json:"error"`
+	Attempts int    `json:"attempts"`
 	// Version grows with every saved change; WebSocket events carry it too,
 	// so a client keeps whichever state is newer.
 	Version   int64     `json:"version"`
@@ -246,7 +249,7 @@ func View(g generation.Generation) StatusResponse {
 	return StatusResponse{
 		GenerationID: g.ID, Status: g.Status, Progress: g.Progress, Message: g.Message, Tier: g.Tier,
 		Prompt: g.Request.Prompt, Title: g.Request.Title, Style: g.Request.Style, Model: g.Request.Model,
-		Instrumental: g.Request.Instrumental, Tracks: tracks, AudioURL: g.AudioURL(), Error: g.Error,
+		Instrumental: g.Request.Instrumental, Tracks: tracks, AudioURL: g.AudioURL(), Archived: g.Archived, Error: g.Error,
 		Attempts: g.Attempts, Version: g.Version, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt,
 	}
 }

@@ -61,6 +61,7 @@ var backends = []backend{
 // config is the stack's configuration and options on backend b.
 func (b backend) config(t *testing.T, opt localstack.Options) (localstack.Config, localstack.Options) {
 	cfg := fastConfig()
+	cfg.Media.Dir = t.TempDir()
 	b.setup(t, &cfg, &opt)
 	return cfg, opt
 }
@@ -89,6 +90,10 @@ var scenarios = map[string]func(t *testing.T, b backend){
 	"AdminRoutesAreForAdmins":             scenarioAdminRoutesAreForAdminsOnly,
 	"OwnersDeleteFinishedGenerations":     scenarioOwnersDeleteFinishedGenerations,
 	"DeadLettersListedAndRedriven":        scenarioDeadLettersAreListedAndRedriven,
+	"SongsPlayFromOwnStorage":             scenarioCompletedSongsPlayFromOwnStorage,
+	"CrashBetweenCopyAndCompletion":       scenarioCrashBetweenCopyAndCompletion,
+	"FailedCopyCompletesWithSunoURLs":     scenarioFailedCopyCompletesWithSunoURLs,
+	"ForeignMediaHostIsNotFetched":        scenarioForeignMediaHostIsNotFetched,
 }
 
 // TestEndToEnd drives the local stack over real HTTP and WebSocket, on

@@ -47,6 +47,8 @@ type Options struct {
 	WrapSuno func(service.Suno) service.Suno
 	// WrapQueue decorates the queue the service sends to (app.Options).
 	WrapQueue func(service.Queue) service.Queue
+	// WrapMedia decorates the media store (app.Options).
+	WrapMedia func(service.Media) service.Media
 	// FakeSuno adjusts the in-process fake's configuration.
 	FakeSuno func(*sunofake.Config)
 	// Now replaces the clock.
@@ -139,7 +141,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		cfg.CallbackSecret.Value = randomKey()
 	}
 	hub := memory.NewHub()
-	appOpt := app.Options{Logger: log, Metrics: opt.Metrics, WrapSuno: opt.WrapSuno, WrapQueue: opt.WrapQueue, Now: opt.Now, AWSConfig: opt.AWSConfig}
+	appOpt := app.Options{Logger: log, Metrics: opt.Metrics, WrapSuno: opt.WrapSuno, WrapQueue: opt.WrapQueue, WrapMedia: opt.WrapMedia, Now: opt.Now, AWSConfig: opt.AWSConfig}
 	if cfg.Backend == app.AWS {
 		if cfg.WebSocketEndpoint == "" {
 			cfg.WebSocketEndpoint = base

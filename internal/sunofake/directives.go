@@ -1,6 +1,7 @@
 package sunofake
 
 import (
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -31,6 +32,10 @@ type Directives struct {
 	// NoCallback: no callback is sent, so only polling finishes the task
 	// ([fake:nocallback]).
 	NoCallback bool
+	// MediaBase: the task's track URLs point at this http(s) base instead
+	// of the fake's own host, as a wrong or hostile answer would
+	// ([fake:media-base=http://elsewhere:8080]).
+	MediaBase string
 }
 
 var directiveRE = regexp.MustCompile(`(?i)\[fake:([a-z][a-z0-9_-]*)(?:=([^\]]*))?\]`)
@@ -61,6 +66,10 @@ func ParseDirectives(prompt string) Directives {
 			}
 		case "nocallback":
 			d.NoCallback = true
+		case "media-base":
+			if u, err := url.Parse(value); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+				d.MediaBase = strings.TrimRight(value, "/")
+			}
 		}
 	}
 	return d

@@ -59,6 +59,9 @@ func (s *Server) newTask(r *http.Request, req suno.GenerateRequest, d Directives
 		}
 		t.doneAt = d.Slow
 	}
+	if d.MediaBase != "" {
+		t.base = d.MediaBase
+	}
 	switch {
 	case d.Sensitive:
 		t.outcome = sensitive

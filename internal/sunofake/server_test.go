@@ -720,6 +720,8 @@ func TestParseDirectives(t *testing.T) {
 		{"lyrics\n[fake:sensitive]\nmore", sunofake.Directives{Sensitive: true}},
 		{"[fake:slow=1m30s]", sunofake.Directives{Slow: 90 * time.Second}},
 		{"[fake:nocallback]", sunofake.Directives{NoCallback: true}},
+		{"[fake:media-base=http://elsewhere:8080/] x", sunofake.Directives{MediaBase: "http://elsewhere:8080"}},
+		{"[fake:media-base=javascript:alert(1)]", sunofake.Directives{}},
 		{"[fake:fail=1][fake:slow=2s] [fake:nocallback] [fake:audio-failed]",
 			sunofake.Directives{Fail: 1, Slow: 2 * time.Second, NoCallback: true, AudioFailed: true}},
 		{"[fake:fail=x] [fake:fail=-1] [fake:slow=soon] [fake:slow=-1s]", sunofake.Directives{}},
