@@ -67,6 +67,9 @@ func (r Role) talksToSuno() bool {
 // save their files) or deletes them.
 func (r Role) keepsMedia() bool { return r != RoleWebSocket }
 
+// buildsMediaURLs: the roles that copy files and so name the copies.
+func (r Role) buildsMediaURLs() bool { return r == RoleWorker || r == RoleLocal }
+
 // usesQueues: everything but the WebSocket routes sends jobs.
 func (r Role) usesQueues() bool { return r != RoleWebSocket }
 
@@ -283,7 +286,12 @@ func (a *Application) awsBackend(ctx context.Context, awsCfg aws.Config, cfg Con
 		queues := sqsqueue.New(clients.SQS, urls)
 		deps.Queue, deps.DeadLetters, a.Source = queues, queues, queues
 	}
-	if a.Role.keepsMedia() && cfg.Media.BaseURL != "" {
+	// Only the roles that build the copies' URLs need MEDIA_BASE_URL: the
+	// worker and the local stack. The others delete copies (the API) or
+	// only hand the copy over to the worker (callback, sweeper), so the
+	// bucket alone turns copies on there; the template then need not give
+	// them the distribution's domain, which would be a dependency cycle.
+	if a.Role.keepsMedia() && (cfg.Media.BaseURL != "" || (cfg.Media.Bucket != "" && !a.Role.buildsMediaURLs())) {
 		bucket := cfg.Media.Bucket
 		if bucket == "" && cfg.Emulator && awsinfra.Emulated(os.Getenv, "S3") {
 			bucket = cfg.Names.Media

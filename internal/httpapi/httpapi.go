@@ -60,9 +60,30 @@ func New(app App, authn Authenticator, log *slog.Logger) http.Handler {
 	a.adminRoutes(mux)
 	mux.HandleFunc("POST /api/suno/callback", a.callback)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := methodsOf(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s is not served at %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+			return
+		}
 		writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route %s %s; see openapi.yaml", r.Method, r.URL.Path))
 	})
 	return a.recoverer(mux)
+}
+
+// methodsOf lists the methods mux serves at r's path, for the Allow header
+// of a 405: the catch-all pattern would otherwise answer every method the
+// routes do not name with a 404.
+func methodsOf(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 type api struct {

@@ -252,12 +252,25 @@ func TestUnknownRoutesAndIDs(t *testing.T) {
 	f := newFixture(t)
 	tok := f.token(t, "u", generation.Free)
 	for _, r := range [][2]string{
-		{"GET", "/api/nope"}, {"GET", "/api/generation/create"}, {"GET", "/api/generation/status/does-not-exist"},
+		{"GET", "/api/nope"}, {"GET", "/api/generation/status/does-not-exist"},
 		{"GET", "/api/generation/status/" + strings.Repeat("%23", 40)}, {"POST", "/api/generation/missing/cancel"},
 	} {
 		rec, eb := f.do(r[0], r[1], tok, "")
 		if rec.Code != http.StatusNotFound || eb.Error.Code == "" {
 			t.Errorf("%s %s = %d %+v, want a JSON 404", r[0], r[1], rec.Code, eb)
+		}
+	}
+	// A known route asked with another method: 405, and what it takes.
+	for _, c := range []struct{ method, path, allow string }{
+		{"GET", "/api/generation/create", "POST, DELETE"}, // DELETE: a generation with id "create"
+		{"DELETE", "/api/queue/stats", "GET, HEAD"},
+		{"PUT", "/api/generation/some-id", "DELETE"},
+		{"GET", "/api/generation/some-id/cancel", "POST"},
+		{"PATCH", "/api/admin/queues/FREE/pause", "POST"},
+	} {
+		rec, eb := f.do(c.method, c.path, tok, "")
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != c.allow || eb.Error.Code != "method_not_allowed" {
+			t.Errorf("%s %s = %d Allow %q %+v, want 405 with Allow: %s", c.method, c.path, rec.Code, rec.Header().Get("Allow"), eb, c.allow)
 		}
 	}
 }

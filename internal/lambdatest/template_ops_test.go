@@ -10,9 +10,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/songqueue/songqueue/internal/cors"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/metrics"
+	"github.com/songqueue/songqueue/internal/s3media"
 )
 
 // httpRoutes lists "METHOD /path" of every HttpApi event in the template.
@@ -171,10 +174,64 @@ func TestTemplateGrants(t *testing.T) {
 	}
 }
 
+// TestTemplateMediaGrants: S3 for the songs' copies exactly as the code
+// uses it. The worker uploads (s3media.Put: PutObject); the API deletes a
+// generation's copies (s3media.Delete: ListObjectsV2 of its prefix, then
+// DeleteObjects, authorised per object as DeleteObject); the callback and
+// the sweeper only queue archive jobs and the WebSocket functions never
+// touch media, so they have no S3 at all. Every grant is confined to the
+// bucket's media/ prefix, and nobody may read: users read through
+// CloudFront.
+func TestTemplateMediaGrants(t *testing.T) {
+	tpl := template(t)
+	objects := canonical(map[string]any{"Fn::Sub": "${MediaBucket.Arn}/" + s3media.Prefix + "*"})
+	bucket := canonical(map[string]any{"Fn::GetAtt": []any{"MediaBucket", "Arn"}})
+	want := map[string]map[string][]string{
+		"WorkerRole": {objects: {"s3:PutObject"}},
+		"ApiRole":    {objects: {"s3:DeleteObject"}, bucket: {"s3:ListBucket"}},
+	}
+	for id, r := range tpl["Resources"].(map[string]any) {
+		if r.(map[string]any)["Type"] != "AWS::IAM::Role" {
+			continue
+		}
+		got := map[string][]string{}
+		for res, actions := range grants(t, tpl, id) {
+			for _, a := range actions {
+				if strings.HasPrefix(a, "s3:") {
+					got[res] = append(got[res], a)
+				}
+			}
+		}
+		for _, a := range got {
+			sort.Strings(a)
+		}
+		if len(got)+len(want[id]) > 0 && canonical(got) != canonical(want[id]) {
+			t.Errorf("%s S3 grants %v, want %v", id, got, want[id])
+		}
+	}
+	// The listing is of the copies' prefix only.
+	var listed bool
+	for _, pol := range props(t, tpl, "ApiRole")["Policies"].([]any) {
+		walkStatements(pol.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"], func(st map[string]any) {
+			if !strings.Contains(canonical(st["Action"]), `"s3:ListBucket"`) {
+				return
+			}
+			listed = true
+			if c := canonical(st["Condition"]); c != canonical(map[string]any{"StringLike": map[string]any{"s3:prefix": s3media.Prefix + "*"}}) {
+				t.Errorf("ApiRole lists the media bucket under %s; want only s3:prefix %s*", c, s3media.Prefix)
+			}
+		})
+	}
+	if !listed {
+		t.Errorf("ApiRole cannot list a generation's copies")
+	}
+}
+
 // metricNames are the services' embedded-metric-format metrics, each with
 // the one dimension Tier.
 var metricNames = []metrics.Name{metrics.Created, metrics.Submitted, metrics.Completed, metrics.Failed,
-	metrics.Cancelled, metrics.Retried, metrics.QuotaRefusals, metrics.RateLimitWaits, metrics.QueueWait, metrics.SunoTime}
+	metrics.Cancelled, metrics.Retried, metrics.QuotaRefusals, metrics.RateLimitWaits, metrics.QueueWait, metrics.SunoTime,
+	metrics.NotArchived}
 
 // TestTemplateOperability: the operator's settings reach every function;
 // the admin group exists in the created user pool; alarms and dashboard
@@ -282,5 +339,29 @@ func TestTemplateOperability(t *testing.T) {
 	}
 	if q, _ := props(t, tpl, "GenerationHistoryQuery")["QueryString"].(string); !strings.Contains(q, "filter generationId") || !strings.Contains(q, "sort @timestamp asc") {
 		t.Errorf("GenerationHistoryQuery = %q", q)
+	}
+}
+
+// TestTemplateCORSIsTheLocalStacks: the HTTP API's CorsConfiguration is
+// internal/cors.Default, which the local stack answers with, so a frontend
+// on another origin meets the same rules against make dev as in AWS.
+func TestTemplateCORSIsTheLocalStacks(t *testing.T) {
+	tpl := template(t)
+	c := props(t, tpl, "HttpApi")["CorsConfiguration"].(map[string]any)
+	params := tpl["Parameters"].(map[string]any)["CorsAllowOrigins"].(map[string]any)
+	want := cors.Default(cors.ParseOrigins(params["Default"].(string)))
+	for field, w := range map[string]any{
+		"AllowHeaders": want.AllowHeaders, "AllowMethods": want.AllowMethods,
+		"ExposeHeaders": want.ExposeHeaders, "MaxAge": int(want.MaxAge / time.Second),
+	} {
+		if got := canonical(c[field]); got != canonical(w) {
+			t.Errorf("HttpApi CorsConfiguration.%s = %s, local stack %s", field, got, canonical(w))
+		}
+	}
+	if canonical(c["AllowOrigins"]) != `{"Ref":"CorsAllowOrigins"}` || canonical(want.AllowOrigins) != `["*"]` {
+		t.Errorf("AllowOrigins = %s (parameter default %v), want CorsAllowOrigins defaulting to *, as CORS_ALLOW_ORIGINS", canonical(c["AllowOrigins"]), params["Default"])
+	}
+	if c["AllowCredentials"] == true {
+		t.Errorf("credentials allowed; tokens travel in the Authorization header")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/songqueue/songqueue/internal/dynamo"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/localstack"
+	"github.com/songqueue/songqueue/internal/s3media"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 	"github.com/songqueue/songqueue/web"
 )
@@ -28,6 +29,40 @@ import (
 // CloudFormation's short tags) from the SAM tools' or moto's virtual
 // environment.
 func template(t *testing.T) map[string]any {
+	t.Helper()
+	return runTemplatePython(t, `import json, sys, cfnlint.decode
+t, errs = cfnlint.decode.decode(sys.argv[1])
+if errs:
+    sys.exit("\n".join(str(e) for e in errs))
+print(json.dumps(t))`)
+}
+
+// transformedTemplate is template.yaml after the SAM transform, as
+// CloudFormation gets it: the functions' roles, event source mappings and
+// permissions, and HttpApi's OpenAPI body with an integration naming each
+// function it routes to. Neither cfn-lint nor sam validate looks at the
+// references of the resources SAM generates, so a cycle through them
+// shows only at deploy time, unless a test looks.
+func transformedTemplate(t *testing.T) map[string]any {
+	t.Helper()
+	return runTemplatePython(t, `import json, os, sys, cfnlint.decode
+from samtranslator.translator.transform import transform
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+t, errs = cfnlint.decode.decode(sys.argv[1])
+if errs:
+    sys.exit("\n".join(str(e) for e in errs))
+# The code is uploaded by sam deploy; the transform wants an S3 URI.
+t["Globals"]["Function"]["CodeUri"] = "s3://bucket/key"
+class NoManagedPolicies:
+    def load(self):
+        return {}
+print(json.dumps(transform(t, {}, NoManagedPolicies())))`)
+}
+
+// runTemplatePython runs script on template.yaml (sys.argv[1]) with the
+// Python of the SAM tools' or moto's virtual environment (both have
+// cfn-lint, which brings the SAM translator) and decodes its JSON output.
+func runTemplatePython(t *testing.T, script string) map[string]any {
 	t.Helper()
 	root := repoRoot(t)
 	var python string
@@ -43,11 +78,7 @@ func template(t *testing.T) map[string]any {
 		}
 		t.Skip("no Python environment with cfn-lint; make sam-tools installs one")
 	}
-	cmd := exec.Command(python, "-c", `import json, sys, cfnlint.decode
-t, errs = cfnlint.decode.decode(sys.argv[1])
-if errs:
-    sys.exit("\n".join(str(e) for e in errs))
-print(json.dumps(t))`, filepath.Join(root, "template.yaml"))
+	cmd := exec.Command(python, "-c", script, filepath.Join(root, "template.yaml"))
 	out, err := cmd.Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok && strings.Contains(string(ee.Stderr), "No module named") {
@@ -454,11 +485,22 @@ func TestTemplateWebPage(t *testing.T) {
 	}
 
 	d := props(t, tpl, "WebDistribution")["DistributionConfig"].(map[string]any)
-	origins := d["Origins"].([]any)
-	if len(origins) != 1 || canonical(origins[0].(map[string]any)["OriginAccessControlId"]) != `{"Fn::GetAtt":["WebOriginAccessControl","Id"]}` {
-		t.Errorf("WebDistribution origins = %v, want the bucket through WebOriginAccessControl", origins)
-	}
 	dcb := d["DefaultCacheBehavior"].(map[string]any)
+	page := originByID(t, d, dcb["TargetOriginId"])
+	if canonical(page["DomainName"]) != `{"Fn::GetAtt":["WebBucket","RegionalDomainName"]}` {
+		t.Errorf("WebDistribution's default origin = %v, want the page's bucket", page)
+	}
+	// Every origin is one of the stack's buckets, read with the access
+	// control each bucket's policy admits (the page's and MediaBucket).
+	for _, o := range d["Origins"].([]any) {
+		o := o.(map[string]any)
+		if canonical(o["OriginAccessControlId"]) != `{"Fn::GetAtt":["WebOriginAccessControl","Id"]}` || o["S3OriginConfig"] == nil {
+			t.Errorf("WebDistribution origin %v, want an S3 bucket through WebOriginAccessControl", o["Id"])
+		}
+	}
+	if oac := props(t, tpl, "WebOriginAccessControl")["OriginAccessControlConfig"].(map[string]any); oac["OriginAccessControlOriginType"] != "s3" || oac["SigningBehavior"] != "always" {
+		t.Errorf("WebOriginAccessControl = %v, want s3, always signed", oac)
+	}
 	if d["DefaultRootObject"] != "index.html" || dcb["ViewerProtocolPolicy"] != "redirect-to-https" ||
 		canonical(dcb["ResponseHeadersPolicyId"]) != `{"Ref":"WebResponseHeadersPolicy"}` {
 		t.Errorf("WebDistribution root %v, viewer protocol %v, headers %v", d["DefaultRootObject"], dcb["ViewerProtocolPolicy"], dcb["ResponseHeadersPolicyId"])
@@ -468,6 +510,298 @@ func TestTemplateWebPage(t *testing.T) {
 			t.Errorf("output %s missing; scripts/deploy-web.sh reads it", o)
 		}
 	}
+}
+
+// originByID is the distribution's origin of that Id.
+func originByID(t *testing.T, d map[string]any, id any) map[string]any {
+	t.Helper()
+	for _, o := range d["Origins"].([]any) {
+		if o := o.(map[string]any); o["Id"] == id {
+			return o
+		}
+	}
+	t.Fatalf("WebDistribution has no origin %v", id)
+	return nil
+}
+
+// TestTemplateMedia: the songs' copies (DESIGN.md section 11) go to a
+// private, encrypted, TLS-only bucket that is kept when the stack goes,
+// whose old files move to a cheaper class; users read them only through
+// the page's distribution, at the path the worker's URLs name
+// (MEDIA_BASE_URL), which maps onto the keys s3media writes.
+func TestTemplateMedia(t *testing.T) {
+	tpl := template(t)
+
+	r := resource(t, tpl, "MediaBucket")
+	if r["Type"] != "AWS::S3::Bucket" || r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
+		t.Errorf("MediaBucket %v, deletion %v, replacement %v: the users' songs must be retained", r["Type"], r["DeletionPolicy"], r["UpdateReplacePolicy"])
+	}
+	b := props(t, tpl, "MediaBucket")
+	if canonical(b["PublicAccessBlockConfiguration"]) != `{"BlockPublicAcls":true,"BlockPublicPolicy":true,"IgnorePublicAcls":true,"RestrictPublicBuckets":true}` {
+		t.Errorf("MediaBucket public access block = %v", b["PublicAccessBlockConfiguration"])
+	}
+	if !strings.Contains(canonical(b["OwnershipControls"]), `"ObjectOwnership":"BucketOwnerEnforced"`) {
+		t.Errorf("MediaBucket ownership = %v, want BucketOwnerEnforced (no ACLs)", b["OwnershipControls"])
+	}
+	// SSE-S3; SSE-KMS would also need the key to admit the distribution.
+	if enc := canonical(b["BucketEncryption"]); !strings.Contains(enc, `"SSEAlgorithm":"AES256"`) {
+		t.Errorf("MediaBucket encryption = %s, want SSE-S3 (AES256)", enc)
+	}
+	var toIA, abort bool
+	for _, rule := range b["LifecycleConfiguration"].(map[string]any)["Rules"].([]any) {
+		rule := rule.(map[string]any)
+		if rule["Status"] != "Enabled" {
+			continue
+		}
+		prefix, _ := rule["Prefix"].(string)
+		if f, ok := rule["Filter"].(map[string]any); ok {
+			prefix, _ = f["Prefix"].(string)
+		}
+		if e, ok := rule["ExpirationInDays"]; ok {
+			t.Errorf("MediaBucket lifecycle rule %v expires objects after %v days: the songs must last", rule["Id"], e)
+		}
+		trs, _ := rule["Transitions"].([]any)
+		for _, tr := range trs {
+			tr := tr.(map[string]any)
+			// S3 moves nothing to Standard-IA before 30 days.
+			if tr["StorageClass"] == "STANDARD_IA" && num(tr["TransitionInDays"]) >= 30 && prefix == s3media.Prefix {
+				toIA = true
+			}
+		}
+		if a, ok := rule["AbortIncompleteMultipartUpload"].(map[string]any); ok && num(a["DaysAfterInitiation"]) >= 1 {
+			abort = true
+		}
+	}
+	if !toIA || !abort {
+		t.Errorf("MediaBucket lifecycle: %s to STANDARD_IA after 30 days %v, incomplete uploads aborted %v", s3media.Prefix, toIA, abort)
+	}
+
+	// The policy: TLS only, for everyone; the one grant is the
+	// distribution's GetObject of the copies.
+	var denyTLS, cloudFrontRead bool
+	walkStatements(props(t, tpl, "MediaBucketPolicy")["PolicyDocument"].(map[string]any)["Statement"], func(st map[string]any) {
+		cond := canonical(st["Condition"])
+		switch {
+		case st["Effect"] == "Deny" && cond == `{"Bool":{"aws:SecureTransport":"false"}}`:
+			res := canonical(st["Resource"])
+			if st["Action"] != "s3:*" || !strings.Contains(res, `{"Fn::GetAtt":["MediaBucket","Arn"]}`) || !strings.Contains(res, `{"Fn::Sub":"${MediaBucket.Arn}/*"}`) {
+				t.Errorf("MediaBucketPolicy's TLS deny covers %v on %s; want s3:* on the bucket and every object", st["Action"], res)
+			}
+			denyTLS = true
+		case st["Effect"] == "Allow":
+			if canonical(st["Principal"]) != `{"Service":"cloudfront.amazonaws.com"}` || st["Action"] != "s3:GetObject" ||
+				canonical(st["Resource"]) != canonical(map[string]any{"Fn::Sub": "${MediaBucket.Arn}/" + s3media.Prefix + "*"}) ||
+				!strings.Contains(cond, "AWS:SourceArn") || !strings.Contains(cond, "${WebDistribution}") {
+				t.Errorf("MediaBucketPolicy allows %v to %v on %v under %s; only this distribution may read, only the copies", st["Principal"], st["Action"], st["Resource"], cond)
+			}
+			cloudFrontRead = true
+		}
+	})
+	if !denyTLS || !cloudFrontRead {
+		t.Errorf("MediaBucketPolicy: deny without TLS %v, distribution reads %v", denyTLS, cloudFrontRead)
+	}
+
+	// The distribution serves /media/* from the bucket, unchanged: the path
+	// is the key (no origin path), read-only, HTTPS.
+	d := props(t, tpl, "WebDistribution")["DistributionConfig"].(map[string]any)
+	var behaviour map[string]any
+	cbs, _ := d["CacheBehaviors"].([]any)
+	for _, cb := range cbs {
+		if cb := cb.(map[string]any); strings.TrimPrefix(cb["PathPattern"].(string), "/") == s3media.Prefix+"*" {
+			behaviour = cb
+		}
+	}
+	if behaviour == nil {
+		t.Fatalf("WebDistribution has no %s* cache behaviour (%v)", s3media.Prefix, cbs)
+	}
+	o := originByID(t, d, behaviour["TargetOriginId"])
+	if canonical(o["DomainName"]) != `{"Fn::GetAtt":["MediaBucket","RegionalDomainName"]}` || o["OriginPath"] != nil {
+		t.Errorf("the %s* behaviour reads origin %v, want MediaBucket without an origin path", s3media.Prefix, o)
+	}
+	if canonical(behaviour["AllowedMethods"]) != `["GET","HEAD"]` || canonical(behaviour["CachedMethods"]) != `["GET","HEAD"]` {
+		t.Errorf("media behaviour methods %v (cached %v), want GET and HEAD only", behaviour["AllowedMethods"], behaviour["CachedMethods"])
+	}
+	if vp := behaviour["ViewerProtocolPolicy"]; vp != "redirect-to-https" && vp != "https-only" {
+		t.Errorf("media behaviour viewer protocol %v", vp)
+	}
+	if behaviour["CachePolicyId"] == nil {
+		t.Errorf("media behaviour has no cache policy")
+	}
+	if ref, _ := behaviour["CachePolicyId"].(map[string]any)["Ref"].(string); ref != "" {
+		// The template's own policy: cached, nothing of the request in the
+		// key (one copy per file whatever the query or cookies).
+		cp := props(t, tpl, ref)["CachePolicyConfig"].(map[string]any)
+		key := canonical(cp["ParametersInCacheKeyAndForwardedToOrigin"])
+		if num(cp["DefaultTTL"]) <= 0 || num(cp["MaxTTL"]) <= 0 || !strings.Contains(key, `"QueryStringBehavior":"none"`) || !strings.Contains(key, `"CookieBehavior":"none"`) {
+			t.Errorf("media cache policy %s = %v", ref, cp)
+		}
+		// A deleted song's files leave the edge within MaxTTL.
+		if max := time.Duration(num(cp["MaxTTL"])) * time.Second; max > 7*24*time.Hour {
+			t.Errorf("media cache policy keeps files %s at the edge; a deleted song would be served that long", max)
+		}
+	}
+	if ref, _ := behaviour["ResponseHeadersPolicyId"].(map[string]any)["Ref"].(string); ref == "" {
+		t.Errorf("media behaviour has no response headers policy of the template's")
+	} else {
+		sec := props(t, tpl, ref)["ResponseHeadersPolicyConfig"].(map[string]any)["SecurityHeadersConfig"].(map[string]any)
+		if canonical(sec["ContentTypeOptions"]) != `{"Override":true}` {
+			t.Errorf("media responses without nosniff: %v", sec)
+		}
+	}
+
+	// Where the worker's URLs point: https://<the distribution>/media, the
+	// behaviour's path, onto s3media's keys.
+	env := tpl["Globals"].(map[string]any)["Function"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if got := canonical(env["MEDIA_BUCKET"]); got != `{"Ref":"MediaBucket"}` {
+		t.Errorf("Globals MEDIA_BUCKET = %s", got)
+	}
+	base := "https://${WebDistribution.DomainName}/" + strings.TrimSuffix(s3media.Prefix, "/")
+	// Every function that finishes generations or deletes them has the
+	// bucket (a callback without it would complete with Suno's URLs); only
+	// the worker names copies, so it alone has MEDIA_BASE_URL, the real one
+	// (in Globals the distribution's domain would be a dependency cycle).
+	if _, ok := env["MEDIA_BASE_URL"]; ok {
+		t.Errorf("Globals MEDIA_BASE_URL is set; only the worker's copies need it")
+	}
+	for _, id := range []string{"ApiFunction", "CallbackFunction", "WorkerFunction", "SweeperFunction"} {
+		fv, _ := props(t, tpl, id)["Environment"].(map[string]any)
+		vars, _ := fv["Variables"].(map[string]any)
+		v, set := vars["MEDIA_BASE_URL"]
+		switch {
+		case id == "WorkerFunction" && canonical(v) != canonical(map[string]any{"Fn::Sub": base}):
+			t.Errorf("WorkerFunction MEDIA_BASE_URL = %v, want %s: its copies' URLs must name the distribution", v, base)
+		case id != "WorkerFunction" && set:
+			t.Errorf("%s sets MEDIA_BASE_URL %v; it names no copies", id, v)
+		}
+		if _, ok := vars["MEDIA_BUCKET"]; ok {
+			t.Errorf("%s overrides MEDIA_BUCKET", id)
+		}
+	}
+	if tpl["Outputs"].(map[string]any)["MediaBucketName"] == nil {
+		t.Errorf("output MediaBucketName missing")
+	}
+}
+
+// TestTemplateHasNoCycles: CloudFormation refuses a template whose
+// resources refer to each other in a circle, and only at deploy time. The
+// page's distribution names HttpApi in its CSP and SAM makes HttpApi name
+// its functions, so no function HttpApi routes to may name the
+// distribution (MEDIA_BASE_URL).
+func TestTemplateHasNoCycles(t *testing.T) {
+	res := transformedTemplate(t)["Resources"].(map[string]any)
+	deps := map[string][]string{}
+	for id, r := range res {
+		r := r.(map[string]any)
+		seen := map[string]bool{}
+		for _, n := range references(r["Properties"]) {
+			seen[n] = true
+		}
+		switch d := r["DependsOn"].(type) {
+		case string:
+			seen[d] = true
+		case []any:
+			for _, x := range d {
+				seen[x.(string)] = true
+			}
+		}
+		for n := range seen {
+			if _, ok := res[n]; ok && n != id {
+				deps[id] = append(deps[id], n)
+			}
+		}
+		sort.Strings(deps[id])
+	}
+	ids := make([]string, 0, len(res))
+	for id := range res {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(string) []string
+	visit = func(id string) []string {
+		state[id] = open
+		path = append(path, id)
+		for _, d := range deps[id] {
+			switch state[d] {
+			case open:
+				i := slices.Index(path, d)
+				return append(slices.Clone(path[i:]), d)
+			case unseen:
+				if c := visit(d); c != nil {
+					return c
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[id] = done
+		return nil
+	}
+	for _, id := range ids {
+		if state[id] == unseen {
+			if c := visit(id); c != nil {
+				t.Fatalf("circular dependency: %s", strings.Join(c, " -> "))
+			}
+		}
+	}
+	if len(res) < 50 {
+		t.Errorf("the transformed template has only %d resources; is the SAM transform running?", len(res))
+	}
+}
+
+// subName matches a ${Name} or ${Name.Attribute} of Fn::Sub, not ${!literal}.
+var subName = regexp.MustCompile(`\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z0-9.]+)?\}`)
+
+// references lists the names v refers to with Ref, Fn::GetAtt and Fn::Sub.
+func references(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			out = append(out, references(e)...)
+		}
+	case map[string]any:
+		for k, e := range x {
+			switch k {
+			case "Ref":
+				if s, ok := e.(string); ok {
+					out = append(out, s)
+				}
+			case "Fn::GetAtt":
+				switch a := e.(type) {
+				case []any:
+					out = append(out, a[0].(string))
+				case string:
+					n, _, _ := strings.Cut(a, ".")
+					out = append(out, n)
+				}
+			case "Fn::Sub":
+				var str string
+				vars := map[string]any{}
+				switch a := e.(type) {
+				case string:
+					str = a
+				case []any:
+					str, _ = a[0].(string)
+					vars, _ = a[1].(map[string]any)
+					out = append(out, references(a[1])...)
+				}
+				for _, m := range subName.FindAllStringSubmatch(str, -1) {
+					if _, local := vars[m[1]]; !local {
+						out = append(out, m[1])
+					}
+				}
+			default:
+				out = append(out, references(e)...)
+			}
+		}
+	}
+	return out
 }
 
 // cspDirectives maps each directive of a Content-Security-Policy to its

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/app"
+	"github.com/songqueue/songqueue/internal/cors"
 	"github.com/songqueue/songqueue/internal/envconfig"
 )
 
@@ -28,7 +29,11 @@ type Config struct {
 	// demo tokens, the in-process fake Suno and the @connections routes
 	// (TRUSTED_CLIENTS, CIDRs; e.g. Docker's bridge for sam local).
 	TrustedClients string
-	JWTSecret      string // JWT_SECRET; a fixed development secret by default
+	// CORSOrigins are the origins whose pages may call the API and open
+	// the WebSocket (CORS_ALLOW_ORIGINS, comma-separated, default "*"), as
+	// the HTTP API's CorsConfiguration in template.yaml (package cors).
+	CORSOrigins []string
+	JWTSecret   string // JWT_SECRET; a fixed development secret by default
 	// Concurrency is each tier's most worker invocations at once
 	// (GENERATION_CONCURRENCY, default 5), as the event source mappings'
 	// MaximumConcurrency in AWS.
@@ -67,6 +72,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	r.Int("PORT", &c.Port, 0)
 	r.String("HOST", &c.Host)
 	r.String("TRUSTED_CLIENTS", &c.TrustedClients)
+	if v := getenv("CORS_ALLOW_ORIGINS"); v != "" {
+		c.CORSOrigins = cors.ParseOrigins(v)
+	}
 	if _, err := parseTrusted(c.TrustedClients); err != nil {
 		r.Fail(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/songqueue/songqueue/internal/apispec"
 	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/awstest"
 	"github.com/songqueue/songqueue/internal/generation"
@@ -177,7 +178,7 @@ func (c client) try(method, path string, body any, header ...string) (int, map[s
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.http().Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -191,6 +192,21 @@ func (c client) try(method, path string, body any, header ...string) (int, map[s
 		return 0, nil, fmt.Errorf("%s %s: answer is not a JSON object: %q", method, path, raw)
 	}
 	return resp.StatusCode, out, nil
+}
+
+// apiSpec is openapi.yaml: every exchange of the tests' clients is held
+// to it.
+var apiSpec = sync.OnceValues(func() (*apispec.Spec, error) { return apispec.Load(apispec.Path()) })
+
+// http is a client whose every API request and response is checked
+// against openapi.yaml; a mismatch fails the test.
+func (c client) http() *http.Client {
+	spec, err := apiSpec()
+	if err != nil {
+		c.t.Errorf("openapi.yaml: %v", err)
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: spec.Transport(func(err error) { c.t.Errorf("%v", err) }, nil)}
 }
 
 func (c client) create(prompt string) string {

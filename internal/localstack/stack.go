@@ -24,6 +24,7 @@ import (
 	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/batch"
+	"github.com/songqueue/songqueue/internal/cors"
 	"github.com/songqueue/songqueue/internal/eventsource"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/httpapi"
@@ -159,8 +160,10 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	}
 	s.cfg, s.App, s.Service, s.Store, s.Queues = cfg, a, a.Service, a.Store, a.Queues
 
-	rt := &realtime{svc: s.Service, verifier: s.Tokens, hub: hub, log: log}
-	mux.Handle("/api/", withRequestID(s.unlessDraining(httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log))))
+	// API Gateway's CORS answers before any function sees the request.
+	policy := cors.Default(cfg.CORSOrigins)
+	rt := &realtime{svc: s.Service, verifier: s.Tokens, hub: hub, cors: policy, log: log}
+	mux.Handle("/api/", policy.Handler(withRequestID(s.unlessDraining(httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log)))))
 	mux.Handle("GET /api/dev/users", local.only(http.HandlerFunc(s.serveDemoUsers)))
 	mux.HandleFunc("GET /ws", rt.serveWS)
 	if a.Media != nil {

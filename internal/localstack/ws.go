@@ -7,11 +7,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/songqueue/songqueue/internal/cors"
 	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/service"
@@ -27,10 +30,17 @@ type realtime struct {
 	verifier interface {
 		Verify(context.Context, string) (identity.Caller, error)
 	}
-	hub *memory.Hub
-	log interface {
+	hub  *memory.Hub
+	cors cors.Policy
+	log  interface {
 		Warn(string, ...any)
 	}
+}
+
+// sameOrigin reports whether origin is the stack's own (the bundled page).
+func sameOrigin(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
 func newConnectionID() string {
@@ -40,6 +50,12 @@ func newConnectionID() string {
 }
 
 func (rt *realtime) serveWS(w http.ResponseWriter, r *http.Request) {
+	// A browser says which page opens the socket; only the stack's own and
+	// those CORS_ALLOW_ORIGINS lists may. (Other clients send no Origin.)
+	if o := r.Header.Get("Origin"); o != "" && !rt.cors.AllowsOrigin(o) && !sameOrigin(o, r) {
+		http.Error(w, `{"message":"Forbidden: this origin is not in CORS_ALLOW_ORIGINS"}`, http.StatusForbidden)
+		return
+	}
 	caller, err := rt.verifier.Verify(r.Context(), r.URL.Query().Get("token"))
 	if err != nil {
 		// API Gateway answers a refused $connect with 401 or 403 before
@@ -59,9 +75,10 @@ func (rt *realtime) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message":"Internal server error"}`, http.StatusInternalServerError)
 		return
 	}
-	// Any origin may connect: the token in the query string, not a cookie,
-	// authenticates, so a foreign page cannot ride on a user's session.
-	// A WebSocket lives longer than the server's timeouts allow a request.
+	// The origin was checked above; the token in the query string, not a
+	// cookie, authenticates, so a foreign page cannot ride on a user's
+	// session either. A WebSocket lives longer than the server's timeouts
+	// allow a request.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})

@@ -45,6 +45,10 @@ func (s *Service) archive(ctx context.Context, job Job) error {
 	}
 	tracks, err := s.copyTracks(ctx, g)
 	if err != nil {
+		// The copy may have run into the invocation's deadline; what
+		// follows must still be written.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 		return s.copyFailed(ctx, g, job, err)
 	}
 	next, err := s.update(ctx, g, func(g *generation.Generation) error {
@@ -103,6 +107,9 @@ func (s *Service) copyFailed(ctx context.Context, g generation.Generation, job J
 		}
 		return err
 	}
+	if g.Status == generation.Processing {
+		s.logStep(ctx, next, stepCompleted, "taskId", next.TaskID, "archived", false)
+	}
 	s.log.WarnContext(ctx, "lifecycle", "step", stepNotArchived, "generationId", g.ID, "userId", g.UserID, "tier", g.Tier,
 		"attempt", g.Attempts, "reason", cause.Error(), "nextTry", retry)
 	s.record(ctx, next, metrics.One(metrics.NotArchived))
@@ -124,9 +131,20 @@ func mediaKey(g generation.Generation, i int, what, ext string) string {
 	return fmt.Sprintf("%s/%d-%s%s", g.ID, i, what, ext)
 }
 
+// copyMargin is what a copy leaves of the invocation's time, to record
+// its outcome.
+const copyMargin = 3 * time.Second
+
 // copyTracks copies every track's audio and image and returns the tracks
-// pointing at the copies, Suno's URLs kept as their sources.
+// pointing at the copies, Suno's URLs kept as their sources. It ends before
+// the invocation does, so a slow download fails as a retryable copy rather
+// than a timed-out worker.
 func (s *Service) copyTracks(ctx context.Context, g generation.Generation) ([]generation.Track, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-copyMargin))
+		defer cancel()
+	}
 	out := make([]generation.Track, len(g.Tracks))
 	for i, t := range g.Tracks {
 		if t.SourceAudioURL == "" {

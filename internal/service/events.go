@@ -49,7 +49,9 @@ type CompleteData struct {
 	AudioURL     string             `json:"audioUrl"`
 	Tracks       []generation.Track `json:"tracks"`
 	Status       generation.Status  `json:"status"`
-	Version      int64              `json:"version"`
+	// Archived: the URLs are the stack's own copies, not Suno's.
+	Archived bool  `json:"archived"`
+	Version  int64 `json:"version"`
 }
 
 // ErrorData is the payload of generation:error.
@@ -72,7 +74,7 @@ func progressEvent(g generation.Generation) Event {
 }
 
 func completeEvent(g generation.Generation) Event {
-	return Event{EventComplete, CompleteData{g.ID, g.AudioURL(), nonNil(g.Tracks), g.Status, g.Version}}
+	return Event{EventComplete, CompleteData{g.ID, g.AudioURL(), nonNil(g.Tracks), g.Status, g.Archived, g.Version}}
 }
 
 func errorEvent(g generation.Generation) Event {

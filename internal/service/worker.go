@@ -387,8 +387,10 @@ func (s *Service) applyTask(ctx context.Context, g generation.Generation, task g
 			if err := g.Saving(tracks, s.now()); err != nil {
 				return err
 			}
-			// If the archive job below is lost, the sweeper sends it again.
-			g.Deadline = s.now().Add(s.cfg.ArchiveDeadline)
+			if s.archiving() {
+				// If the archive job below is lost, the sweeper sends it again.
+				g.Deadline = s.now().Add(s.cfg.ArchiveDeadline)
+			}
 			return nil
 		}})
 		if !s.archiving() {
