@@ -46,18 +46,22 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// People type localhost; the stack listens on 127.0.0.1 (HOST).
+	base := strings.Replace(stack.URL, "//127.0.0.1:", "//localhost:", 1)
+	ws := strings.Replace(stack.WSURL, "//127.0.0.1:", "//localhost:", 1)
 	fmt.Printf("\nsongqueue is running (%s backend)\n\n", cfg.Backend)
-	fmt.Printf("  page       %s/\n  HTTP API   %s/api\n  WebSocket  %s?token=<JWT>\n", stack.URL, stack.URL, stack.WSURL)
+	fmt.Printf("  page       %s/\n  HTTP API   %s/api\n  WebSocket  %s?token=<JWT>\n", base, base, ws)
 	if stack.Fake != nil {
-		fmt.Printf("  fake Suno  %s/suno\n", stack.URL)
+		fmt.Printf("  fake Suno  %s/suno\n", base)
 	}
 	if stack.App.Media != nil {
 		where := "bucket " + stack.App.Config.Media.Bucket
 		if cfg.Backend == app.Memory {
 			where = stack.App.Config.Media.Dir
 		}
-		fmt.Printf("  songs      %s/ (kept in %s)\n", stack.App.Config.Media.BaseURL, where)
+		fmt.Printf("  songs      %s/media/ (kept in %s)\n", base, where)
 	}
+	fmt.Printf("  client     %s/songqueue-client.js (an ES module for frontends on other origins)\n", base)
 	fmt.Printf("\nDemo users (tokens valid 30 days, signed with JWT_SECRET):\n")
 	for _, u := range users {
 		role := string(u.Tier)
@@ -66,7 +70,9 @@ func run() error {
 		}
 		fmt.Printf("  %-17s %s\n  %s\n", role, u.UserID, u.Token)
 	}
-	fmt.Printf("\nTry:\n  curl -s -X POST %s/api/generation/create -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"prompt\":\"a calm piano song\"}'\n\nCtrl-C stops, after the jobs in flight finish.\n\n", stack.URL)
+	fmt.Printf("\nTry:\n  TOKEN=$(curl -s %s/api/dev/token?tier=PRO)\n"+
+		"  curl -s -X POST %s/api/generation/create -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"prompt\":\"a calm piano song\"}'\n"+
+		"\nLogs below (LOG_FORMAT=json for the functions' JSON lines and metrics). Ctrl-C stops, after the jobs in flight finish.\n\n", base, base)
 
 	<-ctx.Done()
 	log.Info("shutting down: finishing jobs in flight")

@@ -315,4 +315,20 @@ func scenarioServesThePageAndDemoUsers(t *testing.T, b backend) {
 			t.Errorf("demo user %s on /api/admin/queues: %d, want %d", u.UserID, code, want)
 		}
 	}
+	// A shell's one-liner: TOKEN=$(curl -s .../api/dev/token?tier=FREE).
+	for query, want := range map[string]string{"?tier=free": "demo-free", "?user=demo-admin": "demo-admin", "": "demo-pro"} {
+		resp, err := http.Get(s.URL + "/api/dev/token" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		c, err := s.Tokens.Verify(context.Background(), strings.TrimSpace(string(raw)))
+		if resp.StatusCode != http.StatusOK || err != nil || c.UserID != want {
+			t.Errorf("/api/dev/token%s = %d %q (%v), want %s's token", query, resp.StatusCode, raw, err, want)
+		}
+	}
+	if resp, err := http.Get(s.URL + "/api/dev/token?tier=GOLD"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/api/dev/token?tier=GOLD = %v, %v; want 404", resp, err)
+	}
 }

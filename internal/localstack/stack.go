@@ -164,7 +164,8 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	policy := cors.Default(cfg.CORSOrigins)
 	rt := &realtime{svc: s.Service, verifier: s.Tokens, hub: hub, cors: policy, log: log}
 	mux.Handle("/api/", policy.Handler(withRequestID(s.unlessDraining(httpapi.New(s.Service, httpapi.BearerAuth{Verifier: s.Tokens}, log)))))
-	mux.Handle("GET /api/dev/users", local.only(http.HandlerFunc(s.serveDemoUsers)))
+	mux.Handle("/api/dev/users", policy.Handler(local.only(http.HandlerFunc(s.serveDemoUsers))))
+	mux.Handle("/api/dev/token", policy.Handler(local.only(http.HandlerFunc(s.serveDemoToken))))
 	mux.HandleFunc("GET /ws", rt.serveWS)
 	if a.Media != nil {
 		mux.Handle("/media/", http.StripPrefix("/media", a.Media))
@@ -309,6 +310,29 @@ func (s *Stack) serveDemoUsers(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"users": users})
+}
+
+// serveDemoToken answers a demo user's token as plain text, for shells:
+// TOKEN=$(curl -s localhost:3001/api/dev/token?tier=PRO); ?user=demo-admin
+// for the operator.
+func (s *Stack) serveDemoToken(w http.ResponseWriter, r *http.Request) {
+	users, err := s.DemoUsers()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	tier, id := strings.ToUpper(r.URL.Query().Get("tier")), r.URL.Query().Get("user")
+	if tier == "" && id == "" {
+		tier = string(generation.Pro)
+	}
+	for _, u := range users {
+		if (id != "" && u.UserID == id) || (id == "" && string(u.Tier) == tier && len(u.Groups) == 0) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = fmt.Fprintln(w, u.Token)
+			return
+		}
+	}
+	http.Error(w, "no such demo user: ask for ?tier=ENTERPRISE|PREMIUM|PRO|FREE or ?user=demo-admin", http.StatusNotFound)
 }
 
 func mustJSON(v any) []byte {
