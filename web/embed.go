@@ -32,8 +32,21 @@ const contentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; 
 	"img-src 'self' data: http: https:; media-src 'self' http: https:; " +
 	"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
+// ClientModule and ClientTypes are the paths of the client module for
+// frontends (songqueue-client.js) and its TypeScript declarations. Pages
+// on other origins import them, so they are served with CORS.
+const (
+	ClientModule = "/songqueue-client.js"
+	ClientTypes  = "/songqueue-client.d.ts"
+)
+
 // Handler serves the page. Responses are revalidated on every load
 // (no-cache), so a new build is picked up without stale modules.
+//
+// The client module and its types may be loaded by any origin: a
+// cross-origin <script type="module"> import is a CORS request, and the
+// files are public code that no credential unlocks (the rest of the page
+// stays same-origin).
 func Handler() http.Handler {
 	files := http.FileServerFS(Files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +55,23 @@ func Handler() http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("Referrer-Policy", "no-referrer")
+		switch r.URL.Path {
+		case ClientModule:
+			allowAnyOrigin(h)
+			// Deno and some editors find the types through this header.
+			h.Set("X-TypeScript-Types", ClientTypes)
+			h.Add("Access-Control-Expose-Headers", "X-TypeScript-Types")
+		case ClientTypes:
+			allowAnyOrigin(h)
+			// Not in Go's MIME table (the system's may call .ts video/mp2t).
+			h.Set("Content-Type", "application/typescript; charset=utf-8")
+		}
 		files.ServeHTTP(w, r)
 	})
+}
+
+func allowAnyOrigin(h http.Header) {
+	h.Set("Access-Control-Allow-Origin", "*")
+	// For pages that set Cross-Origin-Embedder-Policy: require-corp.
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 }

@@ -1,16 +1,22 @@
 package web
 
 import (
+	"context"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
 	"path"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
@@ -226,4 +232,177 @@ func TestStatsCountsMatchAPI(t *testing.T) {
 	if !slices.Equal(shown, api) {
 		t.Errorf("stats.js SUMMARY_COUNTS = %v, the API's counts are %v", shown, api)
 	}
+}
+
+// The client module for frontends and its types are served with CORS, so
+// a page on another origin can import them, and with the right types
+// (nosniff is on: a wrong one and the browser refuses the module).
+func TestClientModuleServed(t *testing.T) {
+	for _, tc := range []struct {
+		path  string
+		types []string
+	}{
+		{ClientModule, []string{"text/javascript"}},
+		{ClientTypes, []string{"application/typescript", "text/plain"}},
+	} {
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		req.Header.Set("Origin", "http://localhost:5173")
+		rec := httptest.NewRecorder()
+		Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: status %d", tc.path, rec.Code)
+		}
+		ct := rec.Header().Get("Content-Type")
+		if !slices.ContainsFunc(tc.types, func(p string) bool { return strings.HasPrefix(ct, p) }) {
+			t.Errorf("GET %s: Content-Type %q, want one of %v", tc.path, ct, tc.types)
+		}
+		if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "*" {
+			t.Errorf("GET %s: Access-Control-Allow-Origin %q, want * (cross-origin module imports are CORS requests)", tc.path, got)
+		}
+		want, _ := fs.ReadFile(Files, strings.TrimPrefix(tc.path, "/"))
+		if rec.Body.String() != string(want) || len(want) == 0 {
+			t.Errorf("GET %s: body is not the embedded file (%d bytes, want %d)", tc.path, rec.Body.Len(), len(want))
+		}
+	}
+	if got := recordedHeader(t, ClientModule, "X-TypeScript-Types"); got != ClientTypes {
+		t.Errorf("GET %s: X-TypeScript-Types %q, want %s", ClientModule, got, ClientTypes)
+	}
+	// The rest of the page is same-origin only.
+	if got := recordedHeader(t, "/app.js", "Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("GET /app.js: Access-Control-Allow-Origin %q, want none", got)
+	}
+}
+
+func recordedHeader(t *testing.T, path, name string) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Header().Get(name)
+}
+
+// clientSources reads the module and its declarations.
+func clientSources(t *testing.T) (js, dts string) {
+	t.Helper()
+	j, err := fs.ReadFile(Files, "songqueue-client.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := fs.ReadFile(Files, "songqueue-client.d.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(j), string(d)
+}
+
+// The .d.ts declares every export of the module, and the module exports
+// everything the .d.ts declares as a value; the client's methods, the
+// realtime client's and its event names are in both.
+func TestClientTypesMatchModule(t *testing.T) {
+	js, dts := clientSources(t)
+	jsExports := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^export\s+(?:async\s+)?(?:function\*?|class|const|let|var)\s+([A-Za-z_$][\w$]*)`).FindAllStringSubmatch(js, -1) {
+		jsExports[m[1]] = true
+	}
+	if regexp.MustCompile(`(?m)^export\s*(\{|\*|default)`).MatchString(js) {
+		t.Error("songqueue-client.js exports with export {…}, export * or export default: declare each export where it is defined, so this test sees it")
+	}
+	for _, want := range []string{"createClient", "createRealtime", "ApiError"} {
+		if !jsExports[want] {
+			t.Errorf("songqueue-client.js does not export %s", want)
+		}
+	}
+	dtsValues := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^export\s+declare\s+(?:function|class|const|let|var)\s+([A-Za-z_$][\w$]*)`).FindAllStringSubmatch(dts, -1) {
+		dtsValues[m[1]] = true
+	}
+	for name := range jsExports {
+		if !dtsValues[name] {
+			t.Errorf("songqueue-client.d.ts does not declare the module's export %s (as export declare function/class %[1]s)", name)
+		}
+	}
+	for name := range dtsValues {
+		if !jsExports[name] {
+			t.Errorf("songqueue-client.d.ts declares %s, which the module does not export", name)
+		}
+	}
+
+	// The methods of what createClient and realtime() return.
+	body := func(src, start string) string {
+		i := strings.Index(src, start)
+		if i < 0 {
+			t.Fatalf("%q not found", start)
+			return ""
+		}
+		return src[i:]
+	}
+	clientJS := body(js, "export function createClient")
+	clientDTS := body(dts, "export interface SongQueueClient")
+	for _, m := range []string{"request", "createGeneration", "getStatus", "list", "cancel", "remove", "stats", "realtime", "connect"} {
+		if !regexp.MustCompile(`(?m)^\s+(?:async\s+)?` + m + `(?:[:(]|,$)`).MatchString(clientJS) {
+			t.Errorf("createClient's result has no method %s", m)
+		}
+		if !regexp.MustCompile(`(?m)^\s+` + m + `[<(]`).MatchString(clientDTS) {
+			t.Errorf("songqueue-client.d.ts: SongQueueClient has no method %s", m)
+		}
+	}
+	rtJS := body(js, "class RealtimeClient")
+	rtDTS := body(dts, "export interface RealtimeClient")
+	for _, m := range []string{"on", "once", "off", "connect", "close", "sync", "send", "versionOf"} {
+		if !regexp.MustCompile(`(?m)^  ` + m + `\(`).MatchString(rtJS) {
+			t.Errorf("RealtimeClient has no method %s", m)
+		}
+		if !regexp.MustCompile(`(?m)^\s+` + m + `[<(]`).MatchString(rtDTS) {
+			t.Errorf("songqueue-client.d.ts: RealtimeClient has no method %s", m)
+		}
+	}
+	events := body(dts, "export interface RealtimeEvents")
+	for _, e := range []string{"generation:progress", "generation:complete", "generation:error", "generation:cancelled", "sync", "open", "close", "error"} {
+		if !strings.Contains(events, `"`+e+`":`) && !strings.Contains(events, "\n  "+e+":") {
+			t.Errorf("songqueue-client.d.ts: RealtimeEvents has no %q", e)
+		}
+		if !strings.Contains(js, `"`+e+`"`) {
+			t.Errorf("songqueue-client.js never names the event %q", e)
+		}
+	}
+}
+
+// The module is self-contained: no imports (a frontend copies one file),
+// and no use of the page's DOM helpers.
+func TestClientModuleStandsAlone(t *testing.T) {
+	js, _ := clientSources(t)
+	if m := regexp.MustCompile(`(?m)^\s*import\b|\bimport\(`).FindString(js); m != "" {
+		t.Errorf("songqueue-client.js imports something (%q): it must stand alone", m)
+	}
+}
+
+// The module's behaviour (requests, errors, sync, versions, backoff,
+// pings, expiry) with a fake fetch and WebSocket, in Node when there is
+// one; the browser tests run it for real.
+func TestClientModuleBehaviour(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed; the browser tests still exercise the module")
+	}
+	dir := t.TempDir()
+	js, _ := clientSources(t)
+	mod := filepath.Join(dir, "songqueue-client.mjs") // .mjs: an ES module to Node whatever package.json says
+	if err := os.WriteFile(mod, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// --test-force-exit: a failed test must not leave timers that keep Node up.
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-force-exit", "--test-timeout=20000", filepath.Join("testdata", "client.test.mjs"))
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), "SONGQUEUE_CLIENT="+(&url.URL{Scheme: "file", Path: mod}).String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test testdata/client.test.mjs: %v\n%s", err, out)
+	}
+	t.Logf("%s", lastLines(string(out), 9))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

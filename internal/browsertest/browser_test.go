@@ -2,7 +2,9 @@
 // local stack: sign in as a demo user, create a song and watch it finish,
 // cancel another, reload, and check that the page never talks to any host
 // but the stack's own; and, as the demo admin, the operator view: pause and
-// resume a tier, retry a failed song, with a FREE user in a second tab.
+// resume a tier, retry a failed song, with a FREE user in a second tab;
+// and a frontend on another origin that imports songqueue-client.js from
+// the stack and makes a song through it (crossorigin_test.go).
 //
 // It needs Debian's chromium (.ci/run installs it). Without it the test
 // skips, or fails when CI=true. CHROMIUM_PATH overrides the executable.

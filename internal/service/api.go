@@ -284,11 +284,11 @@ func quotaExceeded(tier generation.Tier, qe *QuotaError, now time.Time) *Error {
 	var msg string
 	switch qe.Limit {
 	case "daily":
-		msg = fmt.Sprintf("a %s account may create %d generations in 24 hours and you have; the next fits in %s (at %s)",
-			tier, qe.Max, retry, now.Add(retry).UTC().Format("15:04 UTC"))
+		msg = fmt.Sprintf("you have created %d generations in the last 24 hours, the most a %s account may; the next fits in %s (at %s)",
+			qe.Max, tier, retry, now.Add(retry).UTC().Format("15:04 UTC"))
 	default:
-		msg = fmt.Sprintf("a %s account may have %d unfinished generations at once and you have; one frees when a song finishes or you cancel one",
-			tier, qe.Max)
+		msg = fmt.Sprintf("you have %d unfinished generations, the most a %s account may have at once; one frees when a song finishes or you cancel one",
+			qe.Max, tier)
 	}
 	return &Error{Kind: KindQuota, Code: "quota_exceeded", Message: msg, RetryAfter: retry}
 }

@@ -1,14 +1,14 @@
 // SongQueue's page: sign-in, the create form, the live list of the user's
 // generations, the queue stats and, for operators, the operator view.
-// Contracts: DESIGN.md sections 3 to 5 and 10.
+// Contracts: DESIGN.md sections 3 to 5 and 10. Every API call and the
+// WebSocket go through songqueue-client.js, the module other frontends use.
 
 import { OperatorView } from "./admin.js";
-import { createApi } from "./api.js";
 import { cognitoSignInUrl, forgetToken, identify, isAdmin, randomId, savedToken, saveToken, takeFragmentToken } from "./auth.js";
 import { el, shorten } from "./dom.js";
 import { GenerationList, describeChange, displayName } from "./generations.js";
 import { DEFAULT_MODEL, MODELS, charCount, limitsFor, requestBody, validate } from "./limits.js";
-import { Realtime, socketUrl } from "./realtime.js";
+import { createClient } from "./songqueue-client.js";
 import { SUMMARY_COUNTS, StatsPanel } from "./stats.js";
 
 const $ = (id) => document.getElementById(id);
@@ -38,7 +38,7 @@ const state = {
   refreshing: new Set(),
 };
 
-let request; // set by init once the API base URL is known
+let client; // set by init once the API base URL is known (songqueue-client.js)
 
 const list = new GenerationList({
   listEl: $("generations"),
@@ -48,7 +48,7 @@ const list = new GenerationList({
 });
 
 // One view for the page's life; each operator's session starts and stops it.
-const operator = new OperatorView((...args) => request(...args), {
+const operator = new OperatorView((...args) => client.request(...args), {
   root: $("operator"),
   link: $("operator-link"),
   announce,
@@ -67,15 +67,14 @@ async function init() {
   $("token-signin").addEventListener("submit", onTokenSignIn);
   $("signout").addEventListener("click", () => signOut());
   $("load-more").addEventListener("click", () => loadList(state.nextCursor));
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") state.realtime?.resync();
-  });
-  window.addEventListener("online", () => state.realtime?.resync());
+  // The realtime client syncs by itself when the tab is shown again or
+  // the network comes back.
 
   state.config = await loadConfig();
   const apiBase = typeof state.config.apiBaseUrl === "string" ? state.config.apiBaseUrl.replace(/\/+$/, "") : "";
-  request = createApi({
-    baseUrl: apiBase,
+  client = createClient({
+    apiBase,
+    wsUrl: typeof state.config.wsUrl === "string" && state.config.wsUrl ? state.config.wsUrl : undefined,
     getToken: () => state.token,
     onUnauthorized: () => signOut("The server no longer accepts your token (401). Sign in again."),
   });
@@ -165,7 +164,7 @@ async function startSession(token, { focus }) {
     return;
   }
   // Whatever ran for an earlier session stops first.
-  state.realtime?.stop();
+  state.realtime?.close();
   state.stats?.stop();
   operator.stop();
   state.removed.clear();
@@ -190,7 +189,7 @@ async function startSession(token, { focus }) {
   await loadList(null);
   if (session !== state.session) return;
 
-  state.stats = new StatsPanel(request, {
+  state.stats = new StatsPanel(() => client.stats(), {
     summary: Object.fromEntries(SUMMARY_COUNTS.map((k) => [k, $(`stat-${k}`)])),
     tbody: $("stats-by-tier").tBodies[0],
     updated: $("stats-updated"),
@@ -203,24 +202,12 @@ async function startSession(token, { focus }) {
   const adminGroup = typeof state.config.adminGroup === "string" && state.config.adminGroup ? state.config.adminGroup : "admin";
   if (isAdmin(who, adminGroup)) operator.start();
 
-  state.realtime = new Realtime({
-    url: socketUrl(token, state.config.wsUrl),
-    onEvent: onSocketEvent,
-    onState: showConnection,
-    canConnect: () => {
-      if (identify(token, state.config.tierClaim).error) {
-        signOut("Your session expired. Sign in again.");
-        return false;
-      }
-      return true;
-    },
-  });
-  state.realtime.start();
+  state.realtime = startRealtime(session);
 }
 
 function signOut(message = "") {
   state.session++;
-  state.realtime?.stop();
+  state.realtime?.close();
   state.realtime = null;
   state.stats?.stop();
   state.stats = null;
@@ -248,11 +235,9 @@ function signOut(message = "") {
 
 async function loadList(cursor) {
   const session = state.session;
-  const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
-  if (cursor) q.set("cursor", cursor);
   $("load-more").disabled = true;
   try {
-    const page = await request("GET", `/api/generation?${q}`);
+    const page = await client.list({ limit: PAGE_SIZE, cursor: cursor || undefined });
     if (session !== state.session) return;
     // keepState: a record already here may have newer state from an event.
     for (const item of Array.isArray(page?.items) ? page.items : []) list.upsertStatus(item, { keepState: true });
@@ -280,7 +265,7 @@ async function refresh(id) {
   const session = state.session;
   const seq = g.seq;
   try {
-    const s = await request("GET", `/api/generation/status/${encodeURIComponent(id)}`);
+    const s = await client.getStatus(id);
     if (session !== state.session) return;
     const current = list.get(id);
     list.upsertStatus(s, { keepState: Boolean(current && current.seq !== seq) });
@@ -303,7 +288,7 @@ async function removeGeneration(id) {
   list.setNotice(id, "");
   list.setRemoveBusy(id, true);
   try {
-    await request("DELETE", `/api/generation/${encodeURIComponent(id)}`);
+    await client.remove(id);
     if (session !== state.session) return;
     state.removed.add(id);
     list.remove(id, { focusEl: $("songs-heading") });
@@ -333,7 +318,7 @@ async function cancel(id) {
   list.setNotice(id, "");
   list.setCancelBusy(id, true);
   try {
-    const res = await request("POST", `/api/generation/${encodeURIComponent(id)}/cancel`);
+    const res = await client.cancel(id);
     if (session !== state.session) return;
     const change = list.applyEvent("generation:cancelled", { generationId: id, status: res?.status || "cancelled" });
     if (change) announce(describeChange(change));
@@ -354,29 +339,42 @@ async function cancel(id) {
 
 // ---------------------------------------------------------------- live updates
 
-function onSocketEvent(name, data) {
-  switch (name) {
-    case "pong":
-      return;
-    case "sync":
-      // The state of every unfinished or recently finished generation,
-      // applied as if each had just arrived.
-      for (const ev of Array.isArray(data?.generations) ? data.generations : []) {
-        if (ev && typeof ev.event === "string") onGenerationEvent(ev.event, ev.data);
-      }
-      // Whatever happened while away shows in the counts too.
+const GENERATION_EVENTS = ["generation:progress", "generation:complete", "generation:error", "generation:cancelled"];
+
+/**
+ * The session's WebSocket. The client reconnects by itself (backoff with
+ * jitter), syncs after every (re)connect and drops events older than the
+ * newest of their generation; a sync answer's generations arrive as their
+ * own events, then "sync".
+ */
+function startRealtime(session) {
+  const rt = client.realtime({ autoConnect: false });
+  const live = (fn) => (...args) => {
+    if (session === state.session) fn(...args);
+  };
+  for (const name of GENERATION_EVENTS) {
+    rt.on(name, live((data) => {
+      onGenerationEvent(name, data);
+      // The counts moved; the panel asks at most once a second.
       state.stats?.refresh();
-      return;
-    case "error":
-      console.warn("WebSocket: the server did not understand a message", data);
-      return;
-    default:
-      if (name.startsWith("generation:")) {
-        onGenerationEvent(name, data);
-        // The counts moved; the panel asks at most once a second.
-        state.stats?.refresh();
-      }
+    }));
   }
+  // Whatever happened while away shows in the counts too.
+  rt.on("sync", live(() => state.stats?.refresh()));
+  rt.on("open", live(() => showConnection("connected")));
+  rt.on("close", live((e) => {
+    if (e.willReconnect) showConnection("reconnecting", { delayMs: e.delayMs });
+    else if (e.cause === "token_expired") signOut("Your session expired. Sign in again.");
+    else showConnection("idle");
+  }));
+  rt.on("error", live((e) => {
+    // A failed connection shows as Reconnecting…; the rest is the server
+    // refusing a message (rate_limited, say).
+    if (e.code !== "socket_error" && e.code !== "token_expired") console.warn("WebSocket: the server refused a message", e);
+  }));
+  showConnection("connecting");
+  rt.connect();
+  return rt;
 }
 
 function onGenerationEvent(name, data) {
@@ -497,10 +495,7 @@ async function onCreate(e) {
   const session = state.session;
   setSubmitting(true);
   try {
-    const res = await request("POST", "/api/generation/create", {
-      json: body,
-      headers: { "Idempotency-Key": state.pendingCreate.key },
-    });
+    const res = await client.createGeneration(body, { idempotencyKey: state.pendingCreate.key });
     if (session !== state.session) return;
     state.pendingCreate = null;
     if (!res || typeof res.generationId !== "string") throw new Error("The server's answer had no generationId.");

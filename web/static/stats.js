@@ -15,9 +15,9 @@ export const SUMMARY_COUNTS = ["waiting", "active", "completed", "failed", "dela
 const TABLE_COUNTS = ["waiting", "active", "completed", "failed", "delayed"];
 
 export class StatsPanel {
-  /** els: {summary: {waiting: <dd>, …}, tbody, updated, error, panel} */
-  constructor(request, els) {
-    this.request = request;
+  /** load(): the stats (client.stats()); els: {summary: {waiting: <dd>, …}, tbody, updated, error, panel} */
+  constructor(load, els) {
+    this.load = load;
     this.els = els;
     this.timer = null;
     this.running = false;
@@ -75,7 +75,7 @@ export class StatsPanel {
     this.dirty = false;
     this.lastAsked = Date.now();
     try {
-      const stats = await this.request("GET", "/api/queue/stats");
+      const stats = await this.load();
       if (generation !== this.generation) return;
       this.show(stats);
       this.els.error.hidden = true;
