@@ -38,6 +38,43 @@ soak:
 bench: bench-lambda
 	@$(WITH_MOTO) $(GO) test -run='^$$' -bench=. -benchmem ./...
 
+## test-localstack: the SQS adapter's tests and the AWS end-to-end suite with SQS on LocalStack, DynamoDB and S3 on moto (not in make test)
+# LocalStack's core from PyPI (scripts/localstack.sh: Python 3.13+, pinned
+# by scripts/localstack-constraints.txt, into .venv-localstack) serves SQS
+# through AWS_ENDPOINT_URL_SQS; moto (scripts/moto.sh, or AWS_ENDPOINT_URL
+# if set) serves the rest through AWS_ENDPOINT_URL. Each emulator this
+# target started is stopped at the end; one already running is reused and
+# left running. LocalStack's request log must show the tests' SQS traffic,
+# so a run that quietly sent SQS to moto fails. Without LocalStack (no
+# Python 3.13, no PyPI) it skips, and with CI=true it fails.
+.PHONY: test-localstack
+LOCALSTACK_E2E ?= TestEndToEnd/aws
+test-localstack:
+	@set -e; \
+	ls_log=.venv-localstack/localstack.log; \
+	up() { [ -f "$$1" ] && kill -0 "$$(cat "$$1")" 2>/dev/null; }; \
+	stops=""; trap 'for s in $$stops; do $$s stop; done' EXIT; \
+	if [ -z "$$AWS_ENDPOINT_URL" ]; then \
+	  up .venv/moto.pid || stops="scripts/moto.sh"; \
+	  if endpoint=$$(scripts/moto.sh start); then export AWS_ENDPOINT_URL=$$endpoint; \
+	  elif [ "$$CI" = true ]; then echo "moto could not start: make test-localstack needs it in CI" >&2; exit 1; \
+	  else echo "moto unavailable: make test-localstack skips" >&2; exit 0; fi; \
+	fi; \
+	up .venv-localstack/localstack.pid || stops="$$stops scripts/localstack.sh"; \
+	if endpoint=$$(scripts/localstack.sh start); then export AWS_ENDPOINT_URL_SQS=$$endpoint; \
+	elif [ "$$CI" = true ]; then echo "LocalStack could not start: make test-localstack requires it in CI" >&2; exit 1; \
+	else echo "LocalStack unavailable: make test-localstack skips" >&2; exit 0; fi; \
+	echo "SQS on LocalStack at $$AWS_ENDPOINT_URL_SQS, DynamoDB and S3 on moto at $$AWS_ENDPOINT_URL"; \
+	before=$$(wc -l <"$$ls_log"); status=0; \
+	$(GO) test -count=1 ./internal/sqsqueue/ || status=1; \
+	$(GO) test -count=1 -run '$(LOCALSTACK_E2E)' ./internal/localstack/ || status=1; \
+	served=$$(tail -n +$$((before + 1)) "$$ls_log" | grep -c -E 'AWS sqs\.(SendMessage|ReceiveMessage) ' || true); \
+	echo "LocalStack served $$served SendMessage and ReceiveMessage requests"; \
+	if [ "$$served" -eq 0 ]; then \
+	  echo "the tests' SQS requests did not reach LocalStack: the AWS clients did not follow AWS_ENDPOINT_URL_SQS" >&2; status=1; \
+	fi; \
+	exit $$status
+
 lint: vet fmt
 
 vet:

@@ -85,16 +85,19 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 }
 
 // EmulatorConfig is the configuration of every client talking to the
-// emulator at endpoint, for tests that choose their emulator themselves.
+// emulator at endpoint, for tests that choose their emulator themselves; a
+// service's own AWS_ENDPOINT_URL_<SERVICE> still wins, as the SDK has it
+// (SQS on LocalStack, the rest on moto). config.WithBaseEndpoint would win
+// over it, so the endpoint is set on the loaded configuration instead.
 func EmulatorConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(EmulatorRegion),
-		config.WithBaseEndpoint(endpoint),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
 	)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration for %s: %w", endpoint, err)
 	}
+	cfg.BaseEndpoint = aws.String(endpoint)
 	return cfg, nil
 }
 

@@ -113,7 +113,7 @@ func scenarioQuotas(t *testing.T, b backend) {
 	a := u.createFull("one too many", "")
 	n, _ := strconv.Atoi(a.retryAfter)
 	if e, _ := a.body["error"].(map[string]any); a.code != http.StatusTooManyRequests || e["code"] != "quota_exceeded" ||
-		!strings.Contains(e["message"].(string), "5 generations in 24 hours") || n < int((24*time.Hour-time.Minute).Seconds()) || n > int((24*time.Hour).Seconds()) {
+		!strings.Contains(e["message"].(string), "created 5 generations in the last 24 hours") || n < int((24*time.Hour-time.Minute).Seconds()) || n > int((24*time.Hour).Seconds()) {
 		t.Fatalf("sixth create in a day: %d, Retry-After %q, %v", a.code, a.retryAfter, a.body)
 	}
 	// Other users and tiers are not affected.

@@ -33,7 +33,9 @@ func scenarioFullLifecycle(t *testing.T, b backend) {
 	alice := user(t, s, "alice", generation.Premium)
 	ws := alice.dial()
 
-	id := alice.create("a song about the sea")
+	// Slow enough that each stage's push goes out before the next stage
+	// (a push of a state already superseded is skipped by design).
+	id := alice.create("a song about the sea [fake:slow=1500ms]")
 	final := ws.waitFinal(t, id, waitLong)
 	quiet()
 
