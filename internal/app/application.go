@@ -387,7 +387,3 @@ type unavailableQueue struct{ role Role }
 func (u unavailableQueue) Send(context.Context, service.Job, time.Duration) error {
 	return fmt.Errorf("the %s function is not wired to the queues", u.role)
 }
-
-func (u unavailableQueue) Depth(context.Context) (map[generation.Tier]service.QueueDepth, error) {
-	return nil, fmt.Errorf("the %s function is not wired to the queues", u.role)
-}

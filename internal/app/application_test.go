@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/service"
 )
 
 // fakeSecrets counts what it is asked.
@@ -246,7 +247,7 @@ func TestUnwiredPortsSayWhy(t *testing.T) {
 	if _, err := a.Service.Suno.Submit(context.Background(), generation.Request{Prompt: "x"}, ""); err == nil || !strings.Contains(err.Error(), "websocket function is not wired to Suno") {
 		t.Errorf("suno: %v", err)
 	}
-	if _, err := a.Service.Queue.Depth(context.Background()); err == nil || !strings.Contains(err.Error(), "not wired to the queues") {
+	if err := a.Service.Queue.Send(context.Background(), service.Job{}, 0); err == nil || !strings.Contains(err.Error(), "not wired to the queues") {
 		t.Errorf("queue: %v", err)
 	}
 	if err := a.Service.Notifier.Post(context.Background(), "c", nil); err != nil {

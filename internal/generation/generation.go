@@ -158,21 +158,6 @@ func (g *Generation) Delayed(now time.Time) bool {
 	return g.Status == Pending && g.WaitUntil.After(now)
 }
 
-// Wait records that a pending generation's next attempt waits until until
-// (the rate limiter has no token for it yet).
-func (g *Generation) Wait(until, now time.Time) error {
-	if g.Status != Pending {
-		return g.noChangeOr(Pending)
-	}
-	if g.WaitUntil.Equal(until) {
-		return ErrNoChange
-	}
-	g.WaitUntil = until
-	g.Message = "Waiting for capacity"
-	g.UpdatedAt = now
-	return nil
-}
-
 // Submitted records Suno's task id. deadline bounds how long Suno may take.
 func (g *Generation) Submitted(taskID string, now time.Time, deadline time.Duration) error {
 	if g.Status != Processing || g.TaskID != "" {

@@ -164,7 +164,7 @@ func TestTemplateGrants(t *testing.T) {
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem")
 	for _, tier := range generation.Tiers {
 		name := strings.ToUpper(string(tier[:1])) + strings.ToLower(string(tier[1:]))
-		has(map[string]any{"Fn::GetAtt": []any{name + "Queue", "Arn"}}, "sqs:SendMessage", "sqs:GetQueueAttributes")
+		has(map[string]any{"Fn::GetAtt": []any{name + "Queue", "Arn"}}, "sqs:SendMessage")
 		has(map[string]any{"Fn::GetAtt": []any{name + "DeadLetterQueue", "Arn"}},
 			"sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage")
 	}

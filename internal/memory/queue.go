@@ -279,6 +279,17 @@ func (q *Queues) Depth(context.Context) (map[generation.Tier]service.QueueDepth,
 	return out, nil
 }
 
+// DeadCount implements service.DeadLetters.
+func (q *Queues) DeadCount(context.Context) (map[generation.Tier]int64, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make(map[generation.Tier]int64, len(q.tiers))
+	for t, tq := range q.tiers {
+		out[t] = int64(len(tq.dead))
+	}
+	return out, nil
+}
+
 // DeadLetters implements service.DeadLetters.
 func (q *Queues) DeadLetters(_ context.Context, t generation.Tier, limit int) ([]service.DeadLetter, error) {
 	q.mu.Lock()

@@ -20,6 +20,7 @@ type QueueUnderTest interface {
 	service.Queue
 	service.DeadLetters
 	eventsource.Source
+	Depth(ctx context.Context) (map[generation.Tier]service.QueueDepth, error)
 }
 
 // QueueOptions are the queue settings the suite needs.
@@ -250,6 +251,9 @@ func Queue(t *testing.T, newQueue QueueFactory) {
 		// limit and moves it aside.
 		receiveNone(t, q, generation.Free, suiteQueue.VisibilityTimeout+3*time.Second)
 		wantDepth(t, q, generation.Free, service.QueueDepth{Dead: 1})
+		if dead, err := q.DeadCount(ctx); err != nil || dead[generation.Free] != 1 || dead[generation.Pro] != 0 {
+			t.Fatalf("DeadCount = %v, %v; want the one FREE dead letter", dead, err)
+		}
 		// Looking at the dead letters leaves them there.
 		for range 2 {
 			dead, err := q.DeadLetters(ctx, generation.Free, 10)

@@ -117,13 +117,16 @@ func (s *Service) Queues(ctx context.Context, c identity.Caller) (map[generation
 	if err != nil {
 		return nil, fmt.Errorf("read paused tiers: %w", err)
 	}
-	depth, err := s.Queue.Depth(ctx)
+	if s.DeadLetters == nil {
+		return nil, errNoDeadLetters
+	}
+	dead, err := s.DeadLetters.DeadCount(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("queue depth: %w", err)
+		return nil, fmt.Errorf("dead letters: %w", err)
 	}
 	out := make(map[generation.Tier]QueueControl, len(generation.Tiers))
 	for _, t := range generation.Tiers {
-		out[t] = QueueControl{Paused: paused[t], DeadLetters: depth[t].Dead}
+		out[t] = QueueControl{Paused: paused[t], DeadLetters: dead[t]}
 	}
 	return out, nil
 }

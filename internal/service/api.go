@@ -241,7 +241,8 @@ func (t *TierStats) add(o TierStats) {
 // Stats counts generations, from the store: its per-status counters, and
 // the pending ones that wait (a backoff, a rate limit) as delayed. Queue
 // messages are not generations: a poll message or one held by a worker
-// counts nowhere; only the dead-letter queues are read for their depth.
+// counts nowhere; only the dead-letter queues are read, for their depth
+// (none where the function has no queues wired).
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	now := s.now()
 	counts, err := s.Store.Counts(ctx)
@@ -252,9 +253,11 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("delayed generations: %w", err)
 	}
-	depth, err := s.Queue.Depth(ctx)
-	if err != nil {
-		return Stats{}, fmt.Errorf("queue depth: %w", err)
+	dead := map[generation.Tier]int64{}
+	if s.DeadLetters != nil {
+		if dead, err = s.DeadLetters.DeadCount(ctx); err != nil {
+			return Stats{}, fmt.Errorf("dead letters: %w", err)
+		}
 	}
 	out := Stats{ByTier: make(map[generation.Tier]TierStats, len(generation.Tiers))}
 	for _, t := range generation.Tiers {
@@ -269,7 +272,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 			Completed: c[generation.Completed],
 			Failed:    c[generation.Failed],
 			Cancelled: c[generation.Cancelled],
-			Dead:      depth[t].Dead,
+			Dead:      dead[t],
 		}
 		ts.Total = ts.Waiting + ts.Delayed + ts.Active + ts.Completed + ts.Failed + ts.Cancelled
 		out.ByTier[t] = ts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
@@ -23,10 +24,11 @@ import (
 // archiving reports whether the service keeps copies at all.
 func (s *Service) archiving() bool { return s.Media != nil && s.Fetcher != nil }
 
-// sendArchive queues the copy of g's files.
-func (s *Service) sendArchive(ctx context.Context, g generation.Generation, tries int, delay time.Duration) error {
-	job := Job{Kind: JobArchive, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts, TaskID: g.TaskID, Polls: tries, EnqueuedAt: g.CreatedAt}
-	return s.send(ctx, job, delay)
+// sendArchive queues the first try of the copy of g's files; copyFailed
+// re-sends the job itself for the later ones.
+func (s *Service) sendArchive(ctx context.Context, g generation.Generation) error {
+	job := Job{Kind: JobArchive, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts, TaskID: g.TaskID, EnqueuedAt: g.CreatedAt}
+	return s.send(ctx, job, 0)
 }
 
 // archive runs an archive job.
@@ -110,8 +112,7 @@ func (s *Service) copyFailed(ctx context.Context, g generation.Generation, job J
 	if g.Status == generation.Processing {
 		s.logStep(ctx, next, stepCompleted, "taskId", next.TaskID, "archived", false)
 	}
-	s.log.WarnContext(ctx, "lifecycle", "step", stepNotArchived, "generationId", g.ID, "userId", g.UserID, "tier", g.Tier,
-		"attempt", g.Attempts, "reason", cause.Error(), "nextTry", retry)
+	s.logStepAt(ctx, slog.LevelWarn, next, stepNotArchived, "reason", cause.Error(), "nextTry", retry)
 	s.record(ctx, next, metrics.One(metrics.NotArchived))
 	if g.Status == generation.Processing {
 		s.record(ctx, next, metrics.One(metrics.Completed))

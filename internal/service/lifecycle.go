@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/metrics"
@@ -31,7 +32,11 @@ const (
 )
 
 func (s *Service) logStep(ctx context.Context, g generation.Generation, step string, attrs ...any) {
-	s.log.InfoContext(ctx, "lifecycle", append([]any{
+	s.logStepAt(ctx, slog.LevelInfo, g, step, attrs...)
+}
+
+func (s *Service) logStepAt(ctx context.Context, level slog.Level, g generation.Generation, step string, attrs ...any) {
+	s.log.Log(ctx, level, "lifecycle", append([]any{
 		"step", step, "generationId", g.ID, "userId", g.UserID, "tier", g.Tier, "attempt", g.Attempts, "status", g.Status,
 	}, attrs...)...)
 }

@@ -91,7 +91,7 @@ func (s *Service) sweepOne(ctx context.Context, g generation.Generation, paused 
 		if err != nil {
 			return "", err
 		}
-		return "requeued", s.sendArchive(ctx, g, 0, 0)
+		return "requeued", s.sendArchive(ctx, g)
 	case g.Status == generation.Processing && g.TaskID == "":
 		if s.now().Before(g.LeaseUntil) {
 			return "", nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
@@ -83,7 +84,7 @@ func (s *Service) generate(ctx context.Context, job Job) error {
 		}
 		// Nothing of a paused tier reaches Suno; the job keeps its place
 		// in the queue and looks again later.
-		s.log.DebugContext(ctx, "lifecycle", "step", stepPaused, "generationId", g.ID, "userId", g.UserID, "tier", g.Tier, "attempt", g.Attempts)
+		s.logStepAt(ctx, slog.LevelDebug, g, stepPaused)
 		return s.send(ctx, job, s.cfg.PauseRecheck)
 	}
 	// Before the claim: a key that cannot be read is not the attempt's
@@ -145,22 +146,14 @@ func (s *Service) noteSubmitted(ctx context.Context, g generation.Generation, jo
 	s.record(ctx, g, samples...)
 }
 
-// waitForToken re-queues a job the rate limiter has no token for yet, and
-// marks its generation as waiting until then, which the queue statistics
-// count as delayed.
+// waitForToken re-queues a job the rate limiter has no token for yet. Its
+// generation stays as it is: ready and in line, which the statistics count
+// as waiting, as BullMQ counts a rate-limited job. Marking it delayed would
+// cost a write at every re-queue, which under a backlog is every job about
+// once a second, on the very path that is short of capacity.
 func (s *Service) waitForToken(ctx context.Context, g generation.Generation, job Job, wait time.Duration) error {
-	until := s.now().Add(wait)
 	s.record(ctx, g, metrics.One(metrics.RateLimitWaits))
-	w, err := s.update(ctx, g, func(g *generation.Generation) error { return g.Wait(until, s.now()) })
-	var te *generation.TransitionError
-	switch {
-	case errors.As(err, &te):
-		return nil // cancelled meanwhile: the job has nothing left to do
-	case err == nil:
-		s.logStep(ctx, w, stepWaiting, "reason", "rate limit", "until", until)
-	case !errors.Is(err, generation.ErrNoChange):
-		return err
-	}
+	s.logStepAt(ctx, slog.LevelDebug, g, stepWaiting, "reason", "rate limiter", "for", wait)
 	return s.send(ctx, job, wait)
 }
 
@@ -430,7 +423,7 @@ func (s *Service) applyTask(ctx context.Context, g generation.Generation, task g
 			// Only the path whose write moved the generation to saving
 			// sends the copy; a poll or callback that comes second finds
 			// nothing left to do.
-			if err := s.sendArchive(ctx, g, 0, 0); err != nil {
+			if err := s.sendArchive(ctx, g); err != nil {
 				return g, err
 			}
 		}

@@ -225,6 +225,23 @@ func (q *Queues) Depth(ctx context.Context) (map[generation.Tier]service.QueueDe
 	return out, nil
 }
 
+// DeadCount implements service.DeadLetters: one GetQueueAttributes per
+// dead-letter queue, the tier queues left alone.
+func (q *Queues) DeadCount(ctx context.Context) (map[generation.Tier]int64, error) {
+	out := make(map[generation.Tier]int64, len(q.urls))
+	for t, u := range q.urls {
+		if u.DeadLetter == "" {
+			continue
+		}
+		dead, err := q.attributes(ctx, u.DeadLetter)
+		if err != nil {
+			return nil, err
+		}
+		out[t] = dead.Waiting + dead.InFlight + dead.Delayed
+	}
+	return out, nil
+}
+
 // DeadLetters implements service.DeadLetters. It receives the messages,
 // which hides them while it gathers more (so no receive shows one twice),
 // then makes them visible again at once: looking takes nothing out of the
