@@ -31,7 +31,7 @@ fuzz:
 ## soak: the accounting test over 10,000 generations on the memory backend (not in make test)
 SOAK_GENERATIONS ?= 10000
 soak:
-	@out=$$(mktemp); SOAK_GENERATIONS=$(SOAK_GENERATIONS) $(GO) test -count=1 -timeout 30m -v -run 'TestAccounting' ./internal/localstack >$$out 2>&1; \
+	@out=$$(mktemp); SOAK_GENERATIONS=$(SOAK_GENERATIONS) $(GO) test -count=1 -timeout 30m -v -run 'TestAccounting' ./internal/devstack >$$out 2>&1; \
 	status=$$?; grep -E '^(--- |\s+accounting_test|ok|FAIL)' $$out; rm -f $$out; exit $$status
 
 ## bench: the benchmarks (worker time per generation, ...)
@@ -73,7 +73,7 @@ test-localstack:
 	echo "SQS on LocalStack at $$AWS_ENDPOINT_URL_SQS, DynamoDB and S3 on moto at $$AWS_ENDPOINT_URL"; \
 	before=$$(wc -l <"$$ls_log"); status=0; \
 	$(GO) test -count=1 ./internal/sqsqueue/ || status=1; \
-	$(GO) test -count=1 -parallel 4 -run '$(LOCALSTACK_E2E)' ./internal/localstack/ || status=1; \
+	$(GO) test -count=1 -parallel 4 -run '$(LOCALSTACK_E2E)' ./internal/devstack/ || status=1; \
 	served=$$(tail -n +$$((before + 1)) "$$ls_log" | grep -c -E 'AWS sqs\.(SendMessage|ReceiveMessage) ' || true); \
 	echo "LocalStack served $$served SendMessage and ReceiveMessage requests"; \
 	if [ "$$served" -eq 0 ]; then \

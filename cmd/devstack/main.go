@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/app"
-	"github.com/songqueue/songqueue/internal/localstack"
+	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/logging"
 	"github.com/songqueue/songqueue/web"
 )
@@ -24,7 +24,7 @@ func main() {
 }
 
 func run() error {
-	cfg, err := localstack.EnvOrDefault()
+	cfg, err := devstack.EnvOrDefault()
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	stack, err := localstack.Start(ctx, cfg, localstack.Options{Logger: log, Metrics: rec, Page: web.Handler()})
+	stack, err := devstack.Start(ctx, cfg, devstack.Options{Logger: log, Metrics: rec, Page: web.Handler()})
 	if err != nil {
 		return err
 	}
@@ -54,10 +54,10 @@ func run() error {
 	if stack.Fake != nil {
 		fmt.Printf("  fake Suno  %s/suno\n", base)
 	}
-	if stack.App.Media != nil {
-		where := "bucket " + stack.App.Config.Media.Bucket
+	if stack.Config.Media.BaseURL != "" {
+		where := "bucket " + stack.Config.Media.Bucket
 		if cfg.Backend == app.Memory {
-			where = stack.App.Config.Media.Dir
+			where = stack.Config.Media.Dir
 		}
 		fmt.Printf("  songs      %s/media/ (kept in %s)\n", base, where)
 	}

@@ -59,13 +59,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if *prefix != "" {
 		cfg.Names = awsinfra.DefaultNames(*prefix)
 	}
-	a, err := app.New(ctx, app.RoleAPI, cfg, app.Options{Logger: logging.New(os.Stderr, logging.Text, slog.LevelWarn)})
+	env, err := app.NewEnv(ctx, cfg, app.Options{Logger: logging.New(os.Stderr, logging.Text, slog.LevelWarn)})
 	if err != nil {
 		return err
 	}
-	operator := identity.Caller{UserID: "cli:" + getenv("USER"), Groups: []string{a.Config.Pipeline.AdminGroup}}
+	a, err := app.API(ctx, env)
+	if err != nil {
+		return err
+	}
+	ops := a.Operators
+	operator := identity.Caller{UserID: "cli:" + getenv("USER"), Groups: []string{ops.AdminGroup()}}
 	if len(tiers) > 0 {
-		moved, err := a.Service.Redrive(ctx, operator, tiers)
+		moved, err := ops.Redrive(ctx, operator, tiers)
 		for _, t := range tiers {
 			if n, ok := moved[t]; ok {
 				fmt.Fprintf(out, "%-10s moved %d message(s) back to its queue\n", t, n)
@@ -75,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			return err
 		}
 	}
-	queues, err := a.Service.Queues(ctx, operator)
+	queues, err := ops.QueueControls(ctx, operator)
 	if err != nil {
 		return err
 	}
@@ -83,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		fmt.Fprintf(out, "%-10s dead letters: %d\n", t, queues[t].DeadLetters)
 	}
 	if *show {
-		dead, err := a.Service.ListDeadLetters(ctx, operator, generation.Tiers[:], 10)
+		dead, err := ops.ListDeadLetters(ctx, operator, generation.Tiers[:], 10)
 		if err != nil {
 			return err
 		}

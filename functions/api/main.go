@@ -12,6 +12,7 @@ import (
 )
 
 func main() {
-	a := lambdaapp.Must(lambdaapp.Load(context.Background(), app.RoleAPI, app.Options{}))
-	lambda.Start(lambdaapp.APIHandler(a))
+	ctx := context.Background()
+	env := lambdaapp.Must(lambdaapp.Load(ctx, app.Options{}))
+	lambda.Start(lambdaapp.APIHandler(env, lambdaapp.Must(app.API(ctx, env))))
 }

@@ -13,6 +13,7 @@ import (
 )
 
 func main() {
-	a := lambdaapp.Must(lambdaapp.Load(context.Background(), app.RoleCallback, app.Options{Secrets: awssecrets.New}))
-	lambda.Start(lambdaapp.CallbackHandler(a))
+	ctx := context.Background()
+	env := lambdaapp.Must(lambdaapp.Load(ctx, app.Options{Secrets: awssecrets.New}))
+	lambda.Start(lambdaapp.CallbackHandler(env, lambdaapp.Must(app.Callback(ctx, env))))
 }

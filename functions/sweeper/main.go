@@ -13,6 +13,7 @@ import (
 )
 
 func main() {
-	a := lambdaapp.Must(lambdaapp.Load(context.Background(), app.RoleSweeper, app.Options{Secrets: awssecrets.New}))
-	lambda.Start(lambdaapp.SweepHandler(a))
+	ctx := context.Background()
+	env := lambdaapp.Must(lambdaapp.Load(ctx, app.Options{Secrets: awssecrets.New}))
+	lambda.Start(lambdaapp.SweepHandler(env, lambdaapp.Must(app.Sweeper(ctx, env))))
 }

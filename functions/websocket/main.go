@@ -12,6 +12,7 @@ import (
 )
 
 func main() {
-	a := lambdaapp.Must(lambdaapp.Load(context.Background(), app.RoleWebSocket, app.Options{}))
-	lambda.Start(lambdaapp.WebSocketHandler(a))
+	ctx := context.Background()
+	env := lambdaapp.Must(lambdaapp.Load(ctx, app.Options{}))
+	lambda.Start(lambdaapp.WebSocketHandler(env, lambdaapp.Must(app.WebSocket(ctx, env))))
 }

@@ -13,6 +13,7 @@ import (
 )
 
 func main() {
-	a := lambdaapp.Must(lambdaapp.Load(context.Background(), app.RoleWorker, app.Options{Secrets: awssecrets.New}))
-	lambda.Start(lambdaapp.SQSHandler(a))
+	ctx := context.Background()
+	env := lambdaapp.Must(lambdaapp.Load(ctx, app.Options{Secrets: awssecrets.New}))
+	lambda.Start(lambdaapp.SQSHandler(env, lambdaapp.Must(app.Worker(ctx, env))))
 }

@@ -64,9 +64,33 @@ func baseEnv() map[string]string {
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// role is one function's assembly, as far as these tests look at it.
+type role string
+
+const (
+	roleAPI       role = "api"
+	roleCallback  role = "callback"
+	roleWebSocket role = "websocket"
+	roleWorker    role = "worker"
+	roleSweeper   role = "sweeper"
+)
+
+func (r role) talksToSuno() bool { return r == roleWorker || r == roleSweeper || r == roleCallback }
+
+// assembled is what a test sees of a role: the Suno client it was given
+// (nil when none), and how it signs (worker) or checks (callback)
+// callback URLs.
+type assembled struct {
+	env  *Env
+	suno service.Suno
+	sign func(ctx context.Context, id string) (string, error)
+	// callbackBase is the base URL of the callback URLs the role gives Suno.
+	callbackBase string
+}
+
 // fromEnv is what a function's init does, on an AWS configuration that
 // reaches nothing.
-func fromEnv(t *testing.T, role Role, m map[string]string, f *fakeSecrets) (*Application, error) {
+func fromEnv(t *testing.T, r role, m map[string]string, f *fakeSecrets) (*assembled, error) {
 	t.Helper()
 	cfg, err := FromEnv(env(m))
 	if err != nil {
@@ -74,11 +98,38 @@ func fromEnv(t *testing.T, role Role, m map[string]string, f *fakeSecrets) (*App
 	}
 	cfg.Backend = AWS
 	awsCfg := aws.Config{Region: "us-east-1"}
-	opt := Options{Logger: discardLog(), AWSConfig: &awsCfg}
+	out := &assembled{}
+	opt := Options{Logger: discardLog(), AWSConfig: &awsCfg, WrapSuno: func(s service.Suno) service.Suno { out.suno = s; return s }}
 	if f != nil {
 		opt.Secrets = func(aws.Config) SecretReader { return f }
 	}
-	return New(context.Background(), role, cfg, opt)
+	e, err := NewEnv(context.Background(), cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	out.env = e
+	ctx := context.Background()
+	switch r {
+	case roleAPI:
+		_, err = API(ctx, e)
+	case roleCallback:
+		var c *service.Callbacks
+		if c, err = Callback(ctx, e); err == nil {
+			out.sign = c.Signature
+		}
+	case roleWebSocket:
+		_, err = WebSocket(ctx, e)
+	case roleWorker:
+		if _, err = Worker(ctx, e); err == nil {
+			s, _ := e.signer(true, false)
+			out.sign, out.callbackBase = s.Signature, s.BaseURL
+		}
+	case roleSweeper:
+		_, err = Sweeper(ctx, e)
+	default:
+		err = errors.New("unknown role " + string(r))
+	}
+	return out, err
 }
 
 // keyServer is Suno as far as the API key is concerned.
@@ -102,9 +153,9 @@ func newKeyServer(t *testing.T) *keyServer {
 
 // keySent submits through the application's Suno client and returns the
 // API key it sent.
-func (k *keyServer) keySent(t *testing.T, a *Application) string {
+func (k *keyServer) keySent(t *testing.T, a *assembled) string {
 	t.Helper()
-	if _, err := a.Service.Suno.Submit(context.Background(), generation.Request{Prompt: "x"}, ""); err != nil {
+	if _, err := a.suno.Submit(context.Background(), generation.Request{Prompt: "x"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	k.mu.Lock()
@@ -122,12 +173,12 @@ func TestSecretsAreReadWhenFirstNeeded(t *testing.T) {
 		"SUNO_API_KEY_SECRET_ARN": "arn:suno", "CALLBACK_SECRET_ARN": "arn:cb",
 		"CALLBACK_BASE_URL": "https://api.example", "SUNO_BASE_URL": k.URL,
 	})
-	want := map[Role]string{
-		RoleAPI:       "",
-		RoleWebSocket: "",
-		RoleCallback:  "secret:arn:cb,secret:arn:suno",
-		RoleSweeper:   "secret:arn:suno",
-		RoleWorker:    "secret:arn:cb,secret:arn:suno",
+	want := map[role]string{
+		roleAPI:       "",
+		roleWebSocket: "",
+		roleCallback:  "secret:arn:cb,secret:arn:suno",
+		roleSweeper:   "secret:arn:suno",
+		roleWorker:    "secret:arn:cb,secret:arn:suno",
 	}
 	for role, asked := range want {
 		f := &fakeSecrets{secrets: map[string]string{"arn:suno": " suno-key\n", "arn:cb": "0123456789abcdef0123"}}
@@ -137,13 +188,22 @@ func TestSecretsAreReadWhenFirstNeeded(t *testing.T) {
 		}
 		// Only what nearly every invocation needs is fetched from init
 		// on, in the background.
-		if asked := f.snapshot(); role != RoleWorker && role != RoleCallback && len(asked) != 0 {
+		if asked := f.snapshot(); role != roleWorker && role != roleCallback && len(asked) != 0 {
 			t.Errorf("%s read %v at init", role, asked)
 		}
+		// Only the worker and the callback hold the callback key; the
+		// others have no way to sign.
+		if (a.sign != nil) != (role == roleWorker || role == roleCallback) {
+			t.Errorf("%s: signs callbacks: %v", role, a.sign != nil)
+		}
+		if (a.suno != nil) != role.talksToSuno() {
+			t.Errorf("%s: given a Suno client: %v", role, a.suno != nil)
+		}
 		for range 2 { // the second use reads nothing more
-			_, cbErr := a.Service.CallbackSignature(context.Background(), "g")
-			if (cbErr == nil) != (role == RoleWorker || role == RoleCallback) {
-				t.Errorf("%s: callback signature error %v", role, cbErr)
+			if a.sign != nil {
+				if _, cbErr := a.sign(context.Background(), "g"); cbErr != nil {
+					t.Errorf("%s: callback signature error %v", role, cbErr)
+				}
 			}
 			if role.talksToSuno() {
 				if key := k.keySent(t, a); key != "suno-key" {
@@ -157,7 +217,7 @@ func TestSecretsAreReadWhenFirstNeeded(t *testing.T) {
 			t.Errorf("%s read %v, want %q", role, got, asked)
 		}
 		// Only the worker signs callback URLs.
-		if cb := a.Service.Config().CallbackBaseURL; (cb != "") != (role == RoleWorker) {
+		if cb := a.callbackBase; (cb != "") != (role == roleWorker) {
 			t.Errorf("%s: callback base URL %q", role, cb)
 		}
 	}
@@ -168,7 +228,7 @@ func TestSecretSources(t *testing.T) {
 	f := &fakeSecrets{params: map[string]string{"/songqueue/suno": "from-ssm"}, secrets: map[string]string{"arn:cb": "0123456789abcdef"}}
 	m := baseEnv()
 	maps.Copy(m, map[string]string{"SUNO_BASE_URL": k.URL, "SUNO_API_KEY_PARAMETER": "/songqueue/suno", "SUNO_API_KEY": "ignored", "CALLBACK_SECRET_ARN": "arn:cb"})
-	a, err := fromEnv(t, RoleWorker, m, f)
+	a, err := fromEnv(t, roleWorker, m, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +239,7 @@ func TestSecretSources(t *testing.T) {
 	// A plain value needs no reader.
 	m = baseEnv()
 	maps.Copy(m, map[string]string{"SUNO_BASE_URL": k.URL, "SUNO_API_KEY": "plain", "CALLBACK_BASE_URL": "https://api.example", "CALLBACK_SECRET": "0123456789abcdef"})
-	if a, err = fromEnv(t, RoleWorker, m, nil); err != nil {
+	if a, err = fromEnv(t, roleWorker, m, nil); err != nil {
 		t.Fatal(err)
 	}
 	if key := k.keySent(t, a); key != "plain" {
@@ -193,15 +253,15 @@ func TestSecretSources(t *testing.T) {
 func TestIncompleteSecretsAreRefused(t *testing.T) {
 	cases := []struct {
 		name string
-		role Role
+		role role
 		env  map[string]string
 		want string
 	}{
-		{"callback without secret", RoleCallback, nil, "CALLBACK_SECRET"},
-		{"worker calling back without secret", RoleWorker, map[string]string{"CALLBACK_BASE_URL": "https://x"}, "CALLBACK_SECRET"},
-		{"short secret", RoleCallback, map[string]string{"CALLBACK_SECRET": "short"}, "at least"},
-		{"no reader", RoleSweeper, map[string]string{"SUNO_API_KEY_PARAMETER": "/p"}, "without a secret reader"},
-		{"bad role", Role("cron"), nil, "unknown role"},
+		{"callback without secret", roleCallback, nil, "CALLBACK_SECRET"},
+		{"worker calling back without secret", roleWorker, map[string]string{"CALLBACK_BASE_URL": "https://x"}, "CALLBACK_SECRET"},
+		{"short secret", roleCallback, map[string]string{"CALLBACK_SECRET": "short"}, "at least"},
+		{"no reader", roleSweeper, map[string]string{"SUNO_API_KEY_PARAMETER": "/p"}, "without a secret reader"},
+		{"bad role", role("cron"), nil, "unknown role"},
 	}
 	for _, c := range cases {
 		m := baseEnv()
@@ -224,12 +284,12 @@ func TestIncompleteSecretsAreRefused(t *testing.T) {
 		m := baseEnv()
 		m[c.env] = c.value
 		f := &fakeSecrets{secrets: map[string]string{"arn:blank": "  ", "arn:short": "abc"}}
-		a, err := fromEnv(t, RoleCallback, m, f)
+		a, err := fromEnv(t, roleCallback, m, f)
 		if err != nil {
 			t.Fatalf("%s: init failed: %v", c.name, err)
 		}
 		for range 2 {
-			if _, err := a.Service.CallbackSignature(context.Background(), "g"); err == nil || !strings.Contains(err.Error(), c.want) {
+			if _, err := a.sign(context.Background(), "g"); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s: err = %v, want it to mention %q", c.name, err, c.want)
 			}
 		}
@@ -239,18 +299,22 @@ func TestIncompleteSecretsAreRefused(t *testing.T) {
 	}
 }
 
-func TestUnwiredPortsSayWhy(t *testing.T) {
-	a, err := fromEnv(t, RoleWebSocket, map[string]string{}, nil)
+// TestNoWebSocketEndpointDropsEventsQuietly: without WEBSOCKET_ENDPOINT
+// (sam local) the state is stored and only the push is skipped.
+func TestNoWebSocketEndpointDropsEventsQuietly(t *testing.T) {
+	a, err := fromEnv(t, roleWebSocket, map[string]string{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Service.Suno.Submit(context.Background(), generation.Request{Prompt: "x"}, ""); err == nil || !strings.Contains(err.Error(), "websocket function is not wired to Suno") {
-		t.Errorf("suno: %v", err)
+	b, err := a.env.newAWS()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := a.Service.Queue.Send(context.Background(), service.Job{}, 0); err == nil || !strings.Contains(err.Error(), "not wired to the queues") {
-		t.Errorf("queue: %v", err)
-	}
-	if err := a.Service.Notifier.Post(context.Background(), "c", nil); err != nil {
+	n := b.core().Notifier
+	if err := n.Post(context.Background(), "c", nil); err != nil {
 		t.Errorf("without endpoint the notifier drops events quietly: %v", err)
+	}
+	if err := n.Close(context.Background(), "c"); err != nil {
+		t.Errorf("without endpoint closing is a no-op: %v", err)
 	}
 }

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/awsinfra"
@@ -75,7 +77,13 @@ type Config struct {
 	Emulator  bool
 	Names     awsinfra.Names
 	QueueURLs map[generation.Tier]sqsqueue.URLs // nil: look them up, or create them on an emulator
-	Queues    sqsqueue.Settings
+	// QueueSettings are the tier queues' attributes where this process
+	// makes the queues (an emulator), and what the memory queues use.
+	QueueSettings sqsqueue.Settings
+	// WorkerTimeout bounds one worker invocation (WORKER_TIMEOUT): the
+	// worker function's Timeout in template.yaml, and the local stack's
+	// stand-in for it. Check holds it below CLAIM_LEASE.
+	WorkerTimeout time.Duration
 
 	WebSocketEndpoint string
 	SunoBaseURL       string // empty: sunoapi.org, or the local stack's fake
@@ -126,7 +134,8 @@ func DefaultConfig() Config {
 	return Config{
 		Backend:          Memory,
 		Names:            awsinfra.DefaultNames(""),
-		Queues:           sqsqueue.DefaultSettings(),
+		QueueSettings:    sqsqueue.DefaultSettings(),
+		WorkerTimeout:    DefaultWorkerTimeout,
 		Auth:             auth.DefaultSettings(),
 		SunoKey:          SecretRef{Name: "SUNO_API_KEY"},
 		CallbackSecret:   SecretRef{Name: "CALLBACK_SECRET"},
@@ -173,8 +182,8 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	r.String("GENERATIONS_TABLE", &c.Names.Generations)
 	r.String("CONNECTIONS_TABLE", &c.Names.Connections)
 	c.QueueURLs = queueURLs(r, getenv)
-	r.Duration("QUEUE_VISIBILITY_TIMEOUT", &c.Queues.VisibilityTimeout)
-	r.Int("QUEUE_MAX_RECEIVE_COUNT", &c.Queues.MaxReceiveCount, 1)
+	r.Duration("QUEUE_VISIBILITY_TIMEOUT", &c.QueueSettings.VisibilityTimeout)
+	r.Int("QUEUE_MAX_RECEIVE_COUNT", &c.QueueSettings.MaxReceiveCount, 1)
 
 	r.String("WEBSOCKET_ENDPOINT", &c.WebSocketEndpoint)
 	c.WebSocketEndpoint = strings.TrimRight(c.WebSocketEndpoint, "/")
@@ -198,15 +207,13 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	r.PositiveFloat("GENERATION_RATE_LIMIT", &c.RateLimit.Rate)
 	r.Duration("GENERATION_RATE_WINDOW", &c.RateLimit.Window)
 	r.Int("GENERATION_RATE_BURST", &c.RateLimit.Burst, 1)
-	if c.RateLimit.Burst > 0 && float64(c.RateLimit.Burst) > c.RateLimit.Rate {
-		r.Fail(fmt.Errorf("GENERATION_RATE_BURST=%d: at most GENERATION_RATE_LIMIT (%v), or the window would hold more than the limit", c.RateLimit.Burst, c.RateLimit.Rate))
-	}
 	r.Duration("RATE_LIMIT_AGING_STEP", &c.RateLimit.AgingStep)
 	r.Int("GENERATION_MAX_ATTEMPTS", &c.Pipeline.Retry.MaxAttempts, 1)
 	r.Duration("GENERATION_BACKOFF_BASE", &c.Pipeline.Retry.BackoffBase)
 	r.Duration("GENERATION_POLL_INTERVAL", &c.Pipeline.PollInterval)
 	r.Duration("GENERATION_DEADLINE", &c.Pipeline.Deadline)
 	r.Duration("CLAIM_LEASE", &c.Pipeline.ClaimLease)
+	r.Duration("WORKER_TIMEOUT", &c.WorkerTimeout)
 	r.Int("WS_MAX_CONNECTIONS_PER_USER", &c.Pipeline.MaxConnectionsPerUser, 0)
 	r.PositiveFloat("WS_MESSAGE_RATE", &c.Pipeline.MessageRate)
 	r.Int("WS_MESSAGE_BURST", &c.Pipeline.MessageBurst, 1)
@@ -243,6 +250,52 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 		r.Fail(err)
 	}
 	c.LogLevel = level
+	if err := c.Check(); err != nil {
+		r.Fail(err)
+	}
+}
+
+// DefaultWorkerTimeout is the worker function's Timeout in template.yaml.
+const DefaultWorkerTimeout = 30 * time.Second
+
+// Check enforces the rules between settings that the pipeline's safety
+// rests on, naming the setting to change. Every program runs it at start
+// (FromEnv, NewEnv), so a configuration that would lose or double work
+// never runs.
+//
+//   - WORKER_TIMEOUT < CLAIM_LEASE: a claim must outlive the invocation
+//     holding it, or a redelivered copy of a job that is still running
+//     takes the attempt over.
+//   - CLAIM_LEASE < QUEUE_VISIBILITY_TIMEOUT: a job's message must stay
+//     hidden while its claim holds, or the queue redelivers it to a worker
+//     that can only wait for the lease.
+//   - 1 <= GENERATION_RATE_BURST <= GENERATION_RATE_LIMIT: a burst larger
+//     than the limit would let a window hold more than Suno allows.
+//   - GENERATION_DEADLINE >= GENERATION_POLL_INTERVAL: an attempt must
+//     live to its first poll.
+func (c Config) Check() error {
+	var errs []error
+	p := c.Pipeline
+	lease := p.ClaimLease
+	if lease <= 0 {
+		lease = service.DefaultConfig().ClaimLease
+	}
+	if c.WorkerTimeout > 0 && c.WorkerTimeout >= lease {
+		errs = append(errs, fmt.Errorf("WORKER_TIMEOUT=%s must be shorter than CLAIM_LEASE=%s: raise CLAIM_LEASE or lower WORKER_TIMEOUT", c.WorkerTimeout, lease))
+	}
+	if vt := c.QueueSettings.VisibilityTimeout; vt > 0 && lease >= vt {
+		errs = append(errs, fmt.Errorf("CLAIM_LEASE=%s must be shorter than QUEUE_VISIBILITY_TIMEOUT=%s: raise the visibility timeout (template.yaml's queues too) or lower CLAIM_LEASE", lease, vt))
+	}
+	if c.RateLimit.Burst < 0 {
+		errs = append(errs, fmt.Errorf("GENERATION_RATE_BURST=%d: at least 1", c.RateLimit.Burst))
+	}
+	if c.RateLimit.Burst > 0 && float64(c.RateLimit.Burst) > c.RateLimit.Rate {
+		errs = append(errs, fmt.Errorf("GENERATION_RATE_BURST=%d: at most GENERATION_RATE_LIMIT (%v), or the window would hold more than the limit", c.RateLimit.Burst, c.RateLimit.Rate))
+	}
+	if p.Deadline > 0 && p.PollInterval > 0 && p.Deadline < p.PollInterval {
+		errs = append(errs, fmt.Errorf("GENERATION_DEADLINE=%s is shorter than GENERATION_POLL_INTERVAL=%s: an attempt would end before its first poll; raise the deadline", p.Deadline, p.PollInterval))
+	}
+	return errors.Join(errs...)
 }
 
 // queueURLs reads every tier's queue URLs, or none.

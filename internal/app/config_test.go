@@ -25,7 +25,7 @@ func TestFromEnvDefaults(t *testing.T) {
 	p := c.Pipeline
 	if c.Backend != Memory || c.SunoBaseURL != "" || c.Auth.TierClaim != "tier" || c.RateLimit.Rate != 10 || p.Retry.MaxAttempts != 3 ||
 		p.Retry.BackoffBase != 2*time.Second || p.PollInterval != 20*time.Second || p.Deadline != 10*time.Minute ||
-		p.ClaimLease != 2*time.Minute || c.LogLevel != slog.LevelInfo || c.Queues.VisibilityTimeout != 180*time.Second {
+		p.ClaimLease != 2*time.Minute || c.LogLevel != slog.LevelInfo || c.QueueSettings.VisibilityTimeout != 180*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.SunoKey.Set() || c.CallbackSecret.Set() {
@@ -41,7 +41,7 @@ func TestFromEnvFromTemplateEnvironment(t *testing.T) {
 		"CALLBACK_BASE_URL": "https://api.example/", "CALLBACK_SECRET_ARN": "arn:cb",
 		"TIER_CLAIM": "custom:tier", "GENERATION_RATE_LIMIT": "2.5", "GENERATION_MAX_ATTEMPTS": "5",
 		"GENERATION_BACKOFF_BASE": "1s", "GENERATION_POLL_INTERVAL": "15s", "GENERATION_DEADLINE": "5m",
-		"CLAIM_LEASE": "3m", "RATE_LIMIT_AGING_STEP": "10s", "AWS_LAMBDA_LOG_LEVEL": "DEBUG", "LOG_LEVEL": "ERROR",
+		"CLAIM_LEASE": "3m", "QUEUE_VISIBILITY_TIMEOUT": "4m", "RATE_LIMIT_AGING_STEP": "10s", "AWS_LAMBDA_LOG_LEVEL": "DEBUG", "LOG_LEVEL": "ERROR",
 	}
 	for _, tier := range generation.Tiers {
 		m["QUEUE_URL_"+string(tier)] = "https://sqs/q-" + string(tier)

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 // AWS adapters, a WebSocket client connected, Suno scripted.
 type env struct {
 	counter *awsinfra.RequestCounter
-	svc     *service.Service
+	svc     *service.Roles
 	queues  *sqsqueue.Queues
 	store   *dynamo.Store
 	db      *dynamodb.Client
@@ -64,19 +64,19 @@ func newEnv(t testing.TB, callbacks bool, pollScript ...generation.TaskStage) *e
 	sc := service.Config{
 		MediaHosts:   []string{"musicfile.api.box"},
 		PollInterval: time.Millisecond, // sent as SQS's minimum delay, 1 s
-		CallbackKey:  service.StaticKey([]byte("secret")),
 	}
+	signer := service.CallbackSigner{Key: service.StaticKey([]byte("secret"))}
 	if callbacks {
-		sc.CallbackBaseURL = "https://api.example.com"
+		signer.BaseURL = "https://api.example.com"
 	}
-	e.svc = service.New(service.Deps{
+	e.svc = service.MustAssemble(service.Ports{
 		Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues,
 		Notifier: apigw.New(cfg, api.Endpoint()),
 		Limiter:  dynamo.NewLimiter(c.DynamoDB, res.Names.Generations, "suno", ratelimit.Policy{Rate: 10}, nil),
-		Suno:     e.suno,
+		Suno:     e.suno, Callbacks: signer,
 	}, sc)
 	ctx := context.Background()
-	if err := e.svc.Connect(ctx, e.caller, e.conn); err != nil {
+	if err := e.svc.Realtime.Connect(ctx, e.caller, e.conn); err != nil {
 		t.Fatal(err)
 	}
 	api.Open(e.conn)
@@ -93,7 +93,7 @@ func (e *env) worker(t testing.TB, tier generation.Tier) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, _ := batch.Process(ctx, msgs, e.svc.HandleRecord, nil)
+	ids, _ := batch.Process(ctx, msgs, e.svc.Worker.Handle, nil)
 	failed := map[string]bool{}
 	for _, id := range ids {
 		failed[id] = true
@@ -119,12 +119,12 @@ func (e *env) callback(t testing.TB, id, kind, taskID string) {
 	if kind != suno.CallbackText {
 		cb.Tracks = tracks(taskID, kind == suno.CallbackComplete)
 	}
-	sig, err := e.svc.CallbackSignature(context.Background(), id)
+	sig, err := e.svc.Callbacks.Signature(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	auth := service.CallbackAuth{GenerationID: id, Signature: sig}
-	if err := e.svc.HandleCallback(context.Background(), auth, cb.Report()); err != nil {
+	if err := e.svc.Callbacks.Handle(context.Background(), auth, cb.Report()); err != nil {
 		t.Fatalf("callback %s: %v", kind, err)
 	}
 }
@@ -144,7 +144,7 @@ func generationViaCallbacks(t testing.TB, e *env) ([]Step, generation.Generation
 	var steps []Step
 	step := func(name string) { steps = append(steps, Step{name, e.counter.Reset()}) }
 	e.counter.Reset()
-	res, err := e.svc.Create(ctx, e.caller, request, "key-"+fmt.Sprint(time.Now().UnixNano()))
+	res, err := e.svc.API.Create(ctx, e.caller, request, "key-"+fmt.Sprint(time.Now().UnixNano()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func generationViaPolling(t testing.TB, e *env) []Step {
 	var steps []Step
 	step := func(name string) { steps = append(steps, Step{name, e.counter.Reset()}) }
 	e.counter.Reset()
-	res, err := e.svc.Create(ctx, e.caller, request, "")
+	res, err := e.svc.API.Create(ctx, e.caller, request, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,16 +290,16 @@ func TestGoneConnectionIsForgotten(t *testing.T) {
 	e := newEnv(t, true)
 	ctx := context.Background()
 	const other = "Kq8VnTbJvHcCEgw="
-	if err := e.svc.Connect(ctx, e.caller, other); err != nil {
+	if err := e.svc.Realtime.Connect(ctx, e.caller, other); err != nil {
 		t.Fatal(err)
 	}
 	e.api.Open(other)
 	e.api.Close(e.conn) // the browser went away without a disconnect
-	res, err := e.svc.Create(ctx, e.caller, request, "")
+	res, err := e.svc.API.Create(ctx, e.caller, request, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Cancel(ctx, e.caller, res.Generation.ID); err != nil {
+	if _, err := e.svc.API.Cancel(ctx, e.caller, res.Generation.ID); err != nil {
 		t.Fatal(err)
 	}
 	conns, err := e.store.UserConnections(ctx, e.caller.UserID)

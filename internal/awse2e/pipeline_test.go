@@ -30,7 +30,9 @@ func (s *stubSuno) Submit(context.Context, generation.Request, string) (string, 
 	return id, nil
 }
 
-func (s *stubSuno) Record(_ context.Context, taskID string) (generation.TaskReport, error) {
+func (s *stubSuno) Credits(context.Context) (int, error) { return 1000, nil }
+
+func (s *stubSuno) Task(_ context.Context, taskID string) (generation.TaskReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := generation.TaskDone

@@ -37,7 +37,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/songqueue/songqueue/internal/localstack"
+	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/web"
 )
 
@@ -390,7 +390,7 @@ func itemExpr(id string) string {
 // harness is one local stack and one headless browser on it.
 type harness struct {
 	t        *testing.T
-	stack    *localstack.Stack
+	stack    *devstack.Stack
 	stackURL *url.URL
 	stackLog *lockedBuffer
 	shots    string
@@ -403,7 +403,7 @@ type harness struct {
 // bar move and short enough for a test to take seconds (tune changes the
 // configuration further), and a browser with one tab. It skips the test
 // when chromium is missing, unless CI is set.
-func startHarness(t *testing.T, tune func(*localstack.Config)) *harness {
+func startHarness(t *testing.T, tune func(*devstack.Config)) *harness {
 	t.Helper()
 	exe, err := chromiumPath()
 	if err != nil {
@@ -414,7 +414,7 @@ func startHarness(t *testing.T, tune func(*localstack.Config)) *harness {
 	}
 	h := &harness{t: t, exe: exe, started: time.Now(), stackLog: &lockedBuffer{}}
 
-	cfg := localstack.DefaultConfig()
+	cfg := devstack.DefaultConfig()
 	cfg.Port = 0
 	cfg.Media.Dir = t.TempDir()
 	cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay = 300*time.Millisecond, 900*time.Millisecond, 1800*time.Millisecond
@@ -425,7 +425,7 @@ func startHarness(t *testing.T, tune func(*localstack.Config)) *harness {
 	if tune != nil {
 		tune(&cfg)
 	}
-	stack, err := localstack.Start(context.Background(), cfg, localstack.Options{
+	stack, err := devstack.Start(context.Background(), cfg, devstack.Options{
 		Page:   web.Handler(),
 		Logger: slog.New(slog.NewTextHandler(h.stackLog, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
@@ -905,7 +905,7 @@ func (b *browser) checkTraffic(allowed func(response string) bool) {
 // hides it; the stats panel follows the WebSocket; Remove takes a finished
 // song out of its owner's history.
 func TestBrowserOperatorView(t *testing.T) {
-	h := startHarness(t, func(cfg *localstack.Config) {
+	h := startHarness(t, func(cfg *devstack.Config) {
 		// A resume shows within this; the default (10 s) is for real queues.
 		cfg.Pipeline.PauseRecheck = 300 * time.Millisecond
 	})

@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/localstack"
 	"github.com/songqueue/songqueue/internal/service"
 )
 
@@ -149,7 +149,7 @@ type afterProbe struct {
 // preflights and CORS headers are exercised) and shows its progress
 // events, from the stack's WebSocket, to completion.
 func TestBrowserFrontendOnAnotherOrigin(t *testing.T) {
-	h := startHarness(t, func(cfg *localstack.Config) {
+	h := startHarness(t, func(cfg *devstack.Config) {
 		// One unfinished song per PRO user, so a second create is refused
 		// with 429 and Retry-After, which the page must be able to read.
 		cfg.Pipeline.Quotas[generation.Pro] = service.Quota{Open: 1, Daily: 200}

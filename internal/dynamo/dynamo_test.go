@@ -143,8 +143,8 @@ func TestTTLAttributes(t *testing.T) {
 	}
 
 	l := dynamo.NewLimiter(c.DynamoDB, n.Generations, "suno", ratelimit.Policy{Rate: 10}, func() time.Time { return now })
-	if ok, _, err := l.Take(ctx, generation.Free, 0); err != nil || !ok {
-		t.Fatalf("Take = %v, %v", ok, err)
+	if g, err := l.Take(ctx, generation.Free, 0); err != nil || !g.OK {
+		t.Fatalf("Take = %v, %v", g.OK, err)
 	}
 	item = getItem(t, c.DynamoDB, n.Generations, map[string]types.AttributeValue{dynamo.AttrGenerationID: &types.AttributeValueMemberS{Value: "limiter#suno"}})
 	if got := epochSeconds(t, item); got < now.Unix() || got > now.Add(25*time.Hour).Unix() {
@@ -187,15 +187,15 @@ func TestLimiterRequests(t *testing.T) {
 	ctx := context.Background()
 	counter.Reset()
 	for i := range 4 {
-		if ok, _, err := l.Take(ctx, generation.Enterprise, 0); err != nil || !ok {
-			t.Fatalf("take %d: %v %v", i, ok, err)
+		if g, err := l.Take(ctx, generation.Enterprise, 0); err != nil || !g.OK {
+			t.Fatalf("take %d: %v %v", i, g.OK, err)
 		}
 	}
 	if got := counter.Total(); got != 4 {
 		t.Errorf("4 tokens cost %d requests (%v), want 4", got, counter.Snapshot())
 	}
 	counter.Reset()
-	if ok, _, _ := l.Take(ctx, generation.Enterprise, 0); ok {
+	if g, _ := l.Take(ctx, generation.Enterprise, 0); g.OK {
 		t.Fatal("fifth token of a bucket of 4 granted")
 	}
 	if got := counter.Total(); got != 0 {

@@ -18,7 +18,7 @@ func DefaultRetryPolicy() RetryPolicy {
 type Decision struct {
 	Retry bool
 	Delay time.Duration
-	// CountsAsAttempt is false for rate limits.
+	// CountsAsAttempt is false for rate limits and Suno being unavailable.
 	CountsAsAttempt bool
 }
 
@@ -27,7 +27,8 @@ func (p RetryPolicy) Decide(attempts int, kind FailureKind) Decision {
 	switch kind {
 	case Permanent:
 		return Decision{Retry: false, CountsAsAttempt: true}
-	case RateLimited:
+	case RateLimited, Unavailable:
+		// Neither is the song's fault: wait, without spending an attempt.
 		return Decision{Retry: true, Delay: p.Backoff(1), CountsAsAttempt: false}
 	}
 	if attempts >= p.MaxAttempts {

@@ -15,7 +15,7 @@ import (
 type Admin interface {
 	AdminList(ctx context.Context, c identity.Caller, f service.Filter, limit int, cursor string) (service.Page, error)
 	AdminRetry(ctx context.Context, c identity.Caller, id string) (generation.Generation, error)
-	Queues(ctx context.Context, c identity.Caller) (map[generation.Tier]service.QueueControl, error)
+	QueueControls(ctx context.Context, c identity.Caller) (map[generation.Tier]service.QueueControl, error)
 	SetPaused(ctx context.Context, c identity.Caller, tier generation.Tier, paused bool) error
 	ListDeadLetters(ctx context.Context, c identity.Caller, tiers []generation.Tier, max int) ([]service.DeadLetterView, error)
 	Redrive(ctx context.Context, c identity.Caller, tiers []generation.Tier) (map[generation.Tier]int, error)
@@ -59,7 +59,7 @@ func (a *api) adminList(w http.ResponseWriter, r *http.Request, c identity.Calle
 		Tier:   generation.Tier(strings.ToUpper(q.Get("tier"))),
 		UserID: q.Get("user"),
 	}
-	p, err := a.app.AdminList(r.Context(), c, f, limit, q.Get("cursor"))
+	p, err := a.ops.AdminList(r.Context(), c, f, limit, q.Get("cursor"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -72,7 +72,7 @@ func (a *api) adminList(w http.ResponseWriter, r *http.Request, c identity.Calle
 }
 
 func (a *api) adminRetry(w http.ResponseWriter, r *http.Request, c identity.Caller) {
-	g, err := a.app.AdminRetry(r.Context(), c, r.PathValue("id"))
+	g, err := a.ops.AdminRetry(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -86,7 +86,7 @@ type QueuesResponse struct {
 }
 
 func (a *api) adminQueues(w http.ResponseWriter, r *http.Request, c identity.Caller) {
-	qs, err := a.app.Queues(r.Context(), c)
+	qs, err := a.ops.QueueControls(r.Context(), c)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -97,7 +97,7 @@ func (a *api) adminQueues(w http.ResponseWriter, r *http.Request, c identity.Cal
 func (a *api) adminPause(paused bool) handler {
 	return func(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 		tier := generation.Tier(strings.ToUpper(r.PathValue("tier")))
-		if err := a.app.SetPaused(r.Context(), c, tier, paused); err != nil {
+		if err := a.ops.SetPaused(r.Context(), c, tier, paused); err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -140,7 +140,7 @@ func (a *api) adminDeadLetters(w http.ResponseWriter, r *http.Request, c identit
 	if limit == 0 || limit > maxDeadLettersShown {
 		limit = min(max(limit, 10), maxDeadLettersShown)
 	}
-	items, err := a.app.ListDeadLetters(r.Context(), c, tiers, limit)
+	items, err := a.ops.ListDeadLetters(r.Context(), c, tiers, limit)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -160,7 +160,7 @@ func (a *api) adminRedrive(w http.ResponseWriter, r *http.Request, c identity.Ca
 		a.fail(w, r, err)
 		return
 	}
-	moved, err := a.app.Redrive(r.Context(), c, tiers)
+	moved, err := a.ops.Redrive(r.Context(), c, tiers)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -28,37 +28,55 @@ type Authenticator interface {
 	Authenticate(r *http.Request) (identity.Caller, error)
 }
 
-// App is what the API needs of the service.
-type App interface {
+// Songs is what the song makers' routes need of the service.
+type Songs interface {
 	Create(ctx context.Context, c identity.Caller, req generation.Request, idempotencyKey string) (service.CreateResult, error)
 	Get(ctx context.Context, c identity.Caller, id string) (generation.Generation, error)
 	List(ctx context.Context, c identity.Caller, limit int, cursor string) (service.Page, error)
 	Cancel(ctx context.Context, c identity.Caller, id string) (generation.Generation, error)
 	Delete(ctx context.Context, c identity.Caller, id string) error
 	Stats(ctx context.Context) (service.Stats, error)
-	HandleCallback(ctx context.Context, auth service.CallbackAuth, report generation.TaskReport) error
-	Admin
+}
+
+// Callbacks is what Suno's callback route needs of the service.
+type Callbacks interface {
+	Handle(ctx context.Context, auth service.CallbackAuth, report generation.TaskReport) error
+}
+
+// Routes are the roles behind the API's routes; a function serves the
+// routes of the roles it is given, and answers route_not_found for the
+// others (the callback function serves only the callback).
+type Routes struct {
+	Songs     Songs
+	Operators Admin
+	Callbacks Callbacks
 }
 
 // MaxBody is the largest request body accepted: Suno's longest fields
 // (5000 + 1000 + 100 characters) fit several times over, even escaped.
 const MaxBody = 64 << 10
 
-// New returns the API handler.
-func New(app App, authn Authenticator, log *slog.Logger) http.Handler {
+// New returns the API handler of routes.
+func New(routes Routes, authn Authenticator, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &api{app: app, authn: authn, log: log}
+	a := &api{songs: routes.Songs, ops: routes.Operators, callbacks: routes.Callbacks, authn: authn, log: log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/generation/create", a.authed(a.create))
-	mux.HandleFunc("GET /api/generation/status/{id}", a.authed(a.status))
-	mux.HandleFunc("POST /api/generation/{id}/cancel", a.authed(a.cancel))
-	mux.HandleFunc("GET /api/generation", a.authed(a.list))
-	mux.HandleFunc("DELETE /api/generation/{id}", a.authed(a.remove))
-	mux.HandleFunc("GET /api/queue/stats", a.authed(a.stats))
-	a.adminRoutes(mux)
-	mux.HandleFunc("POST /api/suno/callback", a.callback)
+	if a.songs != nil {
+		mux.HandleFunc("POST /api/generation/create", a.authed(a.create))
+		mux.HandleFunc("GET /api/generation/status/{id}", a.authed(a.status))
+		mux.HandleFunc("POST /api/generation/{id}/cancel", a.authed(a.cancel))
+		mux.HandleFunc("GET /api/generation", a.authed(a.list))
+		mux.HandleFunc("DELETE /api/generation/{id}", a.authed(a.remove))
+		mux.HandleFunc("GET /api/queue/stats", a.authed(a.stats))
+	}
+	if a.ops != nil {
+		a.adminRoutes(mux)
+	}
+	if a.callbacks != nil {
+		mux.HandleFunc("POST /api/suno/callback", a.callback)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := methodsOf(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
@@ -87,9 +105,11 @@ func methodsOf(mux *http.ServeMux, r *http.Request) []string {
 }
 
 type api struct {
-	app   App
-	authn Authenticator
-	log   *slog.Logger
+	songs     Songs
+	ops       Admin
+	callbacks Callbacks
+	authn     Authenticator
+	log       *slog.Logger
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, c identity.Caller)
@@ -142,7 +162,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, c identity.Caller) 
 		a.fail(w, r, err)
 		return
 	}
-	res, err := a.app.Create(r.Context(), c, req, r.Header.Get("Idempotency-Key"))
+	res, err := a.songs.Create(r.Context(), c, req, r.Header.Get("Idempotency-Key"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -276,7 +296,7 @@ func View(g generation.Generation) StatusResponse {
 }
 
 func (a *api) status(w http.ResponseWriter, r *http.Request, c identity.Caller) {
-	g, err := a.app.Get(r.Context(), c, r.PathValue("id"))
+	g, err := a.songs.Get(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -285,7 +305,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request, c identity.Caller) 
 }
 
 func (a *api) cancel(w http.ResponseWriter, r *http.Request, c identity.Caller) {
-	g, err := a.app.Cancel(r.Context(), c, r.PathValue("id"))
+	g, err := a.songs.Cancel(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -319,7 +339,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 		a.fail(w, r, err)
 		return
 	}
-	p, err := a.app.List(r.Context(), c, limit, q.Get("cursor"))
+	p, err := a.songs.List(r.Context(), c, limit, q.Get("cursor"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -332,7 +352,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 }
 
 func (a *api) remove(w http.ResponseWriter, r *http.Request, c identity.Caller) {
-	if err := a.app.Delete(r.Context(), c, r.PathValue("id")); err != nil {
+	if err := a.songs.Delete(r.Context(), c, r.PathValue("id")); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -341,7 +361,7 @@ func (a *api) remove(w http.ResponseWriter, r *http.Request, c identity.Caller) 
 }
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request, _ identity.Caller) {
-	s, err := a.app.Stats(r.Context())
+	s, err := a.songs.Stats(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -361,7 +381,7 @@ func (a *api) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	err = a.app.HandleCallback(r.Context(), service.CallbackAuth{GenerationID: q.Get("g"), Signature: q.Get("sig")}, cb.Report())
+	err = a.callbacks.Handle(r.Context(), service.CallbackAuth{GenerationID: q.Get("g"), Signature: q.Get("sig")}, cb.Report())
 	if err != nil {
 		a.fail(w, r, err)
 		return

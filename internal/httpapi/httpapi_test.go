@@ -31,12 +31,14 @@ type fixture struct {
 func newFixture(t testing.TB) fixture {
 	store := memory.NewStore()
 	queues := memory.NewQueues(memory.QueueConfig{})
-	svc := service.New(service.Deps{
-		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(),
-		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
-	}, service.Config{CallbackKey: service.StaticKey([]byte("0123456789abcdef"))})
+	roles := service.MustAssemble(service.Ports{
+		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(), Controls: store, DeadLetters: queues,
+		Limiter:   memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
+		Callbacks: service.CallbackSigner{Key: service.StaticKey([]byte("0123456789abcdef"))},
+	}, service.Config{})
 	tokens := auth.HS256{Secret: []byte(secret)}
-	return fixture{h: httpapi.New(svc, httpapi.BearerAuth{Verifier: tokens}, nil), store: store, queues: queues, tokens: tokens}
+	routes := httpapi.Routes{Songs: roles.API, Operators: roles.Operators, Callbacks: roles.Callbacks}
+	return fixture{h: httpapi.New(routes, httpapi.BearerAuth{Verifier: tokens}, nil), store: store, queues: queues, tokens: tokens}
 }
 
 func (f fixture) token(t testing.TB, user string, tier generation.Tier) string {

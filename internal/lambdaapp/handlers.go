@@ -23,14 +23,15 @@ import (
 
 // APIHandler is the HTTP API function: every route of httpapi, its caller
 // taken from the claims of API Gateway's JWT authorizer.
-func APIHandler(a *app.Application) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	settings := a.Config.Auth
+func APIHandler(e *app.Env, roles *app.APIRoles) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	settings := e.Config.Auth
 	var authn httpapi.Authenticator = httpapi.ContextAuth{}
 	if settings.DevSecret != "" {
-		a.Log.Warn("DEV_JWT_SECRET is set: requests without JWT authorizer claims are checked as HS256 development tokens (sam local only)")
+		e.Log.Warn("DEV_JWT_SECRET is set: requests without JWT authorizer claims are checked as HS256 development tokens (sam local only)")
 		authn = devAuth{httpapi.BearerAuth{Verifier: auth.HS256{Secret: []byte(settings.DevSecret), TierClaim: settings.TierClaim}}}
 	}
-	return HTTPHandler(httpapi.New(a.Service, authn, a.Log), settings.TierClaim, a.Log)
+	routes := httpapi.Routes{Songs: roles.Songs, Operators: roles.Operators}
+	return HTTPHandler(httpapi.New(routes, authn, e.Log), settings.TierClaim, e.Log)
 }
 
 // devAuth is for sam local start-api, which has no JWT authorizer: the
@@ -62,8 +63,8 @@ const CallbackPath = "/api/suno/callback"
 // authorizer (Suno sends no token; the signed URL is the proof), so the
 // function serves that one route and nothing else: any other request,
 // whatever it carries, is a 404 here.
-func CallbackHandler(a *app.Application) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	api := httpapi.New(a.Service, httpapi.ContextAuth{}, a.Log)
+func CallbackHandler(e *app.Env, callbacks *service.Callbacks) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	api := httpapi.New(httpapi.Routes{Callbacks: callbacks}, httpapi.ContextAuth{}, e.Log)
 	mux := http.NewServeMux()
 	mux.Handle("POST "+CallbackPath, api)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +74,7 @@ func CallbackHandler(a *app.Application) func(context.Context, events.APIGateway
 	})
 	// The one route served takes no caller: claims, should a request carry
 	// any, change nothing.
-	return HTTPHandler(mux, "", a.Log)
+	return HTTPHandler(mux, "", e.Log)
 }
 
 // SQSHandler is the worker: each record of the batch is one job, run by
@@ -83,7 +84,7 @@ func CallbackHandler(a *app.Application) func(context.Context, events.APIGateway
 // poisoned message is retried alone and finally lands in the dead-letter
 // queue while its neighbours are deleted; a batch of which nothing
 // succeeded is a function error, which the function's error alarm counts.
-func SQSHandler(a *app.Application) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+func SQSHandler(e *app.Env, w *service.Worker) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		ctx = invocation(ctx)
 		records := make([]batch.Record, len(ev.Records))
@@ -91,7 +92,7 @@ func SQSHandler(a *app.Application) func(context.Context, events.SQSEvent) (even
 			n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
 			records[i] = batch.Record{ID: r.MessageId, ReceiptHandle: r.ReceiptHandle, Body: []byte(r.Body), ReceiveCount: n}
 		}
-		failed, err := batch.Process(ctx, records, a.Service.HandleRecord, a.Log)
+		failed, err := batch.Process(ctx, records, w.Handle, e.Log)
 		if err != nil {
 			return events.SQSEventResponse{}, err
 		}
@@ -108,19 +109,19 @@ func SQSHandler(a *app.Application) func(context.Context, events.SQSEvent) (even
 // sweep that could not even look for work fails the invocation, so the
 // function's error alarm sees it; a generation that could not be moved is
 // logged and left for the next sweep.
-func SweepHandler(a *app.Application) func(context.Context, events.EventBridgeEvent) (service.SweepReport, error) {
+func SweepHandler(e *app.Env, sw *service.Sweeper) func(context.Context, events.EventBridgeEvent) (service.SweepReport, error) {
 	return func(ctx context.Context, _ events.EventBridgeEvent) (service.SweepReport, error) {
 		ctx = invocation(ctx)
 		ctx, cancel := batch.BeforeDeadline(ctx)
 		defer cancel()
-		r, err := a.Service.Sweep(ctx)
+		r, err := sw.Sweep(ctx)
 		if err != nil && r.Overdue == 0 && r.Errors == 0 {
 			return r, err
 		}
 		if err != nil {
-			a.Log.ErrorContext(ctx, "sweep left generations for the next run", "report", r, "err", err)
+			e.Log.ErrorContext(ctx, "sweep left generations for the next run", "report", r, "err", err)
 		} else if r.Overdue > 0 {
-			a.Log.InfoContext(ctx, "sweep", "report", r)
+			e.Log.InfoContext(ctx, "sweep", "report", r)
 		}
 		return r, nil
 	}
@@ -136,38 +137,38 @@ func SweepHandler(a *app.Application) func(context.Context, events.EventBridgeEv
 // connections table, the authorizer's caller) and because a client sends
 // sync right after it connects: the instance that served $connect is warm
 // for it.
-func WebSocketHandler(a *app.Application) func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+func WebSocketHandler(e *app.Env, rt *service.Realtime) func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		ctx = invocation(ctx)
 		rc := ev.RequestContext
 		switch rc.RouteKey {
 		case "$disconnect":
-			if err := a.Service.Disconnect(ctx, rc.ConnectionID); err != nil {
+			if err := rt.Disconnect(ctx, rc.ConnectionID); err != nil {
 				// The record expires by TTL anyway; the client is gone.
-				a.Log.WarnContext(ctx, "disconnect", "connection", rc.ConnectionID, "err", err)
+				e.Log.WarnContext(ctx, "disconnect", "connection", rc.ConnectionID, "err", err)
 			}
 			return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 		case "$connect":
 			caller, err := CallerFromAuthorizer(rc.Authorizer)
 			if err != nil {
-				a.Log.WarnContext(ctx, "connect without an authorized caller", "connection", rc.ConnectionID, "err", err)
+				e.Log.WarnContext(ctx, "connect without an authorized caller", "connection", rc.ConnectionID, "err", err)
 				return events.APIGatewayProxyResponse{StatusCode: http.StatusUnauthorized}, nil
 			}
-			if err := a.Service.Connect(ctx, caller, rc.ConnectionID); err != nil {
+			if err := rt.Connect(ctx, caller, rc.ConnectionID); err != nil {
 				var se *service.Error
 				if errors.As(err, &se) && se.Kind == service.KindQuota {
-					a.Log.InfoContext(ctx, "connect refused", "user", caller.UserID, "reason", se.Code)
+					e.Log.InfoContext(ctx, "connect refused", "user", caller.UserID, "reason", se.Code)
 					return wsReply(http.StatusTooManyRequests, service.Event{Event: service.EventBadAction,
 						Data: map[string]string{"code": se.Code, "message": se.Message}}), nil
 				}
-				a.Log.ErrorContext(ctx, "connect", "connection", rc.ConnectionID, "err", err)
+				e.Log.ErrorContext(ctx, "connect", "connection", rc.ConnectionID, "err", err)
 				return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, nil
 			}
 			return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 		}
 		caller, err := CallerFromAuthorizer(rc.Authorizer)
 		if err != nil {
-			a.Log.WarnContext(ctx, "message without an authorized caller", "connection", rc.ConnectionID, "err", err)
+			e.Log.WarnContext(ctx, "message without an authorized caller", "connection", rc.ConnectionID, "err", err)
 			return wsReply(http.StatusUnauthorized, service.Event{Event: service.EventBadAction,
 				Data: map[string]string{"code": "unauthorized", "message": "reconnect with ?token=<JWT>"}}), nil
 		}
@@ -177,9 +178,9 @@ func WebSocketHandler(a *app.Application) func(context.Context, events.APIGatewa
 				body = []byte(ev.Body)
 			}
 		}
-		reply, err := a.Service.HandleMessage(ctx, caller, rc.ConnectionID, body)
+		reply, err := rt.HandleMessage(ctx, caller, rc.ConnectionID, body)
 		if err != nil {
-			a.Log.ErrorContext(ctx, "message", "connection", rc.ConnectionID, "err", err)
+			e.Log.ErrorContext(ctx, "message", "connection", rc.ConnectionID, "err", err)
 			return wsReply(http.StatusInternalServerError, service.Event{Event: service.EventBadAction,
 				Data: map[string]string{"code": "internal", "message": "something went wrong on our side; try again"}}), nil
 		}

@@ -22,10 +22,19 @@ import (
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// memoryApp is the application of role assembled on the in-memory
-// adapters, so the handlers are tested without AWS; the RIE tests run them
-// on moto.
-func memoryApp(t *testing.T, role app.Role, mutate func(*app.Config), opt app.Options) *app.Application {
+// memoryApp is every role assembled on the in-memory adapters, so the
+// handlers are tested without AWS; the RIE tests run them on moto.
+type memoryApp struct {
+	env   *app.Env
+	roles *service.Roles
+	Store *memory.Store
+}
+
+func (a memoryApp) api() *app.APIRoles {
+	return &app.APIRoles{Songs: a.roles.API, Operators: a.roles.Operators}
+}
+
+func newMemoryApp(t *testing.T, mutate func(*app.Config), opt app.Options) memoryApp {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.CallbackSecret.Value = "0123456789abcdef"
@@ -34,14 +43,20 @@ func memoryApp(t *testing.T, role app.Role, mutate func(*app.Config), opt app.Op
 		mutate(&cfg)
 	}
 	opt.Logger = discardLog()
-	if opt.Notifier == nil {
-		opt.Notifier = memory.NewHub()
-	}
-	a, err := app.New(context.Background(), role, cfg, opt)
+	e, err := app.NewEnv(context.Background(), cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a
+	store := memory.NewStore(memory.WithClock(e.Now))
+	queues := memory.NewQueues(memory.QueueConfig{Now: e.Now})
+	roles, err := app.Local(e, service.Ports{
+		Store: store, Connections: store, Controls: store, Notifier: memory.NewHub(),
+		Queue: queues, DeadLetters: queues, Limiter: memory.NewLimiter(cfg.RateLimit, e.Now),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return memoryApp{env: e, roles: roles, Store: store}
 }
 
 func wsEvent(route, conn string, authorizer any, body string) events.APIGatewayWebsocketProxyRequest {
@@ -54,9 +69,9 @@ func wsEvent(route, conn string, authorizer any, body string) events.APIGatewayW
 }
 
 func TestWebSocketHandler(t *testing.T) {
-	a := memoryApp(t, app.RoleWebSocket, nil, app.Options{})
+	a := newMemoryApp(t, nil, app.Options{})
 	store := a.Store
-	handle := WebSocketHandler(a)
+	handle := WebSocketHandler(a.env, a.roles.Realtime)
 	ctx := context.Background()
 	who := map[string]any{"principalId": "u-1", "userId": "u-1", "tier": "ENTERPRISE", "integrationLatency": 12.0}
 
@@ -111,8 +126,8 @@ func TestCallerFromAuthorizer(t *testing.T) {
 }
 
 func TestSQSHandlerReportsOnlyFailedRecords(t *testing.T) {
-	a := memoryApp(t, app.RoleWorker, nil, app.Options{})
-	svc, store := a.Service, a.Store
+	a := newMemoryApp(t, nil, app.Options{})
+	svc, store := a.roles.API, a.Store
 	ctx := context.Background()
 	res, err := svc.Create(ctx, identity.Caller{UserID: "u-1", Tier: generation.Pro}, generation.Request{Prompt: "a song"}, "")
 	if err != nil {
@@ -126,7 +141,7 @@ func TestSQSHandlerReportsOnlyFailedRecords(t *testing.T) {
 		{MessageId: "m-poison", Body: "{not json", Attributes: map[string]string{"ApproximateReceiveCount": "3"}},
 		{MessageId: "m-no-tier", Body: `{"kind":"generate","generationId":"` + res.Generation.ID + `"}`},
 	}}
-	out, err := SQSHandler(a)(ctx, ev)
+	out, err := SQSHandler(a.env, a.roles.Worker)(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +156,7 @@ func TestSQSHandlerReportsOnlyFailedRecords(t *testing.T) {
 	if string(b) != `{"batchItemFailures":[{"itemIdentifier":"m-poison"},{"itemIdentifier":"m-no-tier"}]}` {
 		t.Fatalf("wire form = %s", b)
 	}
-	empty, _ := SQSHandler(a)(ctx, events.SQSEvent{})
+	empty, _ := SQSHandler(a.env, a.roles.Worker)(ctx, events.SQSEvent{})
 	if b, _ := json.Marshal(empty); string(b) != `{"batchItemFailures":[]}` {
 		t.Fatalf("empty batch = %s", b)
 	}
@@ -149,34 +164,34 @@ func TestSQSHandlerReportsOnlyFailedRecords(t *testing.T) {
 		t.Fatalf("status = %s", g.Status)
 	}
 	// Nothing of the batch done: a function error, so the error alarm fires.
-	if _, err := SQSHandler(a)(ctx, events.SQSEvent{Records: ev.Records[1:]}); !errors.Is(err, batch.ErrAllFailed) {
+	if _, err := SQSHandler(a.env, a.roles.Worker)(ctx, events.SQSEvent{Records: ev.Records[1:]}); !errors.Is(err, batch.ErrAllFailed) {
 		t.Fatalf("all records failed: err = %v, want a function error", err)
 	}
 }
 
 func TestSweepHandlerRequeuesOverdue(t *testing.T) {
 	now := time.Now()
-	a := memoryApp(t, app.RoleSweeper, func(c *app.Config) { c.Pipeline.Deadline = time.Minute },
+	a := newMemoryApp(t, func(c *app.Config) { c.Pipeline.Deadline = time.Minute },
 		app.Options{Now: func() time.Time { return now }})
-	svc := a.Service
+	svc := a.roles.API
 	ctx := context.Background()
 	if _, err := svc.Create(ctx, identity.Caller{UserID: "u", Tier: generation.Free}, generation.Request{Prompt: "x"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	r, err := SweepHandler(a)(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
+	r, err := SweepHandler(a.env, a.roles.Sweeper)(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
 	if err != nil || r.Overdue != 0 {
 		t.Fatalf("fresh: %+v %v", r, err)
 	}
 	now = now.Add(time.Hour)
-	r, err = SweepHandler(a)(ctx, events.EventBridgeEvent{})
+	r, err = SweepHandler(a.env, a.roles.Sweeper)(ctx, events.EventBridgeEvent{})
 	if err != nil || r.Overdue != 1 || r.Requeued != 1 {
 		t.Fatalf("overdue: %+v %v", r, err)
 	}
 }
 
 func TestCallbackHandlerServesOnlyTheCallback(t *testing.T) {
-	a := memoryApp(t, app.RoleCallback, nil, app.Options{})
-	handle := CallbackHandler(a)
+	a := newMemoryApp(t, nil, app.Options{})
+	handle := CallbackHandler(a.env, a.roles.Callbacks)
 	ctx := context.Background()
 	q := url.Values{"g": {"6a1b4c3e-0000-4000-8000-000000000000"}, "sig": {"forged"}}
 	body := `{"code":200,"msg":"All generated successfully.","data":{"callbackType":"complete","task_id":"t-1","data":[]}}`
@@ -184,7 +199,7 @@ func TestCallbackHandlerServesOnlyTheCallback(t *testing.T) {
 	if res.StatusCode != 404 || !strings.Contains(res.Body, "unknown_callback") {
 		t.Fatalf("forged callback = %d %s", res.StatusCode, res.Body)
 	}
-	sig, err := a.Service.CallbackSignature(ctx, q.Get("g"))
+	sig, err := a.roles.Callbacks.Signature(ctx, q.Get("g"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +227,9 @@ func (blockingSuno) Submit(ctx context.Context, _ generation.Request, _ string) 
 	return "", ctx.Err()
 }
 
-func (blockingSuno) Record(ctx context.Context, _ string) (generation.TaskReport, error) {
+func (blockingSuno) Credits(context.Context) (int, error) { return 1000, nil }
+
+func (blockingSuno) Task(ctx context.Context, _ string) (generation.TaskReport, error) {
 	<-ctx.Done()
 	return generation.TaskReport{}, ctx.Err()
 }
@@ -221,8 +238,8 @@ func (blockingSuno) Record(ctx context.Context, _ string) (generation.TaskReport
 // invocation's time keeps the next one from starting; that one comes back
 // as a batch item failure, and the handler returns before the timeout.
 func TestWorkerStopsBeforeTheTimeout(t *testing.T) {
-	a := memoryApp(t, app.RoleWorker, nil, app.Options{WrapSuno: func(service.Suno) service.Suno { return blockingSuno{} }})
-	svc := a.Service
+	a := newMemoryApp(t, nil, app.Options{WrapSuno: func(service.Suno) service.Suno { return blockingSuno{} }})
+	svc := a.roles.API
 	var records []events.SQSMessage
 	for _, id := range []string{"m-1", "m-2"} {
 		res, err := svc.Create(context.Background(), identity.Caller{UserID: "u", Tier: generation.Pro}, generation.Request{Prompt: "x"}, "")
@@ -234,7 +251,7 @@ func TestWorkerStopsBeforeTheTimeout(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	out, err := SQSHandler(a)(ctx, events.SQSEvent{Records: records})
+	out, err := SQSHandler(a.env, a.roles.Worker)(ctx, events.SQSEvent{Records: records})
 	if ctx.Err() != nil {
 		t.Fatal("the handler ran into the invocation's timeout")
 	}

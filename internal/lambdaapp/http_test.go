@@ -149,7 +149,7 @@ func TestHTTPHandlerTakesTheCallerFromJWTClaims(t *testing.T) {
 
 // TestHTTPHandlerServesTheAPI drives the real API through the adapter.
 func TestHTTPHandlerServesTheAPI(t *testing.T) {
-	handle := APIHandler(memoryApp(t, app.RoleAPI, nil, app.Options{}))
+	handle := apiHandler(newMemoryApp(t, nil, app.Options{}))
 	ev := httpEvent("POST", "/api/generation/create", "", `{"prompt":"a calm piano song"}`)
 	ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 		JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "u-1", "tier": "PREMIUM"}},
@@ -183,7 +183,7 @@ func TestHTTPHandlerServesTheAPI(t *testing.T) {
 // so with DEV_JWT_SECRET the API checks make dev's HS256 tokens itself, while
 // claims from an authorizer still win.
 func TestDevJWTSecretForSamLocal(t *testing.T) {
-	handle := APIHandler(memoryApp(t, app.RoleAPI, func(c *app.Config) { c.Auth.DevSecret = "dev-secret" }, app.Options{}))
+	handle := apiHandler(newMemoryApp(t, func(c *app.Config) { c.Auth.DevSecret = "dev-secret" }, app.Options{}))
 	tok, err := auth.HS256{Secret: []byte("dev-secret")}.Mint("u-9", generation.Enterprise, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -204,4 +204,8 @@ func TestDevJWTSecretForSamLocal(t *testing.T) {
 	if res, _ := handle(context.Background(), ev); res.StatusCode != 202 || !strings.Contains(res.Body, `"tier":"PRO"`) {
 		t.Fatalf("claims: %d %s", res.StatusCode, res.Body)
 	}
+}
+
+func apiHandler(a memoryApp) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return APIHandler(a.env, a.api())
 }

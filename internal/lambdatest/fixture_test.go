@@ -31,9 +31,9 @@ import (
 
 	"github.com/songqueue/songqueue/internal/awsinfra"
 	"github.com/songqueue/songqueue/internal/awstest"
+	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/dynamo"
 	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/localstack"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 	"github.com/songqueue/songqueue/internal/sunofake"
 )
@@ -243,7 +243,7 @@ func (f *fixture) env(name string) map[string]string {
 	case "wsauthorizer":
 		set("JWT_ISSUER", f.issuer.url(), "JWT_AUDIENCE", "songqueue-web", "TIER_CLAIM", "tier")
 	case "wsauthorizer-dev":
-		set("DEV_JWT_SECRET", localstack.DevJWTSecret, "TIER_CLAIM", "tier")
+		set("DEV_JWT_SECRET", devstack.DevJWTSecret, "TIER_CLAIM", "tier")
 	}
 	return e
 }

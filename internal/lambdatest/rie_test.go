@@ -438,8 +438,8 @@ func TestUnderRIE(t *testing.T) {
 			t.Fatalf("forged callback = %s", res.Body)
 		}
 		// A late duplicate with a genuine signature changes nothing.
-		signer := service.New(service.Deps{}, service.Config{CallbackKey: service.StaticKey([]byte(f.callbackSecret))})
-		sig, err := signer.CallbackSignature(ctx, created.GenerationID)
+		signer := service.CallbackSigner{Key: service.StaticKey([]byte(f.callbackSecret))}
+		sig, err := signer.Signature(ctx, created.GenerationID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -467,11 +467,11 @@ func TestUnderRIE(t *testing.T) {
 	t.Run("sweeper", func(t *testing.T) {
 		// A generation created three hours ago whose job was lost.
 		past := time.Now().Add(-3 * time.Hour)
-		svc := service.New(service.Deps{
-			Store: f.store, Connections: f.store, Queue: sqsqueue.New(f.clients.SQS, f.res.Queues),
+		svc := service.MustAssemble(service.Ports{
+			Store: f.store, Connections: f.store, Controls: f.store, Queue: sqsqueue.New(f.clients.SQS, f.res.Queues), DeadLetters: sqsqueue.New(f.clients.SQS, f.res.Queues),
 			Notifier: memory.NewHub(), Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
 		}, service.Config{Now: func() time.Time { return past }})
-		stuck, err := svc.Create(ctx, identity.Caller{UserID: "u-stuck", Tier: generation.Free}, generation.Request{Prompt: "stuck"}, "")
+		stuck, err := svc.API.Create(ctx, identity.Caller{UserID: "u-stuck", Tier: generation.Free}, generation.Request{Prompt: "stuck"}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,9 +17,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/dynamo"
 	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/localstack"
 	"github.com/songqueue/songqueue/internal/s3media"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 	"github.com/songqueue/songqueue/web"
@@ -267,7 +267,7 @@ func TestTemplateMatchesTheCode(t *testing.T) {
 // the sweeper's schedule, the queues' visibility timeout.
 func TestLocalStackRunsTheTemplatesSchedule(t *testing.T) {
 	tpl := template(t)
-	local := localstack.DefaultConfig()
+	local := devstack.DefaultConfig()
 	seconds := func(id string) time.Duration { return time.Duration(num(props(t, tpl, id)["Timeout"])) * time.Second }
 	if got := seconds("WorkerFunction"); got != local.WorkerTimeout {
 		t.Errorf("worker timeout: template %s, local stack %s", got, local.WorkerTimeout)
@@ -289,8 +289,8 @@ func TestLocalStackRunsTheTemplatesSchedule(t *testing.T) {
 	if got := time.Duration(n) * time.Minute; got != local.SweepInterval {
 		t.Errorf("sweeper schedule: template every %s, local stack every %s", got, local.SweepInterval)
 	}
-	if q := time.Duration(num(props(t, tpl, "FreeQueue")["VisibilityTimeout"])) * time.Second; q != local.Queues.VisibilityTimeout {
-		t.Errorf("visibility timeout: template %s, local stack %s", q, local.Queues.VisibilityTimeout)
+	if q := time.Duration(num(props(t, tpl, "FreeQueue")["VisibilityTimeout"])) * time.Second; q != local.QueueSettings.VisibilityTimeout {
+		t.Errorf("visibility timeout: template %s, local stack %s", q, local.QueueSettings.VisibilityTimeout)
 	}
 }
 

@@ -47,7 +47,7 @@ func (h *hubHarness) Open(t *testing.T) string {
 	h.hub.Attach(id, func(_ context.Context, b []byte) error {
 		h.got[id] = append(h.got[id], append([]byte(nil), b...))
 		return nil
-	})
+	}, nil)
 	return id
 }
 

@@ -6,19 +6,21 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 )
 
 // Limiter is the token bucket of package ratelimit, in memory.
 type Limiter struct {
-	policy ratelimit.Policy
-	now    func() time.Time
-	mu     sync.Mutex
-	tat    time.Time
+	policy  ratelimit.Policy
+	now     func() time.Time
+	mu      sync.Mutex
+	tat     time.Time
+	breaker health.Breaker
 }
 
-var _ service.RateLimiter = (*Limiter)(nil)
+var _ service.Account = (*Limiter)(nil)
 
 // NewLimiter returns a full bucket. now may be nil for the wall clock.
 func NewLimiter(p ratelimit.Policy, now func() time.Time) *Limiter {
@@ -29,12 +31,36 @@ func NewLimiter(p ratelimit.Policy, now func() time.Time) *Limiter {
 }
 
 // Take implements service.RateLimiter.
-func (l *Limiter) Take(_ context.Context, tier generation.Tier, waited time.Duration) (bool, time.Duration, error) {
+func (l *Limiter) Take(_ context.Context, tier generation.Tier, waited time.Duration) (service.Grant, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	tat, ok, wait := l.policy.Decide(l.tat, l.now(), tier, waited)
 	if ok {
 		l.tat = tat
 	}
-	return ok, wait, nil
+	return service.Grant{OK: ok, RetryAfter: wait, Breaker: l.breaker, BreakerKnown: true}, nil
+}
+
+// Breaker implements service.Breakers.
+func (l *Limiter) Breaker(context.Context) (health.Breaker, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return cloneBreaker(l.breaker), nil
+}
+
+// UpdateBreaker implements service.Breakers.
+func (l *Limiter) UpdateBreaker(_ context.Context, change func(*health.Breaker) error) (health.Breaker, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	next := cloneBreaker(l.breaker)
+	if err := change(&next); err != nil {
+		return cloneBreaker(l.breaker), err
+	}
+	l.breaker = next
+	return cloneBreaker(next), nil
+}
+
+func cloneBreaker(b health.Breaker) health.Breaker {
+	b.Failures = append([]time.Time(nil), b.Failures...)
+	return b
 }

@@ -53,11 +53,11 @@ func (r *reference) take(now time.Time, tier generation.Tier, waited time.Durati
 
 func take(t *testing.T, l service.RateLimiter, tier generation.Tier, waited time.Duration) (bool, time.Duration) {
 	t.Helper()
-	ok, wait, err := l.Take(context.Background(), tier, waited)
+	g, err := l.Take(context.Background(), tier, waited)
 	if err != nil {
 		t.Fatalf("Take(%s): %v", tier, err)
 	}
-	return ok, wait
+	return g.OK, g.RetryAfter
 }
 
 // Limiter runs the contract of service.RateLimiter for buckets built on
@@ -156,12 +156,12 @@ func Limiter(t *testing.T, newLimiter LimiterFactory) {
 			l := worker()
 			wg.Go(func() {
 				for range 5 {
-					ok, _, err := l.Take(context.Background(), generation.Enterprise, 0)
+					g, err := l.Take(context.Background(), generation.Enterprise, 0)
 					if err != nil {
 						t.Error(err)
 						return
 					}
-					if ok {
+					if g.OK {
 						granted.Add(1)
 					}
 				}

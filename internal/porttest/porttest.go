@@ -2,6 +2,25 @@
 // that run against any adapter: the in-memory ones of the local stack and
 // the AWS ones on an emulator. An adapter that passes behaves, as far as the
 // service can tell, like the others.
+//
+// Each suite is one exported entry point that runs its areas as subtests,
+// each area in a file of its own, as riverdrivertest splits its driver
+// contract; the shared factories and helpers stay in the entry point's file.
+//
+//   - Store (store.go) runs storeCreate (store_create.go: Create, Get,
+//     idempotency keys, quotas), storeSave (store_save.go: conditional Save,
+//     concurrent claims and completions, counters), storeListing
+//     (store_listing.go: ListByUser), storeSweep (store_sweep.go: Overdue),
+//     storeConnections (store_connections.go) and storeOperators
+//     (store_operators.go: delayed counts, Delete, ListAll, pause switches).
+//   - Queue (queue.go) runs queueDelivery (queue_delivery.go: send, receive,
+//     delete, visibility timeout, long poll), queueDelays (queue_delays.go),
+//     queueBatches (queue_batches.go: batch deletes, depth) and
+//     queueDeadLetters (queue_deadletters.go: redrive, DeadLetters).
+//   - Limiter (limiter.go) and Notifier (notifier.go) are one file each.
+//
+// A test's name is its area's, then its own, as in
+// TestStoreContract/Create/IdempotencyKeyRace.
 package porttest
 
 import (
@@ -13,6 +32,17 @@ import (
 
 	"github.com/songqueue/songqueue/internal/generation"
 )
+
+// runArea runs one area of a suite as a subtest. The area is parallel, so
+// every test of a suite still runs alongside all the others, whatever area
+// it is in.
+func runArea(t *testing.T, name string, run func(t *testing.T)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		run(t)
+	})
+}
 
 func newID() string {
 	var b [16]byte

@@ -17,6 +17,33 @@ import (
 // MaxIdempotencyKey is the longest Idempotency-Key accepted.
 const MaxIdempotencyKey = 128
 
+// APIPorts are what the HTTP API's routes for song makers run on.
+type APIPorts struct {
+	Core
+	Queue       Queue
+	DeadLetters DeadCounter
+	// Media deletes a deleted generation's copies; required when
+	// Config.Archive is set, unused otherwise.
+	Media MediaRemover
+}
+
+// API serves the people who make songs: create, status, list, cancel,
+// delete, and the queue's statistics.
+type API struct {
+	*core
+	queue Queue
+	dead  DeadCounter
+	media MediaRemover
+}
+
+// NewAPI returns the API on p.
+func NewAPI(p APIPorts, cfg Config) (*API, error) {
+	if cfg.Archive && p.Media == nil {
+		return nil, errMissingCopies
+	}
+	return &API{core: newCore(p.Core, cfg), queue: p.Queue, dead: p.DeadLetters, media: p.Media}, nil
+}
+
 // CreateResult is the answer to a create.
 type CreateResult struct {
 	Generation generation.Generation
@@ -28,7 +55,7 @@ type CreateResult struct {
 // Create validates req, stores a pending generation and enqueues its first
 // attempt. The same idempotency key from the same user returns the same
 // generation.
-func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.Request, idempotencyKey string) (CreateResult, error) {
+func (s *API) Create(ctx context.Context, c identity.Caller, req generation.Request, idempotencyKey string) (CreateResult, error) {
 	req = req.Normalize()
 	if err := req.Validate(); err != nil {
 		var fe *generation.FieldError
@@ -41,10 +68,10 @@ func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.
 		return CreateResult{}, err
 	}
 	now := s.now()
-	g := generation.New(newID(), c.UserID, c.Tier, req, now, s.cfg.Deadline+s.cfg.Retry.Backoff(s.cfg.Retry.MaxAttempts)*2)
+	g := generation.New(newID(), c.UserID, c.Tier, req, now, s.openDeadline(now).Sub(now))
 	quota := s.cfg.Quotas[c.Tier]
 	g.HoldsQuota = quota.Open > 0
-	stored, created, err := s.Store.Create(ctx, g, idempotencyKey, quota)
+	stored, created, err := s.store.Create(ctx, g, idempotencyKey, quota)
 	var qe *QuotaError
 	if errors.As(err, &qe) {
 		s.cfg.Metrics.Record(ctx, string(c.Tier), "", metrics.One(metrics.QuotaRefusals))
@@ -67,15 +94,15 @@ func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.
 		// to enqueue it; enqueueing again is harmless because a job claims
 		// its attempt only once.
 		if stored.Status == generation.Pending && stored.Attempts == 0 {
-			if err := s.enqueueFirst(ctx, stored); err != nil {
+			if err := enqueueFirst(ctx, s.queue, stored); err != nil {
 				return CreateResult{}, err
 			}
 		}
 		return CreateResult{Generation: stored, Replayed: true}, nil
 	}
 	s.logStep(ctx, stored, stepCreated)
-	s.record(ctx, stored, metrics.One(metrics.Created))
-	if err := s.enqueueFirst(ctx, stored); err != nil {
+	s.count(ctx, stored, metrics.One(metrics.Created))
+	if err := enqueueFirst(ctx, s.queue, stored); err != nil {
 		return CreateResult{}, err
 	}
 	return CreateResult{Generation: stored}, nil
@@ -83,9 +110,8 @@ func (s *Service) Create(ctx context.Context, c identity.Caller, req generation.
 
 // enqueueFirst sends the job of g's first attempt; it is enqueued as of
 // g's last change (its creation, or an operator's retry).
-func (s *Service) enqueueFirst(ctx context.Context, g generation.Generation) error {
-	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts + 1, EnqueuedAt: g.UpdatedAt}
-	if err := s.Queue.Send(ctx, job, 0); err != nil {
+func enqueueFirst(ctx context.Context, q Queue, g generation.Generation) error {
+	if err := q.Send(ctx, generateJob(g, g.Attempts+1, g.UpdatedAt), 0); err != nil {
 		return fmt.Errorf("enqueue generation %s: %w", g.ID, err)
 	}
 	return nil
@@ -108,11 +134,11 @@ func validIdempotencyKey(k string) error {
 
 // Get returns the caller's generation. Another user's generation does not
 // exist as far as the caller can tell.
-func (s *Service) Get(ctx context.Context, c identity.Caller, id string) (generation.Generation, error) {
+func (s *API) Get(ctx context.Context, c identity.Caller, id string) (generation.Generation, error) {
 	if !validID(id) {
 		return generation.Generation{}, notFound(id)
 	}
-	g, err := s.Store.Get(ctx, id)
+	g, err := s.store.Get(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && g.UserID != c.UserID) {
 		return generation.Generation{}, notFound(id)
 	}
@@ -131,14 +157,14 @@ func validID(id string) bool {
 const MaxPageSize = 100
 
 // List returns a page of the caller's generations, newest first.
-func (s *Service) List(ctx context.Context, c identity.Caller, limit int, cursor string) (Page, error) {
+func (s *API) List(ctx context.Context, c identity.Caller, limit int, cursor string) (Page, error) {
 	if limit == 0 {
 		limit = 20
 	}
 	if limit < 1 || limit > MaxPageSize {
 		return Page{}, invalid("invalid_limit", "limit must be between 1 and %d", MaxPageSize)
 	}
-	p, err := s.Store.ListByUser(ctx, c.UserID, limit, cursor)
+	p, err := s.store.ListByUser(ctx, c.UserID, limit, cursor)
 	if errors.Is(err, ErrInvalidCursor) {
 		return Page{}, invalid("invalid_cursor", "cursor is not one this API returned; start again without it")
 	}
@@ -152,7 +178,7 @@ func (s *Service) List(ctx context.Context, c identity.Caller, limit int, cursor
 var ErrInvalidCursor = errors.New("invalid cursor")
 
 // Cancel cancels the caller's generation, queued or running.
-func (s *Service) Cancel(ctx context.Context, c identity.Caller, id string) (generation.Generation, error) {
+func (s *API) Cancel(ctx context.Context, c identity.Caller, id string) (generation.Generation, error) {
 	g, err := s.Get(ctx, c, id)
 	if err != nil {
 		return g, err
@@ -169,13 +195,13 @@ func (s *Service) Cancel(ctx context.Context, c identity.Caller, id string) (gen
 		return g, err
 	}
 	s.logStep(ctx, g, stepCancelled)
-	s.record(ctx, g, metrics.One(metrics.Cancelled))
-	s.push(ctx, g)
+	s.count(ctx, g, metrics.One(metrics.Cancelled))
+	s.push.push(ctx, g)
 	return g, nil
 }
 
 // Delete removes the caller's finished generation from their history.
-func (s *Service) Delete(ctx context.Context, c identity.Caller, id string) error {
+func (s *API) Delete(ctx context.Context, c identity.Caller, id string) error {
 	for range 3 {
 		g, err := s.Get(ctx, c, id)
 		if err != nil {
@@ -185,14 +211,14 @@ func (s *Service) Delete(ctx context.Context, c identity.Caller, id string) erro
 			return &Error{Kind: KindConflict, Code: "not_finished",
 				Message: fmt.Sprintf("generation %s is %s; cancel it first, or wait until it finishes", id, g.Status)}
 		}
-		err = s.Store.Delete(ctx, g)
+		err = s.store.Delete(ctx, g)
 		switch {
 		case err == nil:
 			s.logStep(ctx, g, stepDeleted)
-			if s.Media != nil {
+			if s.cfg.Archive {
 				// After the record: a failure here leaves files nobody
 				// links to, never a song whose files are gone.
-				if err := s.Media.Delete(ctx, g.ID); err != nil {
+				if err := s.media.Delete(ctx, g.ID); err != nil {
 					s.log.ErrorContext(ctx, "copies of a deleted generation left behind", "generationId", g.ID, "err", err)
 				}
 			}
@@ -241,23 +267,20 @@ func (t *TierStats) add(o TierStats) {
 // Stats counts generations, from the store: its per-status counters, and
 // the pending ones that wait (a backoff, a rate limit) as delayed. Queue
 // messages are not generations: a poll message or one held by a worker
-// counts nowhere; only the dead-letter queues are read, for their depth
-// (none where the function has no queues wired).
-func (s *Service) Stats(ctx context.Context) (Stats, error) {
+// counts nowhere; only the dead-letter queues are read, for their depth.
+func (s *API) Stats(ctx context.Context) (Stats, error) {
 	now := s.now()
-	counts, err := s.Store.Counts(ctx)
+	counts, err := s.store.Counts(ctx)
 	if err != nil {
 		return Stats{}, fmt.Errorf("generation counts: %w", err)
 	}
-	delayed, err := s.Store.Delayed(ctx, now)
+	delayed, err := s.store.Delayed(ctx, now)
 	if err != nil {
 		return Stats{}, fmt.Errorf("delayed generations: %w", err)
 	}
-	dead := map[generation.Tier]int64{}
-	if s.DeadLetters != nil {
-		if dead, err = s.DeadLetters.DeadCount(ctx); err != nil {
-			return Stats{}, fmt.Errorf("dead letters: %w", err)
-		}
+	dead, err := s.dead.DeadCount(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("dead letters: %w", err)
 	}
 	out := Stats{ByTier: make(map[generation.Tier]TierStats, len(generation.Tiers))}
 	for _, t := range generation.Tiers {

@@ -21,103 +21,57 @@ import (
 // the track, so a second copy overwrites the first, and the completion is
 // a conditional write of the saving state.
 
-// archiving reports whether the service keeps copies at all.
-func (s *Service) archiving() bool { return s.Media != nil && s.Fetcher != nil }
-
-// sendArchive queues the first try of the copy of g's files; copyFailed
-// re-sends the job itself for the later ones.
-func (s *Service) sendArchive(ctx context.Context, g generation.Generation) error {
-	job := Job{Kind: JobArchive, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts, TaskID: g.TaskID, EnqueuedAt: g.CreatedAt}
-	return s.send(ctx, job, 0)
-}
-
 // archive runs an archive job.
-func (s *Service) archive(ctx context.Context, job Job) error {
-	g, err := s.Store.Get(ctx, job.GenerationID)
-	if errors.Is(err, ErrNotFound) {
-		return nil // deleted meanwhile
-	}
-	if err != nil {
-		return fmt.Errorf("load generation %s: %w", job.GenerationID, err)
+func (w *Worker) archive(ctx context.Context, job Job) error {
+	g, found, err := w.load(ctx, job.GenerationID)
+	if err != nil || !found {
+		return err // nil when deleted meanwhile
 	}
 	saving := g.Status == generation.Processing && g.Progress == generation.ProgressSaving && g.TaskID == job.TaskID
 	late := g.Status == generation.Completed && !g.Archived
-	if !saving && !late || !s.archiving() {
+	if !saving && !late || !w.archiving() {
 		return nil // done, cancelled, or superseded by a later attempt
 	}
-	tracks, err := s.copyTracks(ctx, g)
+	tracks, err := w.copyTracks(ctx, g)
 	if err != nil {
 		// The copy may have run into the invocation's deadline; what
 		// follows must still be written.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		return s.copyFailed(ctx, g, job, err)
+		return w.copyFailed(ctx, g, job, err)
 	}
-	next, err := s.update(ctx, g, func(g *generation.Generation) error {
-		if g.TaskID != job.TaskID {
-			return generation.ErrNoChange
-		}
-		return g.Saved(tracks, s.now())
-	})
-	if err != nil {
-		if isSettled(err) {
-			return nil
-		}
+	_, err = w.complete(ctx, g, completion{taskID: job.TaskID, tracks: tracks, archived: true})
+	if err != nil && !isSettled(err) {
 		return err
 	}
-	s.logStep(ctx, next, stepCompleted, "taskId", next.TaskID, "archived", true)
-	if saving {
-		s.record(ctx, next, metrics.One(metrics.Completed))
-	}
-	s.push(ctx, next)
 	return nil
 }
 
 // copyFailed retries a failed copy with backoff; after the last try the
 // generation completes with Suno's URLs, marked as not archived, and the
 // sweeper tries again later (until Suno has deleted the files).
-func (s *Service) copyFailed(ctx context.Context, g generation.Generation, job Job, cause error) error {
+func (w *Worker) copyFailed(ctx context.Context, g generation.Generation, job Job, cause error) error {
 	var fe *media.Error
 	permanent := errors.As(cause, &fe) && fe.Permanent
-	if !permanent && job.Polls+1 < s.cfg.ArchiveAttempts {
-		delay := s.cfg.Retry.Backoff(job.Polls + 1)
-		s.log.WarnContext(ctx, "copy failed; trying again", "generationId", g.ID, "try", job.Polls+1, "delay", delay, "err", cause)
-		job.Polls++
-		return s.send(ctx, job, delay)
+	if !permanent && job.Tries+1 < w.cfg.ArchiveAttempts {
+		delay := w.cfg.Retry.Backoff(job.Tries + 1)
+		w.log.WarnContext(ctx, "copy failed; trying again", "generationId", g.ID, "try", job.Tries+1, "delay", delay, "err", cause)
+		job.Tries++
+		return w.send(ctx, job, delay)
 	}
-	retry := s.now().Add(s.cfg.ArchiveRetry)
-	if s.now().Sub(g.CreatedAt) > sunoRetention {
-		retry = time.Time{} // Suno no longer has the files: stop trying
+	again := w.now().Add(w.cfg.ArchiveRetry)
+	if w.now().Sub(g.CreatedAt) > sunoRetention {
+		again = time.Time{} // Suno no longer has the files: stop trying
 	}
-	next, err := s.update(ctx, g, func(g *generation.Generation) error {
-		if g.TaskID != job.TaskID {
-			return generation.ErrNoChange
-		}
-		if g.Status == generation.Processing {
-			if err := g.Complete(g.Tracks, s.now()); err != nil {
-				return err
-			}
-		} else if g.Status != generation.Completed || g.Archived {
-			return generation.ErrNoChange
-		}
-		g.Deadline = retry // the sweeper's next try
-		return nil
-	})
+	next, err := w.complete(ctx, g, completion{taskID: job.TaskID, tracks: g.Tracks, copyAgainAt: again})
 	if err != nil {
 		if isSettled(err) {
 			return nil
 		}
 		return err
 	}
-	if g.Status == generation.Processing {
-		s.logStep(ctx, next, stepCompleted, "taskId", next.TaskID, "archived", false)
-	}
-	s.logStepAt(ctx, slog.LevelWarn, next, stepNotArchived, "reason", cause.Error(), "nextTry", retry)
-	s.record(ctx, next, metrics.One(metrics.NotArchived))
-	if g.Status == generation.Processing {
-		s.record(ctx, next, metrics.One(metrics.Completed))
-		s.push(ctx, next)
-	}
+	w.logStepAt(ctx, slog.LevelWarn, next, stepNotArchived, "reason", cause.Error(), "nextTry", again)
+	w.count(ctx, next, metrics.One(metrics.NotArchived))
 	return nil
 }
 
@@ -140,7 +94,7 @@ const copyMargin = 3 * time.Second
 // pointing at the copies, Suno's URLs kept as their sources. It ends before
 // the invocation does, so a slow download fails as a retryable copy rather
 // than a timed-out worker.
-func (s *Service) copyTracks(ctx context.Context, g generation.Generation) ([]generation.Track, error) {
+func (w *Worker) copyTracks(ctx context.Context, g generation.Generation) ([]generation.Track, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-copyMargin))
@@ -157,13 +111,13 @@ func (s *Service) copyTracks(ctx context.Context, g generation.Generation) ([]ge
 		if t.SourceAudioURL == "" {
 			return nil, &media.Error{URL: "(none)", Reason: fmt.Sprintf("track %d has no audio URL", i), Permanent: true}
 		}
-		u, err := s.copyFile(ctx, g, i, "audio", t.SourceAudioURL, media.Audio)
+		u, err := w.copyFile(ctx, g, i, "audio", t.SourceAudioURL, media.Audio)
 		if err != nil {
 			return nil, err
 		}
 		t.AudioURL = u
 		if t.SourceImageURL != "" {
-			if t.ImageURL, err = s.copyFile(ctx, g, i, "image", t.SourceImageURL, media.Image); err != nil {
+			if t.ImageURL, err = w.copyFile(ctx, g, i, "image", t.SourceImageURL, media.Image); err != nil {
 				return nil, err
 			}
 		}
@@ -172,21 +126,21 @@ func (s *Service) copyTracks(ctx context.Context, g generation.Generation) ([]ge
 	return out, nil
 }
 
-func (s *Service) copyFile(ctx context.Context, g generation.Generation, i int, what, src string, kind media.Kind) (string, error) {
+func (w *Worker) copyFile(ctx context.Context, g generation.Generation, i int, what, src string, kind media.Kind) (string, error) {
 	// Checked again here, whatever was checked before: nothing is fetched
 	// from a host that is not Suno's.
-	if err := s.mediaURL(src); err != nil {
+	if err := mediaURL(src, w.cfg.MediaHosts); err != nil {
 		return "", &media.Error{URL: src, Reason: err.Error(), Permanent: true}
 	}
-	f, err := s.Fetcher.Fetch(ctx, src, kind)
+	f, err := w.fetcher.Fetch(ctx, src, kind)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	key := mediaKey(g, i, what, media.Ext(f.ContentType))
-	if err := s.Media.Put(ctx, key, f.ContentType, f, f.Size); err != nil {
+	if err := w.media.Put(ctx, key, f.ContentType, f, f.Size); err != nil {
 		return "", fmt.Errorf("store %s: %w", key, err)
 	}
-	s.log.DebugContext(ctx, "file copied", "generationId", g.ID, "key", key, "bytes", f.Size, "sha256", f.SHA256)
-	return s.Media.URL(key), nil
+	w.log.DebugContext(ctx, "file copied", "generationId", g.ID, "key", key, "bytes", f.Size, "sha256", f.SHA256)
+	return w.media.URL(key), nil
 }

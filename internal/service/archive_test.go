@@ -32,10 +32,10 @@ func TestArchiveFetchesOnlyFromMediaHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	fetcher := &countingFetcher{}
-	svc := service.New(service.Deps{
-		Store: store, Connections: store, Controls: store, Queue: queues, Notifier: memory.NewHub(),
+	svc := service.MustAssemble(service.Ports{
+		Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: memory.NewHub(),
 		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil), Media: dir, Fetcher: fetcher,
-	}, service.Config{MediaHosts: []string{"cdn.suno.test"}, ArchiveAttempts: 1})
+	}, service.Config{MediaHosts: []string{"cdn.suno.test"}, ArchiveAttempts: 1, Archive: true})
 
 	now := time.Now()
 	g := generation.New("g-1", "u", generation.Pro, generation.Request{Prompt: "p"}, now, time.Hour)
@@ -54,7 +54,7 @@ func TestArchiveFetchesOnlyFromMediaHosts(t *testing.T) {
 	if g, err = store.Save(ctx, next, generation.Pending); err != nil {
 		t.Fatal(err)
 	}
-	err = svc.HandleJob(ctx, service.Job{Kind: service.JobArchive, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: 1, TaskID: "task-1"})
+	err = svc.Worker.HandleJob(ctx, service.Job{Kind: service.JobArchive, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: 1, TaskID: "task-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

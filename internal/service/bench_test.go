@@ -30,8 +30,8 @@ func BenchmarkWorkerGenerate(b *testing.B) {
 			defer fake.Close()
 			store := memory.NewStore()
 			queues := memory.NewQueues(memory.QueueConfig{})
-			svc := service.New(service.Deps{
-				Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(),
+			svc := service.MustAssemble(service.Ports{
+				Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: memory.NewHub(),
 				Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 1e9}, nil),
 				Suno:    suno.NewClient(srv.URL, "", nil),
 			}, service.Config{MediaHosts: []string{srv.Listener.Addr().String()}})
@@ -40,7 +40,7 @@ func BenchmarkWorkerGenerate(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				b.StopTimer()
-				res, err := svc.Create(ctx, caller, generation.Request{Prompt: "a benchmark song"}, "")
+				res, err := svc.API.Create(ctx, caller, generation.Request{Prompt: "a benchmark song"}, "")
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -49,7 +49,7 @@ func BenchmarkWorkerGenerate(b *testing.B) {
 				for _, m := range msgs {
 					var job service.Job
 					_ = json.Unmarshal(m.Body, &job)
-					if err := svc.HandleJob(ctx, job); err != nil {
+					if err := svc.Worker.HandleJob(ctx, job); err != nil {
 						b.Fatal(err)
 					}
 				}

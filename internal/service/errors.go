@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -35,3 +36,9 @@ func invalid(code, format string, args ...any) *Error {
 func notFound(id string) *Error {
 	return &Error{Kind: KindNotFound, Code: "not_found", Message: fmt.Sprintf("no generation %q belongs to you", id)}
 }
+
+// Wiring errors: a role assembled without a port its configuration needs.
+var (
+	errMissingCopies = errors.New("Config.Archive is set, but the role was given no Media (and, for the worker, no Fetcher) to keep the copies with")
+	errNoCallbackKey = errors.New("no callback signing key is configured")
+)

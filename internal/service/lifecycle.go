@@ -1,13 +1,5 @@
 package service
 
-import (
-	"context"
-	"log/slog"
-
-	"github.com/songqueue/songqueue/internal/generation"
-	"github.com/songqueue/songqueue/internal/metrics"
-)
-
 // The steps of a generation's life. Each is one log line ("lifecycle")
 // carrying the generation, its owner, tier and attempt, and the request
 // that took it (the logger adds requestId), so that an operator can follow
@@ -29,18 +21,7 @@ const (
 	// stepNotArchived: its files could not be copied; it completed with
 	// Suno's URLs and the sweeper tries again later.
 	stepNotArchived = "not_archived"
+	// stepArchived: a song that had completed with Suno's URLs now has
+	// its copies.
+	stepArchived = "archived"
 )
-
-func (s *Service) logStep(ctx context.Context, g generation.Generation, step string, attrs ...any) {
-	s.logStepAt(ctx, slog.LevelInfo, g, step, attrs...)
-}
-
-func (s *Service) logStepAt(ctx context.Context, level slog.Level, g generation.Generation, step string, attrs ...any) {
-	s.log.Log(ctx, level, "lifecycle", append([]any{
-		"step", step, "generationId", g.ID, "userId", g.UserID, "tier", g.Tier, "attempt", g.Attempts, "status", g.Status,
-	}, attrs...)...)
-}
-
-func (s *Service) record(ctx context.Context, g generation.Generation, samples ...metrics.Sample) {
-	s.cfg.Metrics.Record(ctx, string(g.Tier), g.ID, samples...)
-}

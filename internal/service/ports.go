@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/media"
 )
 
@@ -74,7 +75,7 @@ func (f Filter) Match(g generation.Generation) bool {
 // Controls hold what operators switch: which tiers are paused. Every
 // worker reads them, so a pause holds across workers and restarts.
 type Controls interface {
-	Paused(ctx context.Context) (map[generation.Tier]bool, error)
+	PauseReader
 	SetPaused(ctx context.Context, tier generation.Tier, paused bool) error
 }
 
@@ -82,7 +83,7 @@ type Controls interface {
 type DeadLetters interface {
 	// DeadCount reports how many messages each tier's dead-letter queue
 	// holds.
-	DeadCount(ctx context.Context) (map[generation.Tier]int64, error)
+	DeadCounter
 	// DeadLetters returns up to limit messages of tier's dead-letter queue
 	// without taking them out of it.
 	DeadLetters(ctx context.Context, tier generation.Tier, limit int) ([]DeadLetter, error)
@@ -143,42 +144,6 @@ type QueueDepth struct {
 	Dead     int64 `json:"dead"`     // in the dead-letter queue
 }
 
-// JobKind tells the worker what a message asks for.
-type JobKind string
-
-const (
-	// JobGenerate submits an attempt of a generation to Suno.
-	JobGenerate JobKind = "generate"
-	// JobPoll asks Suno how a submitted task is doing.
-	JobPoll JobKind = "poll"
-	// JobArchive copies a finished task's files into the stack's storage.
-	JobArchive JobKind = "archive"
-)
-
-// Job is the body of a queue message.
-type Job struct {
-	Kind         JobKind         `json:"kind"`
-	GenerationID string          `json:"generationId"`
-	Tier         generation.Tier `json:"tier"`
-	// UserID is the generation's owner: the message group of an SQS fair
-	// queue, so one user's backlog does not hold up the tier's other users.
-	UserID string `json:"userId,omitempty"`
-	// Attempt is the attempt a generate job starts; a stale duplicate of an
-	// earlier attempt is recognised by it and dropped.
-	Attempt int `json:"attempt,omitempty"`
-	// TaskID is the Suno task a poll job asks about.
-	TaskID string `json:"taskId,omitempty"`
-	// Polls counts the polls of that task so far, or an archive job's
-	// failed tries.
-	Polls int `json:"polls,omitempty"`
-	// EnqueuedAt is when the job first entered the queue; the rate limiter
-	// promotes jobs that have waited long, so no tier starves.
-	EnqueuedAt time.Time `json:"enqueuedAt"`
-	// NotBefore is when the job may run, for delays longer than a queue
-	// supports.
-	NotBefore time.Time `json:"notBefore,omitzero"`
-}
-
 // Media is the stack's own storage of the songs' files (DESIGN.md section
 // 11): an S3 bucket in AWS, a directory locally.
 type Media interface {
@@ -201,22 +166,84 @@ type Fetcher interface {
 type Notifier interface {
 	// Post returns ErrGone when the connection no longer exists.
 	Post(ctx context.Context, connectionID string, payload []byte) error
+	// Close ends a connection whose token has expired; ErrGone when it no
+	// longer exists. A notifier that cannot close connections (none is
+	// configured) forgets it, and the client learns at its next message.
+	Close(ctx context.Context, connectionID string) error
 }
 
-// RateLimiter hands out the global Suno submission tokens.
+// RateLimiter hands out a Suno account's submission tokens.
 type RateLimiter interface {
 	// Take takes a token for a job of tier that has been waiting for
-	// waited. When none is free to that tier it returns false and how long
-	// to wait before asking again.
-	Take(ctx context.Context, tier generation.Tier, waited time.Duration) (ok bool, retryAfter time.Duration, err error)
+	// waited. When none is free to that tier the grant is not OK and says
+	// how long to wait before asking again.
+	Take(ctx context.Context, tier generation.Tier, waited time.Duration) (Grant, error)
 }
 
-// Suno is the music-generation API.
+// Grant is the answer to Take. A token comes with the account's breaker
+// as the same write read it (BreakerKnown), so the happy path learns that
+// Suno is healthy at no extra cost.
+type Grant struct {
+	OK           bool
+	RetryAfter   time.Duration
+	Breaker      health.Breaker
+	BreakerKnown bool
+}
+
+// Breakers keep a Suno account's breaker (package health), shared by every
+// worker: beside the rate limiter's state, in the same item.
+type Breakers interface {
+	// Breaker reads the account's breaker; the zero value when none was
+	// ever written.
+	Breaker(ctx context.Context) (health.Breaker, error)
+	// UpdateBreaker applies change to the stored breaker atomically,
+	// applying it again when another worker wrote first; a change that
+	// returns generation.ErrNoChange writes nothing.
+	UpdateBreaker(ctx context.Context, change func(*health.Breaker) error) (health.Breaker, error)
+}
+
+// Account is one Suno account's shared state: its rate window and its
+// breaker.
+type Account interface {
+	RateLimiter
+	Breakers
+}
+
+// Suno is the music-generation API: the worker submits and asks.
 type Suno interface {
 	// Submit starts a task making req; the service reports on it to
 	// callbackURL when that is not empty. Errors classify themselves
 	// (generation.Classify).
 	Submit(ctx context.Context, req generation.Request, callbackURL string) (taskID string, err error)
-	// Record says how the task is doing.
-	Record(ctx context.Context, taskID string) (generation.TaskReport, error)
+	TaskReader
+	CreditReader
+}
+
+// CreditReader reads the account's remaining credits: the breaker's probe,
+// and the sweeper's schedule.
+type CreditReader interface {
+	Credits(ctx context.Context) (int, error)
+}
+
+// TaskReader asks Suno how a task is doing: what the callback and the
+// sweeper need of Suno.
+type TaskReader interface {
+	Task(ctx context.Context, taskID string) (generation.TaskReport, error)
+}
+
+// PauseReader says which tiers operators have paused: what the worker and
+// the sweeper need of Controls.
+type PauseReader interface {
+	Paused(ctx context.Context) (map[generation.Tier]bool, error)
+}
+
+// DeadCounter counts each tier's dead letters: what the statistics need of
+// DeadLetters.
+type DeadCounter interface {
+	DeadCount(ctx context.Context) (map[generation.Tier]int64, error)
+}
+
+// MediaRemover deletes a generation's copies: what the API needs of Media.
+type MediaRemover interface {
+	Delete(ctx context.Context, prefix string) error
 }

@@ -28,8 +28,9 @@ func (c *connStore) DeleteConnection(_ context.Context, id string) error {
 
 // stuckNotifier never answers for connection "stuck".
 type stuckNotifier struct {
-	mu   sync.Mutex
-	sent []string
+	mu     sync.Mutex
+	sent   []string
+	closed []string
 }
 
 func (n *stuckNotifier) Post(ctx context.Context, id string, _ []byte) error {
@@ -40,6 +41,13 @@ func (n *stuckNotifier) Post(ctx context.Context, id string, _ []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.sent = append(n.sent, id)
+	return nil
+}
+
+func (n *stuckNotifier) Close(_ context.Context, id string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = append(n.closed, id)
 	return nil
 }
 
@@ -55,11 +63,11 @@ func TestPushGoesToEveryConnectionAtOnceWithADeadline(t *testing.T) {
 	}
 	conns.conns = append(conns.conns, Connection{ID: "expired", UserID: "u", ExpiresAt: now.Add(-time.Second)})
 	n := &stuckNotifier{}
-	s := New(Deps{Connections: conns, Notifier: n}, Config{PushTimeout: 200 * time.Millisecond, Now: func() time.Time { return now }})
+	s := newCore(Core{Connections: conns, Notifier: n}, Config{PushTimeout: 200 * time.Millisecond, Now: func() time.Time { return now }})
 	g := generation.New("g", "u", generation.Free, generation.Request{Prompt: "p"}, now, time.Minute)
 	_ = g.Cancel(now) // a final state: pushed without a version check
 	start := time.Now()
-	s.push(context.Background(), g)
+	s.push.push(context.Background(), g)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("push took %s with one stuck connection", took)
 	}
@@ -68,5 +76,8 @@ func TestPushGoesToEveryConnectionAtOnceWithADeadline(t *testing.T) {
 	}
 	if len(conns.gone) != 1 || conns.gone[0] != "expired" {
 		t.Fatalf("forgotten %v, want the expired connection", conns.gone)
+	}
+	if len(n.closed) != 1 || n.closed[0] != "expired" {
+		t.Fatalf("closed %v, want the expired connection closed", n.closed)
 	}
 }

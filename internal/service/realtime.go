@@ -9,10 +9,35 @@ import (
 	"github.com/songqueue/songqueue/internal/identity"
 )
 
+// RealtimePorts are what the WebSocket routes run on.
+type RealtimePorts struct {
+	// Store gives sync the caller's generations.
+	Store       Store
+	Connections Connections
+}
+
+// Realtime serves the WebSocket routes: connect, disconnect and the
+// client's messages (ping, sync). It changes no generation; the roles that
+// do push to the connections it registers.
+type Realtime struct {
+	store    Store
+	conns    Connections
+	cfg      Config
+	messages *messageLimiter
+}
+
+// NewRealtime returns the WebSocket side on p.
+func NewRealtime(p RealtimePorts, cfg Config) *Realtime {
+	cfg = cfg.withDefaults()
+	return &Realtime{store: p.Store, conns: p.Connections, cfg: cfg, messages: newMessageLimiter(cfg.MessageRate, cfg.MessageBurst)}
+}
+
+func (s *Realtime) now() time.Time { return s.cfg.Now().UTC() }
+
 // Connect registers a WebSocket connection of an authenticated caller, up
 // to MaxConnectionsPerUser open at once (beyond, a KindQuota error: 429).
 // The connection lives no longer than the caller's token.
-func (s *Service) Connect(ctx context.Context, c identity.Caller, connectionID string) error {
+func (s *Realtime) Connect(ctx context.Context, c identity.Caller, connectionID string) error {
 	now := s.now()
 	if err := s.CheckConnections(ctx, c); err != nil {
 		return err
@@ -21,7 +46,7 @@ func (s *Service) Connect(ctx context.Context, c identity.Caller, connectionID s
 	if !c.Expires.IsZero() && c.Expires.Before(conn.ExpiresAt) {
 		conn.ExpiresAt = c.Expires
 	}
-	if err := s.Connections.PutConnection(ctx, conn); err != nil {
+	if err := s.conns.PutConnection(ctx, conn); err != nil {
 		return fmt.Errorf("register connection %s: %w", connectionID, err)
 	}
 	return nil
@@ -29,11 +54,11 @@ func (s *Service) Connect(ctx context.Context, c identity.Caller, connectionID s
 
 // CheckConnections refuses a caller who already has the most connections
 // open that a user may.
-func (s *Service) CheckConnections(ctx context.Context, c identity.Caller) error {
+func (s *Realtime) CheckConnections(ctx context.Context, c identity.Caller) error {
 	if s.cfg.MaxConnectionsPerUser <= 0 {
 		return nil
 	}
-	conns, err := s.Connections.UserConnections(ctx, c.UserID)
+	conns, err := s.conns.UserConnections(ctx, c.UserID)
 	if err != nil {
 		return fmt.Errorf("connections of %s: %w", c.UserID, err)
 	}
@@ -51,8 +76,8 @@ func (s *Service) CheckConnections(ctx context.Context, c identity.Caller) error
 }
 
 // Disconnect forgets a connection.
-func (s *Service) Disconnect(ctx context.Context, connectionID string) error {
-	if err := s.Connections.DeleteConnection(ctx, connectionID); err != nil {
+func (s *Realtime) Disconnect(ctx context.Context, connectionID string) error {
+	if err := s.conns.DeleteConnection(ctx, connectionID); err != nil {
 		return fmt.Errorf("forget connection %s: %w", connectionID, err)
 	}
 	return nil
@@ -72,7 +97,7 @@ type SyncData struct {
 //
 // Each connection's messages are rate-limited: beyond the limit the answer
 // is a rate_limited error and nothing is done.
-func (s *Service) HandleMessage(ctx context.Context, c identity.Caller, connectionID string, body []byte) (Event, error) {
+func (s *Realtime) HandleMessage(ctx context.Context, c identity.Caller, connectionID string, body []byte) (Event, error) {
 	if !s.messages.allow(connectionID, s.now()) {
 		return badAction("rate_limited", fmt.Sprintf("at most %g messages a second per connection; slow down", s.cfg.MessageRate)), nil
 	}
@@ -107,8 +132,8 @@ const syncScan = 100
 
 // Sync returns the state of the caller's unfinished and recently finished
 // generations, so a reconnecting client misses nothing.
-func (s *Service) Sync(ctx context.Context, c identity.Caller) (SyncData, error) {
-	p, err := s.Store.ListByUser(ctx, c.UserID, syncScan, "")
+func (s *Realtime) Sync(ctx context.Context, c identity.Caller) (SyncData, error) {
+	p, err := s.store.ListByUser(ctx, c.UserID, syncScan, "")
 	if err != nil {
 		return SyncData{}, fmt.Errorf("sync: %w", err)
 	}

@@ -8,6 +8,27 @@ import (
 	"github.com/songqueue/songqueue/internal/generation"
 )
 
+// SweeperPorts are what the sweeper runs on.
+type SweeperPorts struct {
+	Core
+	Queue    Queue
+	Suno     TaskReader
+	Controls PauseReader
+}
+
+// Sweeper moves on the generations stuck past their deadline (a janitor,
+// as asynq's and River's rescuer are).
+type Sweeper struct {
+	*flow
+	suno     TaskReader
+	controls PauseReader
+}
+
+// NewSweeper returns the sweeper on p.
+func NewSweeper(p SweeperPorts, cfg Config) *Sweeper {
+	return &Sweeper{flow: newFlow(p.Core, p.Queue, cfg), suno: p.Suno, controls: p.Controls}
+}
+
 // SweepReport says what a sweep did.
 type SweepReport struct {
 	Overdue  int `json:"overdue"`
@@ -25,18 +46,16 @@ const sweepBatch = 100
 // or a task Suno never finished counts as a failed attempt and is retried or
 // failed by the retry policy. Every step is a conditional write, so a sweep
 // racing a late worker or callback does no harm.
-func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
+func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 	now := s.now()
-	overdue, err := s.Store.Overdue(ctx, now, sweepBatch)
+	overdue, err := s.store.Overdue(ctx, now, sweepBatch)
 	if err != nil {
 		return SweepReport{}, fmt.Errorf("find overdue generations: %w", err)
 	}
 	r := SweepReport{Overdue: len(overdue)}
-	paused := map[generation.Tier]bool{}
-	if s.Controls != nil {
-		if paused, err = s.Controls.Paused(ctx); err != nil {
-			return r, fmt.Errorf("read paused tiers: %w", err)
-		}
+	paused, err := s.controls.Paused(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read paused tiers: %w", err)
 	}
 	var errs []error
 	for _, g := range overdue {
@@ -58,8 +77,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	return r, errors.Join(errs...)
 }
 
-func (s *Service) sweepOne(ctx context.Context, g generation.Generation, paused bool) (string, error) {
-	job := Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, EnqueuedAt: g.CreatedAt}
+func (s *Sweeper) sweepOne(ctx context.Context, g generation.Generation, paused bool) (string, error) {
 	switch {
 	case g.Status == generation.Pending:
 		// The job may only be late (a long backlog) or lost; a second copy
@@ -75,10 +93,9 @@ func (s *Service) sweepOne(ctx context.Context, g generation.Generation, paused 
 			// Its job is waiting out the pause; copies would only pile up.
 			return "", nil
 		}
-		job.Attempt = g.Attempts + 1
-		return "requeued", s.send(ctx, job, 0)
-	case g.Status == generation.Processing && g.Progress == generation.ProgressSaving && s.archiving(),
-		g.Status == generation.Completed && !g.Archived && s.archiving():
+		return "requeued", s.send(ctx, generateJob(g, g.Attempts+1, g.CreatedAt), 0)
+	case s.archiving() && (g.Status == generation.Processing && g.Progress == generation.ProgressSaving ||
+		g.Status == generation.Completed && !g.Archived):
 		// A copy whose job was lost, or one that failed and is due again.
 		next := s.cfg.ArchiveDeadline
 		if g.Status == generation.Completed {
@@ -91,15 +108,14 @@ func (s *Service) sweepOne(ctx context.Context, g generation.Generation, paused 
 		if err != nil {
 			return "", err
 		}
-		return "requeued", s.sendArchive(ctx, g)
+		return "requeued", s.send(ctx, archiveJob(g), 0)
 	case g.Status == generation.Processing && g.TaskID == "":
 		if s.now().Before(g.LeaseUntil) {
 			return "", nil
 		}
-		err := s.attemptFailed(ctx, g, job, &generation.Failure{Kind: generation.Transient, Reason: "the worker stopped before submitting to Suno"})
-		return "retried", err
+		return "retried", s.attemptFailed(ctx, g, g.CreatedAt, errWorkerDied)
 	case g.Status == generation.Processing:
-		task, err := s.Suno.Record(ctx, g.TaskID)
+		task, err := s.suno.Task(ctx, g.TaskID)
 		if err == nil {
 			if g, err = s.applyTask(ctx, g, task, g.CreatedAt); err != nil {
 				return "", err
@@ -108,8 +124,7 @@ func (s *Service) sweepOne(ctx context.Context, g generation.Generation, paused 
 				return "finished", nil
 			}
 		}
-		err = s.attemptFailed(ctx, g, job, &generation.Failure{Kind: generation.Transient, Reason: "Suno did not finish the song in time"})
-		return "retried", err
+		return "retried", s.attemptFailed(ctx, g, g.CreatedAt, errTooSlow)
 	}
 	return "", nil
 }

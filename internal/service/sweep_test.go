@@ -26,20 +26,20 @@ func TestSweepMovesStuckGenerationsOn(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	store := memory.NewStore()
 	queues := memory.NewQueues(memory.QueueConfig{Now: clk.now})
-	svc := service.New(service.Deps{
-		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(),
+	svc := service.MustAssemble(service.Ports{
+		Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: memory.NewHub(),
 		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.now), Suno: suno.NewClient(srv.URL, "", nil),
 	}, service.Config{Now: clk.now, Deadline: time.Minute, ClaimLease: time.Minute, MediaHosts: []string{srv.Listener.Addr().String()}})
 	ctx := context.Background()
 	caller := identity.Caller{UserID: "u", Tier: generation.Free}
 
-	lost, _ := svc.Create(ctx, caller, generation.Request{Prompt: "job lost"}, "")
+	lost, _ := svc.API.Create(ctx, caller, generation.Request{Prompt: "job lost"}, "")
 	// The job is lost: received and deleted without being handled.
 	msgs, _ := queues.Receive(ctx, generation.Free, 10, 0)
 	_ = queues.Delete(ctx, generation.Free, []string{msgs[0].ReceiptHandle})
 
 	clk.t = clk.t.Add(time.Hour)
-	r, err := svc.Sweep(ctx)
+	r, err := svc.Sweeper.Sweep(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestSweepMovesStuckGenerationsOn(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages after the sweep, want the requeued job", len(msgs))
 	}
-	if err := svc.HandleRecord(ctx, msgs[0]); err != nil {
+	if err := svc.Worker.Handle(ctx, msgs[0]); err != nil {
 		t.Fatalf("requeued job failed: %v", err)
 	}
 	g, _ := store.Get(ctx, lost.Generation.ID)
@@ -60,7 +60,7 @@ func TestSweepMovesStuckGenerationsOn(t *testing.T) {
 	// The fake finished long ago but neither callback nor poll came: the
 	// sweeper asks Suno and completes it.
 	clk.t = clk.t.Add(2 * time.Hour)
-	if r, err := svc.Sweep(ctx); err != nil || r.Finished != 1 {
+	if r, err := svc.Sweeper.Sweep(ctx); err != nil || r.Finished != 1 {
 		t.Fatalf("second sweep = %+v, %v; want the generation finished", r, err)
 	}
 	if g, _ := store.Get(ctx, lost.Generation.ID); g.Status != generation.Completed {

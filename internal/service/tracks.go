@@ -22,7 +22,7 @@ const (
 // checkTracks refuses track data the service will not store or show: more
 // tracks than Suno makes, oversized fields, and URLs that are not http(s)
 // on one of the media hosts (a wrong answer, or someone else's server).
-func (s *Service) checkTracks(tracks []generation.Track) error {
+func checkTracks(tracks []generation.Track, hosts []string) error {
 	if len(tracks) > maxTracks {
 		return fmt.Errorf("%d tracks, at most %d expected", len(tracks), maxTracks)
 	}
@@ -37,7 +37,7 @@ func (s *Service) checkTracks(tracks []generation.Track) error {
 			if u == "" {
 				continue
 			}
-			if err := s.mediaURL(u); err != nil {
+			if err := mediaURL(u, hosts); err != nil {
 				return fmt.Errorf("track %d: %w", i, err)
 			}
 		}
@@ -47,7 +47,7 @@ func (s *Service) checkTracks(tracks []generation.Track) error {
 
 // mediaURL is nil when u is an http(s) URL on a configured media host: the
 // host itself, or a subdomain of an entry written with a leading dot.
-func (s *Service) mediaURL(u string) error {
+func mediaURL(u string, hosts []string) error {
 	if len(u) > maxTrackURL {
 		return fmt.Errorf("a URL of %d bytes", len(u))
 	}
@@ -56,7 +56,7 @@ func (s *Service) mediaURL(u string) error {
 		return fmt.Errorf("%q is not an http(s) URL", u)
 	}
 	host := strings.ToLower(p.Host)
-	for _, h := range s.cfg.MediaHosts {
+	for _, h := range hosts {
 		h = strings.ToLower(h)
 		if host == h || strings.HasPrefix(h, ".") && strings.HasSuffix(host, h) {
 			return nil

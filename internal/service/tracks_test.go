@@ -8,10 +8,10 @@ import (
 )
 
 func TestTrackDataIsCheckedBeforeItIsStored(t *testing.T) {
-	s := New(Deps{}, Config{MediaHosts: []string{"musicfile.api.box", ".suno.ai", "127.0.0.1:3001"}})
+	hosts := []string{"musicfile.api.box", ".suno.ai", "127.0.0.1:3001"}
 	ok := generation.Track{ID: "a", Title: "Calm", Duration: 180,
 		AudioURL: "https://musicfile.api.box/a.mp3", StreamAudioURL: "https://cdn1.suno.ai/a", ImageURL: "http://127.0.0.1:3001/fake-image/a.png"}
-	if err := s.checkTracks([]generation.Track{ok, ok}); err != nil {
+	if err := checkTracks([]generation.Track{ok, ok}, hosts); err != nil {
 		t.Fatalf("good tracks refused: %v", err)
 	}
 	for name, mutate := range map[string]func(*generation.Track){
@@ -28,11 +28,11 @@ func TestTrackDataIsCheckedBeforeItIsStored(t *testing.T) {
 	} {
 		bad := ok
 		mutate(&bad)
-		if err := s.checkTracks([]generation.Track{ok, bad}); err == nil {
+		if err := checkTracks([]generation.Track{ok, bad}, hosts); err == nil {
 			t.Errorf("%s: accepted %+v", name, bad)
 		}
 	}
-	if err := s.checkTracks(make([]generation.Track, 5)); err == nil {
+	if err := checkTracks(make([]generation.Track, 5), hosts); err == nil {
 		t.Error("five tracks accepted")
 	}
 }

@@ -92,28 +92,46 @@ func ParseCallback(body []byte) (Callback, error) {
 // Failure returns nil for a successful stage. For an error callback, or any
 // callback whose code is not 200 (older docs show failed "complete"
 // callbacks with code 501), it returns a *generation.Failure classified by
-// code like APIError: 400 (copyrighted lyrics), 413 (matches an existing
-// work) and other 4xx are permanent, 408 and 5xx transient. A message about
-// sensitive words is permanent whatever the code, matching
-// SENSITIVE_WORD_ERROR in record-info.
+// code: 400 (copyrighted lyrics) and 413 (matches an existing work) are
+// permanent content_refused, other 4xx permanent; 408 is a transient
+// suno_timeout, 501 and 531 a transient audio_failed (the task's own
+// failure, not Suno-wide), 500 and others transient; 405/430 are rate
+// limits. Only codes that are Suno-wide wherever they appear (455
+// maintenance, 429 credits, 401/403 key) make it generation.Unavailable.
+// A message about sensitive words is a permanent content_refused whatever
+// the code, matching SENSITIVE_WORD_ERROR in record-info.
+//
+// Reason is a plain sentence; the task id, code and Suno's message are in
+// Detail, for the log.
 func (c Callback) Failure() *generation.Failure {
 	if c.Type != CallbackError && (c.Code == CodeOK || c.Code == 0) {
 		return nil
 	}
-	kind := generation.Transient
+	v := sunoError
 	if c.Code != CodeOK && c.Code != 0 {
-		kind = classifyCode(c.Code)
+		v = callbackCodeVerdict(c.Code)
 	}
-	if strings.Contains(strings.ToLower(c.Msg), "sensitive") {
-		kind = generation.Permanent
+	sensitive := strings.Contains(strings.ToLower(c.Msg), "sensitive")
+	if sensitive {
+		v = refused
+	}
+	reason := v.message()
+	if v.code == generation.CodeContentRefused {
+		reason = refusalMessage(c.Msg)
+		if !sensitive && c.Code == CodeTooLong {
+			reason = refusalMessage("matches an existing work")
+		}
 	}
 	msg := c.Msg
 	if msg == "" {
 		msg = "no message"
 	}
 	return &generation.Failure{
-		Kind:   kind,
-		Reason: fmt.Sprintf("Suno reported a failure for task %s (code %d): %s", c.TaskID, c.Code, msg),
+		Kind:   v.kind,
+		Code:   v.code,
+		Outage: v.outage,
+		Reason: reason,
+		Detail: fmt.Sprintf("Suno reported a failure for task %s (code %d): %s", c.TaskID, c.Code, msg),
 	}
 }
 

@@ -96,23 +96,40 @@ func TestParseCallbackRejectsMalformed(t *testing.T) {
 }
 
 func TestCallbackFailure(t *testing.T) {
+	type want struct {
+		kind   generation.FailureKind
+		outage generation.Outage
+		code   string
+		reason string // "": not checked
+	}
 	tests := []struct {
 		name string
 		cb   Callback
-		want *generation.FailureKind
+		want *want
 	}{
 		{"complete ok", Callback{Type: CallbackComplete, Code: 200}, nil},
 		{"text ok", Callback{Type: CallbackText, Code: 200}, nil},
-		{"error 400 copyright", Callback{Type: CallbackError, Code: 400, Msg: "lyrics contain copyrighted material"}, kind(generation.Permanent)},
-		{"error 413 matches a work", Callback{Type: CallbackError, Code: 413, Msg: "matches existing work"}, kind(generation.Permanent)},
-		{"error 408 timeout", Callback{Type: CallbackError, Code: 408}, kind(generation.Transient)},
-		{"error 500", Callback{Type: CallbackError, Code: 500}, kind(generation.Transient)},
-		{"error 501 audio failed", Callback{Type: CallbackError, Code: 501, Msg: "Audio generation failed."}, kind(generation.Transient)},
-		{"error 531 refunded", Callback{Type: CallbackError, Code: 531}, kind(generation.Transient)},
-		{"error 430 rate limited", Callback{Type: CallbackError, Code: 430}, kind(generation.RateLimited)},
-		{"sensitive words with a 5xx code", Callback{Type: CallbackError, Code: 500, Msg: "Contains Sensitive words"}, kind(generation.Permanent)},
-		{"error type with code 200", Callback{Type: CallbackError, Code: 200}, kind(generation.Transient)},
-		{"complete with code 501 (older docs)", Callback{Type: CallbackComplete, Code: 501}, kind(generation.Transient)},
+		{"error 400 copyright", Callback{Type: CallbackError, Code: 400, Msg: "lyrics contain copyrighted material"},
+			&want{generation.Permanent, "", "content_refused", "Suno refused the lyrics: they may contain copyrighted material"}},
+		{"error 413 matches a work", Callback{Type: CallbackError, Code: 413, Msg: "matches existing work"},
+			&want{generation.Permanent, "", "content_refused", "Suno refused the song: the audio matches an existing work"}},
+		{"error 413 without a message", Callback{Type: CallbackError, Code: 413},
+			&want{generation.Permanent, "", "content_refused", "Suno refused the song: the audio matches an existing work"}},
+		{"error 408 timeout", Callback{Type: CallbackError, Code: 408}, &want{generation.Transient, "", "suno_timeout", ""}},
+		{"error 500 is the task's, not an outage", Callback{Type: CallbackError, Code: 500}, &want{generation.Transient, "", "suno_error", ""}},
+		{"error 501 audio failed", Callback{Type: CallbackError, Code: 501, Msg: "Audio generation failed."},
+			&want{generation.Transient, "", "audio_failed", "Suno could not generate the audio"}},
+		{"error 531 refunded", Callback{Type: CallbackError, Code: 531}, &want{generation.Transient, "", "audio_failed", ""}},
+		{"error 430 rate limited", Callback{Type: CallbackError, Code: 430}, &want{generation.RateLimited, "", "rate_limited", ""}},
+		{"error 405 rate limited", Callback{Type: CallbackError, Code: 405}, &want{generation.RateLimited, "", "rate_limited", ""}},
+		{"error 455 maintenance", Callback{Type: CallbackError, Code: 455}, &want{generation.Unavailable, generation.OutageMaintenance, "suno_unavailable", ""}},
+		{"error 429 credits", Callback{Type: CallbackError, Code: 429}, &want{generation.Unavailable, generation.OutageCredits, "suno_credits", ""}},
+		{"error 401 key", Callback{Type: CallbackError, Code: 401}, &want{generation.Unavailable, generation.OutageKeyRefused, "suno_key_refused", ""}},
+		{"error 404", Callback{Type: CallbackError, Code: 404}, &want{generation.Permanent, "", "suno_error", ""}},
+		{"sensitive words with a 5xx code", Callback{Type: CallbackError, Code: 500, Msg: "Contains Sensitive words"},
+			&want{generation.Permanent, "", "content_refused", "Suno refused the prompt: it may contain sensitive words"}},
+		{"error type with code 200", Callback{Type: CallbackError, Code: 200}, &want{generation.Transient, "", "suno_error", ""}},
+		{"complete with code 501 (older docs)", Callback{Type: CallbackComplete, Code: 501}, &want{generation.Transient, "", "audio_failed", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,11 +145,21 @@ func TestCallbackFailure(t *testing.T) {
 			if !errors.As(err, &f) {
 				t.Fatalf("Failure() = %v, want a *generation.Failure", err)
 			}
-			if f.Kind != *tt.want {
-				t.Errorf("kind = %v, want %v", f.Kind, *tt.want)
+			if f.Kind != tt.want.kind {
+				t.Errorf("kind = %v, want %v", f.Kind, tt.want.kind)
 			}
-			if !strings.Contains(f.Reason, "t1") {
-				t.Errorf("reason %q does not name the task", f.Reason)
+			checkClassified(t, f, tt.want.kind, tt.want.outage, tt.want.code)
+			if tt.want.reason != "" && f.Reason != tt.want.reason {
+				t.Errorf("reason %q, want %q", f.Reason, tt.want.reason)
+			}
+			if m := generation.MessageOf(f); m != f.Reason {
+				t.Errorf("MessageOf = %q, want the reason %q", m, f.Reason)
+			}
+			if !strings.Contains(f.Detail, "t1") || !strings.Contains(f.Error(), "t1") {
+				t.Errorf("detail %q / Error() %q do not name the task", f.Detail, f.Error())
+			}
+			if tt.cb.Msg != "" && !strings.Contains(f.Error(), tt.cb.Msg) {
+				t.Errorf("Error() %q lacks Suno's message %q", f.Error(), tt.cb.Msg)
 			}
 		})
 	}

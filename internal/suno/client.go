@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,9 +54,11 @@ func NewClientWithKey(baseURL string, key func(context.Context) (string, error),
 
 // Submit starts a generation of req and returns Suno's task id; Suno
 // reports on the task to callbackURL, if not empty. An empty Model is sent
-// as generation.DefaultModel. Errors from the API are *APIError; others
-// (network, timeout, unreadable success answer) are wrapped and, being
-// unclassified, count as transient.
+// as generation.DefaultModel. Errors from the API are *APIError; failing
+// to reach Suno at all (network, timeout) is *UnreachableError, Suno being
+// unavailable; the caller's own cancellation is returned as is; others
+// (an unreadable success answer) are wrapped and, being unclassified, count
+// as transient.
 func (c *Client) Submit(ctx context.Context, r generation.Request, callbackURL string) (string, error) {
 	req := GenerateRequest{
 		Prompt: r.Prompt, Style: r.Style, Title: r.Title,
@@ -138,6 +141,26 @@ func (c *Client) Record(ctx context.Context, taskID string) (generation.TaskRepo
 	return report(id, TaskStatus(data.Status), tracks, msg), nil
 }
 
+// Credits returns the credits left on the account (GET
+// /api/v1/generate/credit, answering {"code":200,"msg":"success","data":n}).
+// Errors are those of Submit: *APIError (an outage for 401/403, 429 credits,
+// 455, 500 and HTTP 5xx), *UnreachableError, or an unclassified error for an
+// unreadable answer.
+func (c *Client) Credits(ctx context.Context) (int, error) {
+	var data *float64
+	if err := c.do(ctx, http.MethodGet, "/api/v1/generate/credit", nil, &data); err != nil {
+		return 0, fmt.Errorf("suno: credit: %w", err)
+	}
+	if data == nil {
+		return 0, errors.New("suno: credit: answer has no data")
+	}
+	if math.IsNaN(*data) || math.IsInf(*data, 0) || *data < math.MinInt32 || *data > math.MaxInt32 {
+		return 0, fmt.Errorf("suno: credit: data %v is not a credit balance", *data)
+	}
+	// Documented as an integer; a fraction, should one come, is cut off.
+	return int(math.Floor(*data)), nil
+}
+
 // do sends one request and decodes the envelope's data into out. It checks
 // the body's code whatever the HTTP status, since sunoapi.org reports most
 // errors as HTTP 200 with code != 200.
@@ -157,12 +180,12 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return err // already names the method and URL
+		return transportError(ctx, err) // err already names the method and URL
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return fmt.Errorf("read answer (HTTP %d): %w", resp.StatusCode, err)
+		return transportError(ctx, fmt.Errorf("read answer (HTTP %d): %w", resp.StatusCode, err))
 	}
 
 	var env envelope
@@ -184,6 +207,18 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 		}
 	}
 	return nil
+}
+
+// transportError is err, an error talking to Suno, as an *UnreachableError:
+// whether the connection was refused, reset or closed early, a name did not
+// resolve, TLS failed or a timeout or deadline passed, Suno could not be
+// reached. The caller's own cancellation is returned as is: it says nothing
+// about Suno.
+func transportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled)) {
+		return err
+	}
+	return &UnreachableError{Err: err}
 }
 
 // snippet returns the start of a body for an error message.

@@ -84,38 +84,57 @@ func TestSubmitDefaultsAndOmitsEmptyFields(t *testing.T) {
 }
 
 func TestSubmitErrorClassification(t *testing.T) {
+	const (
+		none        = generation.Outage("")
+		maintenance = generation.OutageMaintenance
+		credits     = generation.OutageCredits
+		keyRefused  = generation.OutageKeyRefused
+		server      = generation.OutageServer
+	)
 	tests := []struct {
 		name     string
 		status   int
 		body     string
 		kind     generation.FailureKind
+		outage   generation.Outage // "": not Suno-wide
+		code     string
 		apiError *APIError // nil: an unclassified (wrapped) error
 	}{
-		{"200 body 405 rate limit", 200, `{"code":405,"msg":"Rate limit exceeded"}`, generation.RateLimited, &APIError{200, 405, "Rate limit exceeded"}},
-		{"200 body 430 too frequent", 200, `{"code":430,"msg":"Your call frequency is too high"}`, generation.RateLimited, &APIError{200, 430, "Your call frequency is too high"}},
-		{"200 body 429 insufficient credits", 200, `{"code":429,"msg":"Insufficient credits"}`, generation.Transient, &APIError{200, 429, "Insufficient credits"}},
-		{"200 body 455 maintenance", 200, `{"code":455,"msg":"System maintenance"}`, generation.Transient, &APIError{200, 455, "System maintenance"}},
-		{"200 body 500", 200, `{"code":500,"msg":"Server error"}`, generation.Transient, &APIError{200, 500, "Server error"}},
-		{"200 body 503", 200, `{"code":503,"msg":"busy"}`, generation.Transient, &APIError{200, 503, "busy"}},
-		{"200 body 531", 200, `{"code":531,"msg":"refunded"}`, generation.Transient, &APIError{200, 531, "refunded"}},
-		{"200 body 408", 200, `{"code":408,"msg":"timeout"}`, generation.Transient, &APIError{200, 408, "timeout"}},
-		{"200 body 400", 200, `{"code":400,"msg":"Invalid parameters"}`, generation.Permanent, &APIError{200, 400, "Invalid parameters"}},
-		{"200 body 413", 200, `{"code":413,"msg":"Theme or prompt too long"}`, generation.Permanent, &APIError{200, 413, "Theme or prompt too long"}},
-		{"200 body 401", 200, `{"code":401,"msg":"Unauthorized"}`, generation.Permanent, &APIError{200, 401, "Unauthorized"}},
-		{"200 body 404", 200, `{"code":404,"msg":"Invalid path"}`, generation.Permanent, &APIError{200, 404, "Invalid path"}},
-		{"200 body 422 other 4xx", 200, `{"code":422,"msg":"nope"}`, generation.Permanent, &APIError{200, 422, "nope"}},
-		{"200 body undocumented code", 200, `{"code":999,"msg":"?"}`, generation.Transient, &APIError{200, 999, "?"}},
-		{"401 body 401", 401, `{"code":401,"msg":"Unauthorized"}`, generation.Permanent, &APIError{401, 401, "Unauthorized"}},
-		{"500 body 430: body code wins", 500, `{"code":430,"msg":"slow down"}`, generation.RateLimited, &APIError{500, 430, "slow down"}},
-		{"503 body 200: HTTP status decides", 503, `{"code":200,"msg":"success"}`, generation.Transient, &APIError{503, 200, "success"}},
-		{"503 HTML page", 503, `<html>Service Unavailable</html>`, generation.Transient, &APIError{503, 0, "<html>Service Unavailable</html>"}},
-		{"502 empty body", 502, ``, generation.Transient, &APIError{502, 0, ""}},
-		{"HTTP 405 text is method not allowed, not rate limit", 405, "Method Not Allowed", generation.Permanent, &APIError{405, 0, "Method Not Allowed"}},
-		{"HTTP 429 text from a gateway", 429, "Too Many Requests", generation.RateLimited, &APIError{429, 0, "Too Many Requests"}},
-		{"HTTP 400 JSON without code", 400, `{"error":"bad"}`, generation.Permanent, &APIError{400, 0, `{"error":"bad"}`}},
-		{"200 garbage", 200, `not json`, generation.Transient, nil},
-		{"200 success without taskId", 200, `{"code":200,"msg":"success","data":{}}`, generation.Transient, nil},
-		{"200 success with null data", 200, `{"code":200,"msg":"success","data":null}`, generation.Transient, nil},
+		{"200 body 405 rate limit", 200, `{"code":405,"msg":"Rate limit exceeded"}`, generation.RateLimited, none, "rate_limited", &APIError{200, 405, "Rate limit exceeded"}},
+		{"200 body 430 too frequent", 200, `{"code":430,"msg":"Your call frequency is too high"}`, generation.RateLimited, none, "rate_limited", &APIError{200, 430, "Your call frequency is too high"}},
+		{"200 body 429 insufficient credits", 200, `{"code":429,"msg":"Insufficient credits"}`, generation.Unavailable, credits, "suno_credits", &APIError{200, 429, "Insufficient credits"}},
+		{"HTTP 429 body 429 is credits, not a rate limit", 429, `{"code":429,"msg":"Insufficient credits"}`, generation.Unavailable, credits, "suno_credits", &APIError{429, 429, "Insufficient credits"}},
+		{"200 body 455 maintenance", 200, `{"code":455,"msg":"System maintenance"}`, generation.Unavailable, maintenance, "suno_unavailable", &APIError{200, 455, "System maintenance"}},
+		{"200 body 500", 200, `{"code":500,"msg":"Server error"}`, generation.Transient, server, "suno_error", &APIError{200, 500, "Server error"}},
+		{"HTTP 500 body 500", 500, `{"code":500,"msg":"Server error"}`, generation.Transient, server, "suno_error", &APIError{500, 500, "Server error"}},
+		{"200 body 503", 200, `{"code":503,"msg":"busy"}`, generation.Transient, none, "suno_error", &APIError{200, 503, "busy"}},
+		{"200 body 501 (a callback code)", 200, `{"code":501,"msg":"Audio generation failed"}`, generation.Transient, none, "suno_error", &APIError{200, 501, "Audio generation failed"}},
+		{"200 body 531", 200, `{"code":531,"msg":"refunded"}`, generation.Transient, none, "suno_error", &APIError{200, 531, "refunded"}},
+		{"200 body 408", 200, `{"code":408,"msg":"timeout"}`, generation.Transient, none, "suno_error", &APIError{200, 408, "timeout"}},
+		{"200 body 400", 200, `{"code":400,"msg":"Invalid parameters"}`, generation.Permanent, none, "content_refused", &APIError{200, 400, "Invalid parameters"}},
+		{"200 body 400 sensitive words", 200, `{"code":400,"msg":"The prompt contains sensitive words"}`, generation.Permanent, none, "content_refused", &APIError{200, 400, "The prompt contains sensitive words"}},
+		{"200 body 413", 200, `{"code":413,"msg":"Theme or prompt too long"}`, generation.Permanent, none, "prompt_too_long", &APIError{200, 413, "Theme or prompt too long"}},
+		{"200 body 401", 200, `{"code":401,"msg":"Unauthorized"}`, generation.Unavailable, keyRefused, "suno_key_refused", &APIError{200, 401, "Unauthorized"}},
+		{"200 body 403", 200, `{"code":403,"msg":"Forbidden"}`, generation.Unavailable, keyRefused, "suno_key_refused", &APIError{200, 403, "Forbidden"}},
+		{"200 body 404", 200, `{"code":404,"msg":"Invalid path"}`, generation.Permanent, none, "suno_error", &APIError{200, 404, "Invalid path"}},
+		{"200 body 422 other 4xx", 200, `{"code":422,"msg":"nope"}`, generation.Permanent, none, "suno_error", &APIError{200, 422, "nope"}},
+		{"200 body undocumented code", 200, `{"code":999,"msg":"?"}`, generation.Transient, none, "suno_error", &APIError{200, 999, "?"}},
+		{"401 body 401", 401, `{"code":401,"msg":"Unauthorized"}`, generation.Unavailable, keyRefused, "suno_key_refused", &APIError{401, 401, "Unauthorized"}},
+		{"HTTP 401 text", 401, `Unauthorized`, generation.Unavailable, keyRefused, "suno_key_refused", &APIError{401, 0, "Unauthorized"}},
+		{"HTTP 403 HTML", 403, `<html>Forbidden</html>`, generation.Unavailable, keyRefused, "suno_key_refused", &APIError{403, 0, "<html>Forbidden</html>"}},
+		{"500 body 430: body code wins", 500, `{"code":430,"msg":"slow down"}`, generation.RateLimited, none, "rate_limited", &APIError{500, 430, "slow down"}},
+		{"503 body 400: body code wins", 503, `{"code":400,"msg":"Invalid parameters"}`, generation.Permanent, none, "content_refused", &APIError{503, 400, "Invalid parameters"}},
+		{"503 body 200: HTTP status decides", 503, `{"code":200,"msg":"success"}`, generation.Transient, server, "suno_error", &APIError{503, 200, "success"}},
+		{"503 HTML page", 503, `<html>Service Unavailable</html>`, generation.Transient, server, "suno_error", &APIError{503, 0, "<html>Service Unavailable</html>"}},
+		{"502 empty body", 502, ``, generation.Transient, server, "suno_error", &APIError{502, 0, ""}},
+		{"504 gateway timeout", 504, `upstream timed out at http://10.0.0.1:8080/`, generation.Transient, server, "suno_error", &APIError{504, 0, "upstream timed out at http://10.0.0.1:8080/"}},
+		{"HTTP 405 text is method not allowed, not rate limit", 405, "Method Not Allowed", generation.Permanent, none, "suno_error", &APIError{405, 0, "Method Not Allowed"}},
+		{"HTTP 429 text from a gateway", 429, "Too Many Requests", generation.RateLimited, none, "rate_limited", &APIError{429, 0, "Too Many Requests"}},
+		{"HTTP 408 from a gateway", 408, "Request Timeout", generation.Transient, none, "suno_error", &APIError{408, 0, "Request Timeout"}},
+		{"HTTP 400 JSON without code", 400, `{"error":"bad"}`, generation.Permanent, none, "suno_error", &APIError{400, 0, `{"error":"bad"}`}},
+		{"200 garbage", 200, `not json`, generation.Transient, none, "suno_error", nil},
+		{"200 success without taskId", 200, `{"code":200,"msg":"success","data":{}}`, generation.Transient, none, "suno_error", nil},
+		{"200 success with null data", 200, `{"code":200,"msg":"success","data":null}`, generation.Transient, none, "suno_error", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,9 +143,7 @@ func TestSubmitErrorClassification(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Submit = %q, nil; want an error", id)
 			}
-			if k := generation.Classify(err); k != tt.kind {
-				t.Errorf("Classify(%v) = %v, want %v", err, k, tt.kind)
-			}
+			checkClassified(t, err, tt.kind, tt.outage, tt.code)
 			var ae *APIError
 			if tt.apiError == nil {
 				if errors.As(err, &ae) {
@@ -147,7 +164,27 @@ func TestSubmitErrorClassification(t *testing.T) {
 	}
 }
 
-func TestNetworkErrorsAreWrappedAndTransient(t *testing.T) {
+// checkClassified checks err's kind, outage ("" for none) and owner's code,
+// and that its message is plain.
+func checkClassified(t *testing.T, err error, kind generation.FailureKind, outage generation.Outage, code string) {
+	t.Helper()
+	if k := generation.Classify(err); k != kind {
+		t.Errorf("Classify(%v) = %v, want %v", err, k, kind)
+	}
+	o, ok := generation.OutageOf(err)
+	if ok != (outage != "") || o != outage {
+		t.Errorf("OutageOf(%v) = %q, %v; want %q", err, o, ok, outage)
+	}
+	if (kind == generation.Unavailable) != (ok && o.Certain()) {
+		t.Errorf("%v: kind %v but OutageOf = %q, %v: only a certain outage is unavailable at once", err, kind, o, ok)
+	}
+	if c := generation.CodeOf(err); c != code {
+		t.Errorf("CodeOf(%v) = %q, want %q", err, c, code)
+	}
+	checkPlain(t, generation.MessageOf(err))
+}
+
+func TestNetworkErrorsAreWrappedAndSuspect(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens any more
@@ -160,12 +197,19 @@ func TestNetworkErrorsAreWrappedAndTransient(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "suno: submit:") {
 		t.Errorf("error %q is not wrapped with context", err)
 	}
-	if k := generation.Classify(err); k != generation.Transient {
-		t.Errorf("Classify = %v, want transient", k)
+	if !strings.Contains(err.Error(), url) {
+		t.Errorf("error %q lost the detail the log needs", err)
 	}
-	if _, err := c.Record(context.Background(), "t1"); err == nil || generation.Classify(err) != generation.Transient {
-		t.Errorf("Record error = %v, want a transient error", err)
+	var ue *UnreachableError
+	if !errors.As(err, &ue) {
+		t.Errorf("error %v is not an *UnreachableError", err)
 	}
+	checkClassified(t, err, generation.Transient, generation.OutageUnreachable, "suno_error")
+	_, err = c.Record(context.Background(), "t1")
+	if err == nil {
+		t.Fatal("Record from a closed server succeeded")
+	}
+	checkClassified(t, err, generation.Transient, generation.OutageUnreachable, "suno_error")
 }
 
 func TestContextCancellation(t *testing.T) {
@@ -237,12 +281,20 @@ func TestRecord(t *testing.T) {
 		{
 			name: "failed with message",
 			body: `{"code":200,"msg":"success","data":{"taskId":"t6","status":"SENSITIVE_WORD_ERROR","errorCode":400,"errorMessage":"contains banned words"}}`,
-			want: generation.TaskReport{TaskID: "t6", Stage: generation.TaskFailed, Failure: &generation.Failure{Kind: generation.Permanent, Reason: "the prompt contains words Suno does not allow: contains banned words"}},
+			want: generation.TaskReport{TaskID: "t6", Stage: generation.TaskFailed, Failure: &generation.Failure{
+				Kind: generation.Permanent, Code: "content_refused",
+				Reason: "Suno refused the prompt: it may contain sensitive words",
+				Detail: "status SENSITIVE_WORD_ERROR: contains banned words",
+			}},
 		},
 		{
 			name: "failed with only an error code",
 			body: `{"code":200,"msg":"success","data":{"taskId":"t7","status":"GENERATE_AUDIO_FAILED","errorCode":"501","errorMessage":null}}`,
-			want: generation.TaskReport{TaskID: "t7", Stage: generation.TaskFailed, Failure: &generation.Failure{Kind: generation.Transient, Reason: "Suno failed to generate the audio: error code 501"}},
+			want: generation.TaskReport{TaskID: "t7", Stage: generation.TaskFailed, Failure: &generation.Failure{
+				Kind: generation.Transient, Code: "audio_failed",
+				Reason: "Suno could not generate the audio",
+				Detail: "status GENERATE_AUDIO_FAILED: error code 501",
+			}},
 		},
 	}
 	for _, tt := range tests {
@@ -328,11 +380,12 @@ func TestReportOfStatus(t *testing.T) {
 	tests := []struct {
 		status TaskStatus
 		kind   generation.FailureKind
+		code   string
 	}{
-		{StatusCreateTaskFailed, generation.Transient},
-		{StatusGenerateAudioFailed, generation.Transient},
-		{StatusCallbackException, generation.Transient},
-		{StatusSensitiveWordError, generation.Permanent},
+		{StatusCreateTaskFailed, generation.Transient, "suno_error"},
+		{StatusGenerateAudioFailed, generation.Transient, "audio_failed"},
+		{StatusCallbackException, generation.Transient, "suno_error"},
+		{StatusSensitiveWordError, generation.Permanent, "content_refused"},
 	}
 	for _, tt := range tests {
 		r := report("t", tt.status, nil, "detail")
@@ -343,8 +396,18 @@ func TestReportOfStatus(t *testing.T) {
 		if f.Kind != tt.kind {
 			t.Errorf("%s: kind %v, want %v", tt.status, f.Kind, tt.kind)
 		}
-		if want := statusReason(tt.status) + ": detail"; f.Reason != want {
-			t.Errorf("%s: reason %q, want %q", tt.status, f.Reason, want)
+		if f.Reason != statusReason(tt.status) {
+			t.Errorf("%s: reason %q, want %q", tt.status, f.Reason, statusReason(tt.status))
+		}
+		if want := "status " + string(tt.status) + ": detail"; f.Detail != want {
+			t.Errorf("%s: detail %q, want %q", tt.status, f.Detail, want)
+		}
+		if want := statusReason(tt.status) + ": status " + string(tt.status) + ": detail"; f.Error() != want {
+			t.Errorf("%s: Error() = %q, want %q", tt.status, f.Error(), want)
+		}
+		checkClassified(t, f, tt.kind, "", tt.code)
+		if generation.MessageOf(f) != f.Reason {
+			t.Errorf("%s: MessageOf = %q, want the reason %q", tt.status, generation.MessageOf(f), f.Reason)
 		}
 	}
 	stages := map[TaskStatus]generation.TaskStage{

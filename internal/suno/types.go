@@ -8,8 +8,6 @@
 package suno
 
 import (
-	"fmt"
-
 	"github.com/songqueue/songqueue/internal/generation"
 )
 
@@ -68,21 +66,26 @@ func (s TaskStatus) FirstReady() bool { return s == StatusFirstSuccess || s == S
 
 // report maps what record-info says onto the project's TaskReport: the
 // error statuses fail the task, permanently for SENSITIVE_WORD_ERROR (the
-// same prompt will be refused again) and transiently for the others, which
-// DESIGN.md §6 retries like any transient error.
+// same prompt will be refused again, content_refused) and transiently for
+// the others, which DESIGN.md §6 retries like any transient error
+// (GENERATE_AUDIO_FAILED is audio_failed, the others suno_error). Reason is
+// a plain sentence; the status and Suno's error message are in Detail.
 func report(taskID string, status TaskStatus, tracks []generation.Track, errorMessage string) generation.TaskReport {
 	r := generation.TaskReport{TaskID: taskID, Tracks: tracks}
 	switch {
 	case status.Failed():
-		kind := generation.Transient
-		if status == StatusSensitiveWordError {
-			kind = generation.Permanent
+		f := &generation.Failure{Kind: generation.Transient, Code: generation.CodeSunoError, Reason: statusReason(status)}
+		switch status {
+		case StatusSensitiveWordError:
+			f.Kind, f.Code = generation.Permanent, generation.CodeContentRefused
+		case StatusGenerateAudioFailed:
+			f.Code = generation.CodeAudioFailed
 		}
-		reason := statusReason(status)
+		f.Detail = "status " + string(status)
 		if errorMessage != "" {
-			reason = fmt.Sprintf("%s: %s", reason, errorMessage)
+			f.Detail += ": " + errorMessage
 		}
-		r.Stage, r.Failure = generation.TaskFailed, &generation.Failure{Kind: kind, Reason: reason}
+		r.Stage, r.Failure = generation.TaskFailed, f
 	case status.Done():
 		r.Stage = generation.TaskDone
 	case status.FirstReady():
@@ -93,16 +96,17 @@ func report(taskID string, status TaskStatus, tracks []generation.Track, errorMe
 	return r
 }
 
+// statusReason is the plain message of a failed status.
 func statusReason(s TaskStatus) string {
 	switch s {
 	case StatusCreateTaskFailed:
-		return "Suno could not create the generation task"
+		return "Suno could not start making the song"
 	case StatusGenerateAudioFailed:
-		return "Suno failed to generate the audio"
+		return generation.MessageFor(generation.CodeAudioFailed)
 	case StatusCallbackException:
-		return "Suno reported an error while processing the task"
+		return "Suno ran into an error while making the song"
 	case StatusSensitiveWordError:
-		return "the prompt contains words Suno does not allow"
+		return "Suno refused the prompt: it may contain sensitive words"
 	}
-	return fmt.Sprintf("Suno task ended with status %s", s)
+	return generation.MessageFor(generation.CodeSunoError)
 }

@@ -1,7 +1,6 @@
 package sunofake
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,13 +15,16 @@ import (
 	"github.com/songqueue/songqueue/internal/generation"
 )
 
-func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.submissions++
-	s.mu.Unlock()
-
+// handleGenerate answers a submission that no trouble mode stopped (see
+// api, which also counts it).
+func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request, c *call) {
 	if !s.authorized(r) {
 		writeError(w, http.StatusUnauthorized, suno.CodeUnauthorized, "Unauthorized: missing or invalid API key")
+		return
+	}
+	if !s.admit(c) {
+		s.log.Info("fake suno: rate window full", "key", maskKey(c.key), "limit", s.cfg.RateLimit, "window", s.cfg.RateWindow)
+		writeError(w, http.StatusOK, suno.CodeTooFrequent, "call frequency too high")
 		return
 	}
 	var req suno.GenerateRequest
@@ -73,6 +75,24 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, 503, "fake Suno is shutting down")
 		return
 	}
+	// The balance is checked and spent here, with the task registered
+	// under the same lock, so concurrent submissions cannot overspend.
+	a := s.account(c.key)
+	if a != nil && a.balance != Unlimited {
+		if a.balance < s.cfg.CreditsPerSubmission {
+			a.noCredits++
+			s.mu.Unlock()
+			s.log.Info("fake suno: insufficient credits", "key", maskKey(c.key), "balance", a.balance)
+			writeError(w, http.StatusOK, suno.CodeInsufficientCredit, "insufficient credits")
+			return
+		}
+		a.balance -= s.cfg.CreditsPerSubmission
+	}
+	if a != nil {
+		a.accepted++
+		a.acceptedAt = append(a.acceptedAt, c.at)
+	}
+	c.accepted = true
 	s.seq++
 	t.id = fmt.Sprintf("fake-%s-%06d", s.instance, s.seq)
 	s.tasks[t.id] = t
@@ -121,7 +141,7 @@ func validate(req suno.GenerateRequest) string {
 	return ""
 }
 
-func (s *Server) handleRecordInfo(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRecordInfo(w http.ResponseWriter, r *http.Request, _ *call) {
 	if !s.authorized(r) {
 		writeError(w, http.StatusUnauthorized, suno.CodeUnauthorized, "Unauthorized: missing or invalid API key")
 		return
@@ -145,10 +165,24 @@ func (s *Server) handleRecordInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, suno.CodeOK, "success", t.recordInfo(status))
 }
 
-func (s *Server) authorized(r *http.Request) bool {
-	if s.cfg.APIKey == "" {
-		return true
+// handleCredit answers GET /api/v1/generate/credit as sunoapi.org does:
+// data is the key's balance, an integer (UnlimitedShown when unlimited, 0
+// in ModeCredits).
+func (s *Server) handleCredit(w http.ResponseWriter, r *http.Request, c *call) {
+	if !s.authorized(r) {
+		writeError(w, http.StatusUnauthorized, suno.CodeUnauthorized, "Unauthorized: missing or invalid API key")
+		return
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.APIKey)) == 1
+	n := 0
+	if !c.noCredit {
+		s.mu.Lock()
+		if a := s.account(c.key); a != nil {
+			n = a.balance
+		}
+		s.mu.Unlock()
+		if n == Unlimited {
+			n = UnlimitedShown
+		}
+	}
+	writeJSON(w, http.StatusOK, suno.CodeOK, "success", n)
 }

@@ -3,12 +3,67 @@
 // suno): tasks progress PENDING → TEXT_SUCCESS → FIRST_SUCCESS → SUCCESS on
 // a configurable schedule, callbacks are posted at each stage, and prompt
 // directives ([fake:…], see Directives) inject failures for one task.
+//
+// # Bad days
+//
+// The fake can also have a bad day, switched from outside while it runs:
+//
+//   - Trouble modes (Mode, SetTrouble) answer every API call (submit,
+//     record-info, credit) as an outage would: "maintenance" (body code
+//     455), "credits" (submissions get body code 429, the credit endpoint
+//     answers 0), "key_refused" (HTTP 401, body code 401), "http_503" (a
+//     load balancer's HTML 503), "drop" (the connection is closed with no
+//     answer), "slow" (answers after the slow delay), and "ok". A mode may
+//     be set for a time, after which it reverts to "ok" by itself, and for
+//     every key or for one.
+//   - Accounts: every accepted API key (Config.APIKey, APIKeys) has a
+//     credit balance (Config.Credits, unlimited by default), spent by each
+//     accepted submission (Config.CreditsPerSubmission, 1 by default) and
+//     read at GET /api/v1/generate/credit ({"code":200,"msg":"success",
+//     "data":<balance>}); a submission it cannot cover gets body code 429
+//     "insufficient credits". With Config.RateLimit, each key may make at
+//     most RateLimit submissions in any RateWindow (sliding, counted on
+//     arrival); beyond, body code 430.
+//   - Counters per key (Accepted, Refused, TooFrequent,
+//     InsufficientCredits, AcceptedAt, FullestWindow), per mode
+//     (TroubleRequests), and all of it at once (State).
+//
+// The zero Config has none of it: no key check, unlimited credits, no rate
+// window, no trouble.
+//
+// # Control routes
+//
+// These answer only clients on this machine (RemoteAddr in 127.0.0.0/8 or
+// ::1); anyone else gets 403. Each answers the State as JSON; an error is
+// HTTP 400 with {"error":"…"}.
+//
+//	POST /_fake/trouble  {"mode":"maintenance","for":"30s","key":"…"}
+//	    sets a trouble mode (TroubleRequest): "for" (optional) makes it
+//	    revert to "ok" by itself, "key" (optional) limits it to one key,
+//	    "delay" (optional) sets the slow delay. {"mode":"ok"} without a
+//	    key ends every trouble.
+//	POST /_fake/credits  {"key":"…","credits":1000} or {"key":"…","add":500}
+//	    sets (-1: unlimited) or tops up a balance (CreditsRequest); no key:
+//	    every account.
+//	GET  /_fake/state[?arrivals=1]
+//	    the trouble, each key's trouble, credits and counters, and with
+//	    arrivals=1 the arrival times of the accepted submissions.
+//
+// For example, against cmd/fakesuno:
+//
+//	curl -s -X POST localhost:3002/_fake/trouble -d '{"mode":"maintenance","for":"1m"}'
+//
+// In the local stack (make dev) the fake is mounted under /suno, so the
+// routes are /suno/_fake/….
 package sunofake
 
 // Where things live:
 //
 //	server.go      Server, Config, New, Close, routing and the counters
-//	handlers.go    the generate and record-info handlers, validation, the API key check
+//	handlers.go    the generate, record-info and credit handlers, validation
+//	trouble.go     the trouble modes and how they answer
+//	accounts.go    keys, the API key check, credits, rate windows, per-key counters, State
+//	control.go     the /_fake/ control routes
 //	schedule.go    tasks: their state machine over time and the callbacks they send
 //	wire.go        the JSON the fake answers and posts: envelope, record-info, callbacks
 //	media.go       the audio and cover image handlers and what they serve
@@ -29,6 +84,28 @@ import (
 type Config struct {
 	// APIKey, when set, must come as "Authorization: Bearer <APIKey>".
 	APIKey string
+	// APIKeys are more keys the fake accepts, besides APIKey. Every key is
+	// an account with its own credits, rate window and trouble. With
+	// neither, there is no key check.
+	APIKeys []string
+	// Credits is the balance each account starts with. 0 (the zero
+	// Config) and negative values mean unlimited, unless LimitCredits is
+	// set: then Credits is a balance even at 0, for accounts that start
+	// empty.
+	Credits      int
+	LimitCredits bool
+	// CreditsPerSubmission is what an accepted submission costs; 0 means
+	// DefaultCreditsPerSubmission (1, so a balance counts submissions).
+	// A submission the balance cannot cover is answered with code 429.
+	CreditsPerSubmission int
+	// RateLimit, when > 0, is the most submissions one key may make in
+	// any RateWindow (0: DefaultRateWindow), counted on arrival; beyond it
+	// the fake answers code 430. 0 means no window.
+	RateLimit  int
+	RateWindow time.Duration
+	// SlowDelay is how long ModeSlow holds each call; 0 means
+	// DefaultSlowDelay.
+	SlowDelay time.Duration
 	// TextDelay, FirstDelay and CompleteDelay are the times from submission
 	// to TEXT_SUCCESS, FIRST_SUCCESS and SUCCESS. Each is raised to at least
 	// the one before it.
@@ -81,13 +158,20 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu          sync.Mutex
-	closed      bool
-	seq         int
-	submissions int
-	byPrompt    map[string]int
-	limited     map[string]int
-	tasks       map[string]*task
+	keys []string // accepted API keys; none: no key check
+
+	mu           sync.Mutex
+	closed       bool
+	seq          int
+	submissions  int
+	byPrompt     map[string]int
+	limited      map[string]int
+	tasks        map[string]*task
+	accounts     map[string]*account
+	startBalance int     // what an account made later starts with
+	trouble      trouble // the whole service's
+	troubleCount map[Mode]int
+	slowDelay    time.Duration
 }
 
 // New returns a fake configured by cfg.
@@ -97,13 +181,35 @@ func New(cfg Config) *Server {
 	}
 	cfg.FirstDelay = max(cfg.FirstDelay, cfg.TextDelay)
 	cfg.CompleteDelay = max(cfg.CompleteDelay, cfg.FirstDelay)
+	if cfg.CreditsPerSubmission <= 0 {
+		cfg.CreditsPerSubmission = DefaultCreditsPerSubmission
+	}
+	if cfg.RateWindow <= 0 {
+		cfg.RateWindow = DefaultRateWindow
+	}
+	if cfg.SlowDelay <= 0 {
+		cfg.SlowDelay = DefaultSlowDelay
+	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		hc:       cfg.HTTPClient,
-		byPrompt: make(map[string]int),
-		limited:  make(map[string]int),
-		tasks:    make(map[string]*task),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		hc:           cfg.HTTPClient,
+		byPrompt:     make(map[string]int),
+		limited:      make(map[string]int),
+		tasks:        make(map[string]*task),
+		accounts:     make(map[string]*account),
+		startBalance: Unlimited,
+		troubleCount: make(map[Mode]int),
+		slowDelay:    cfg.SlowDelay,
+	}
+	if cfg.Credits > 0 || (cfg.LimitCredits && cfg.Credits == 0) {
+		s.startBalance = cfg.Credits
+	}
+	for _, k := range append([]string{cfg.APIKey}, cfg.APIKeys...) {
+		if k != "" && s.accounts[k] == nil {
+			s.keys = append(s.keys, k)
+			s.accounts[k] = &account{balance: s.startBalance}
+		}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -117,8 +223,13 @@ func New(cfg Config) *Server {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST /api/v1/generate", s.handleGenerate)
-	s.mux.HandleFunc("GET /api/v1/generate/record-info", s.handleRecordInfo)
+	s.mux.HandleFunc("POST /api/v1/generate", s.api(true, s.handleGenerate))
+	s.mux.HandleFunc("GET /api/v1/generate/record-info", s.api(false, s.handleRecordInfo))
+	s.mux.HandleFunc("GET /api/v1/generate/credit", s.api(false, s.handleCredit))
+	s.mux.HandleFunc("POST /_fake/trouble", s.control(s.handleSetTrouble))
+	s.mux.HandleFunc("POST /_fake/credits", s.control(s.handleSetCredits))
+	s.mux.HandleFunc("GET /_fake/state", s.control(s.handleState))
+	s.mux.HandleFunc("/_fake/", s.control(http.NotFound))
 	s.mux.HandleFunc("GET /fake-audio/", s.handleAudio)
 	s.mux.HandleFunc("GET /fake-image/", s.handleImage)
 	return s

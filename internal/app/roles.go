@@ -1,0 +1,197 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/media"
+	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/suno"
+)
+
+// The roles of template.yaml's functions, each on the AWS adapters it
+// uses and no other: what a function's main calls says what it gets.
+
+// APIRoles are the HTTP API function's: the song makers' routes and the
+// operators'.
+type APIRoles struct {
+	Songs     *service.API
+	Operators *service.Operators
+}
+
+// API assembles the HTTP API function: DynamoDB, the queues (it sends the
+// first job and redrives dead letters), the WebSocket management API, and
+// the bucket of copies (a deleted song's are deleted).
+func API(ctx context.Context, e *Env) (*APIRoles, error) {
+	a, err := e.newAWS()
+	if err != nil {
+		return nil, err
+	}
+	queues, err := a.queues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store, core := a.store(), a.core()
+	m, err := a.media(false)
+	if err != nil {
+		return nil, err
+	}
+	return apiRoles(e, core, e.wrapQueue(queues), queues, store, m)
+}
+
+// Callback assembles Suno's callback function: DynamoDB, the queues (a
+// poll or archive job), Suno (to confirm what a callback says) and the
+// callback key, read from init on.
+func Callback(ctx context.Context, e *Env) (*service.Callbacks, error) {
+	a, err := e.newAWS()
+	if err != nil {
+		return nil, err
+	}
+	queues, err := a.queues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client, err := e.suno()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := e.signer(false, true)
+	if err != nil {
+		return nil, err
+	}
+	return service.NewCallbacks(service.CallbackPorts{Core: a.core(), Queue: e.wrapQueue(queues), Suno: client, Callbacks: signer}, e.pipeline(a.archives(false))), nil
+}
+
+// WebSocket assembles the WebSocket function: the generations (for sync)
+// and the connections, nothing else.
+func WebSocket(_ context.Context, e *Env) (*service.Realtime, error) {
+	a, err := e.newAWS()
+	if err != nil {
+		return nil, err
+	}
+	store := a.store()
+	return service.NewRealtime(service.RealtimePorts{Store: store, Connections: store}, e.Pipeline()), nil
+}
+
+// Worker assembles the worker function: DynamoDB (generations, the rate
+// limiter, the pause switches), the queues, Suno, the WebSocket
+// management API, and the bucket it copies the songs' files to.
+func Worker(ctx context.Context, e *Env) (*service.Worker, error) {
+	a, err := e.newAWS()
+	if err != nil {
+		return nil, err
+	}
+	queues, err := a.queues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := a.media(true)
+	if err != nil {
+		return nil, err
+	}
+	return worker(e, a.core(), e.wrapQueue(queues), a.limiter(), a.store(), m)
+}
+
+// Sweeper assembles the scheduled sweeper: DynamoDB, the queues, and Suno
+// (to ask about tasks past their deadline).
+func Sweeper(ctx context.Context, e *Env) (*service.Sweeper, error) {
+	a, err := e.newAWS()
+	if err != nil {
+		return nil, err
+	}
+	queues, err := a.queues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client, err := e.suno()
+	if err != nil {
+		return nil, err
+	}
+	return service.NewSweeper(service.SweeperPorts{Core: a.core(), Queue: e.wrapQueue(queues), Suno: client, Controls: a.store()}, e.pipeline(a.archives(false))), nil
+}
+
+// Local assembles every role on p, as the local stack runs them in one
+// process: p's Suno, Fetcher and callback signer are the environment's.
+func Local(e *Env, p service.Ports) (*service.Roles, error) {
+	client, err := e.suno()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := e.signer(true, false)
+	if err != nil {
+		return nil, err
+	}
+	if signer.Key == nil {
+		// No callbacks: the key still checks the URLs Suno calls.
+		if signer.Key, err = e.callbackKey(false); err != nil {
+			return nil, err
+		}
+	}
+	p.Suno, p.Callbacks = client, signer
+	p.Queue = e.wrapQueue(p.Queue)
+	p.Media = e.wrapMedia(p.Media)
+	if p.Media != nil {
+		p.Fetcher = e.fetcher()
+	}
+	return service.Assemble(p, e.pipeline(p.Media != nil))
+}
+
+func apiRoles(e *Env, core service.Core, queue service.Queue, dead service.DeadLetters, controls service.Controls, m service.Media) (*APIRoles, error) {
+	pipeline := e.pipeline(m != nil)
+	songs, err := service.NewAPI(service.APIPorts{Core: core, Queue: queue, DeadLetters: dead, Media: m}, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	ops := service.NewOperators(service.OperatorPorts{Core: core, Queue: queue, Controls: controls, DeadLetters: dead}, pipeline)
+	return &APIRoles{Songs: songs, Operators: ops}, nil
+}
+
+func worker(e *Env, core service.Core, queue service.Queue, limiter service.RateLimiter, controls service.PauseReader, m service.Media) (*service.Worker, error) {
+	client, err := e.suno()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := e.signer(true, false)
+	if err != nil {
+		return nil, err
+	}
+	ports := service.WorkerPorts{Core: core, Queue: queue, Limiter: limiter, Suno: client, Controls: controls, Callbacks: signer}
+	if m != nil {
+		ports.Media = m
+		ports.Fetcher = e.fetcher()
+	}
+	return service.NewWorker(ports, e.pipeline(m != nil))
+}
+
+// fetcher downloads the songs' files from Suno's media hosts.
+func (e *Env) fetcher() service.Fetcher {
+	return media.Fetcher{Client: &http.Client{Timeout: 2 * time.Minute}, MaxBytes: e.Config.Media.MaxBytes}
+}
+
+// pipeline is the service's configuration, keeping copies or not.
+func (e *Env) pipeline(archive bool) service.Config {
+	p := e.Pipeline()
+	p.Archive = archive
+	return p
+}
+
+// suno is the Suno client of the roles that talk to Suno.
+func (e *Env) suno() (service.Suno, error) {
+	base := e.Config.SunoBaseURL
+	if base == "" {
+		base = suno.DefaultBaseURL
+		if !e.Config.SunoKey.Set() {
+			e.Log.Warn("no Suno API key configured; sunoapi.org will refuse the calls", "set", "SUNO_API_KEY_SECRET_ARN, SUNO_API_KEY_PARAMETER or SUNO_API_KEY")
+		}
+	}
+	key, err := e.sunoKey()
+	if err != nil {
+		return nil, err
+	}
+	var client service.Suno = suno.NewClientWithKey(base, key, nil)
+	if e.opt.WrapSuno != nil {
+		client = e.opt.WrapSuno(client)
+	}
+	return client, nil
+}

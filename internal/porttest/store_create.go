@@ -1,0 +1,194 @@
+package porttest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/service"
+)
+
+// storeCreate is the contract of Create and Get: a create is stored once,
+// an idempotency key replays the first generation, and the open and daily
+// quotas hold exactly, under concurrency too.
+func storeCreate(t *testing.T, newStore StoreFactory) {
+	ctx := context.Background()
+
+	t.Run("CreateThenGet", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		g := newGeneration("u1", generation.Pro, base)
+		g.Tracks = []generation.Track{{ID: "t1", AudioURL: "https://a/1.mp3", Title: "One", Duration: 12.5}}
+		stored := create(t, s, g, "")
+		if stored.Version != 1 {
+			t.Errorf("version after Create = %d, want 1", stored.Version)
+		}
+		g.Version = 1
+		sameGeneration(t, "Create's result", g, stored)
+		got, err := s.Get(ctx, g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameGeneration(t, "Get after Create", g, got)
+	})
+
+	t.Run("GetMissingIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		if _, err := s.Get(ctx, newID()); !errors.Is(err, service.ErrNotFound) {
+			t.Fatalf("Get(unknown) = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("CreateExistingIDIsConflict", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		g := create(t, s, newGeneration("u1", generation.Free, base), "")
+		if _, _, err := s.Create(ctx, g, "", service.Quota{}); !errors.Is(err, service.ErrConflict) {
+			t.Fatalf("second Create of %s = %v, want ErrConflict", g.ID, err)
+		}
+		wantCounts(t, s, map[generation.Tier]service.StatusCounts{generation.Free: {generation.Pending: 1}})
+	})
+
+	t.Run("IdempotencyKeyReturnsFirst", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		first := create(t, s, newGeneration("u1", generation.Free, base), "key-1")
+		again := newGeneration("u1", generation.Free, base.Add(time.Second))
+		got, created, err := s.Create(ctx, again, "key-1", service.Quota{})
+		if err != nil || created {
+			t.Fatalf("Create with a used key = created %v, %v; want the first generation", created, err)
+		}
+		sameGeneration(t, "replayed generation", first, got)
+		if _, err := s.Get(ctx, again.ID); !errors.Is(err, service.ErrNotFound) {
+			t.Errorf("the replayed create stored %s anyway (Get = %v)", again.ID, err)
+		}
+		// Keys are per user, and another key is another generation.
+		create(t, s, newGeneration("u2", generation.Free, base), "key-1")
+		create(t, s, newGeneration("u1", generation.Free, base), "key-2")
+		wantCounts(t, s, map[generation.Tier]service.StatusCounts{generation.Free: {generation.Pending: 3}})
+	})
+
+	t.Run("IdempotencyKeyRace", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		const n = 8
+		ids := make([]string, n)
+		createdN := 0
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				g, created, err := s.Create(ctx, newGeneration("racer", generation.Premium, base), "same-key", service.Quota{})
+				if err != nil {
+					t.Errorf("concurrent Create: %v", err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				ids[i] = g.ID
+				if created {
+					createdN++
+				}
+			})
+		}
+		wg.Wait()
+		if createdN != 1 {
+			t.Errorf("%d of %d concurrent creates with one key stored a generation, want 1", createdN, n)
+		}
+		for _, id := range ids {
+			if id != ids[0] {
+				t.Fatalf("concurrent creates with one key returned different generations: %v", ids)
+			}
+		}
+		wantCounts(t, s, map[generation.Tier]service.StatusCounts{generation.Premium: {generation.Pending: 1}})
+	})
+
+	t.Run("OpenQuotaIsExactUnderConcurrency", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		q := service.Quota{Open: 3}
+		var accepted sync.WaitGroup
+		var mu sync.Mutex
+		var ok []generation.Generation
+		var refusals int
+		for range 20 {
+			accepted.Go(func() {
+				g := newGeneration("greedy", generation.Free, base)
+				g.HoldsQuota = true
+				stored, created, err := s.Create(ctx, g, "", q)
+				var qe *service.QuotaError
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case errors.As(err, &qe) && qe.Limit == "open" && qe.Max == 3 && qe.RetryAfter > 0:
+					refusals++
+				case err == nil && created:
+					ok = append(ok, stored)
+				default:
+					t.Errorf("create: %v %v", created, err)
+				}
+			})
+		}
+		accepted.Wait()
+		if len(ok) != 3 || refusals != 17 {
+			t.Fatalf("20 concurrent creates with an open quota of 3: %d accepted, %d refused; want 3 and 17", len(ok), refusals)
+		}
+		// A refused create stored nothing.
+		if p, _ := s.ListByUser(ctx, "greedy", 50, ""); len(p.Items) != 3 {
+			t.Fatalf("the user has %d generations, want the 3 accepted", len(p.Items))
+		}
+		wantCounts(t, s, map[generation.Tier]service.StatusCounts{generation.Free: {generation.Pending: 3}})
+		// Ending one frees its slot, for one more create.
+		done := ok[0]
+		must(t, done.Cancel(base))
+		save(t, s, done, generation.Pending)
+		g := newGeneration("greedy", generation.Free, base)
+		g.HoldsQuota = true
+		if _, created, err := s.Create(ctx, g, "", q); err != nil || !created {
+			t.Fatalf("create after a cancel freed a slot: %v %v", created, err)
+		}
+		if _, _, err := s.Create(ctx, newGeneration("greedy", generation.Free, base), "", q); err == nil {
+			t.Fatal("a fourth open generation was accepted")
+		}
+		// Another user's quota is their own.
+		if _, _, err := s.Create(ctx, newGeneration("modest", generation.Free, base), "", q); err != nil {
+			t.Fatalf("another user: %v", err)
+		}
+	})
+
+	t.Run("DailyQuotaAndReplays", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		q := service.Quota{Daily: 2, Window: 3 * time.Second}
+		first := newGeneration("daily", generation.Pro, base)
+		if _, _, err := s.Create(ctx, first, "key-a", q); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Create(ctx, newGeneration("daily", generation.Pro, base), "", q); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := s.Create(ctx, newGeneration("daily", generation.Pro, base), "", q)
+		refusedBy := time.Now() // the store decided at or before this
+		var qe *service.QuotaError
+		if !errors.As(err, &qe) || qe.Limit != "daily" || qe.Max != 2 {
+			t.Fatalf("third create in the window: %v, want the daily quota", err)
+		}
+		// The first create leaves the window 3 s after it was made.
+		if qe.RetryAfter <= 0 || qe.RetryAfter > 3*time.Second {
+			t.Errorf("retry after %s, want when the oldest create leaves the 3 s window", qe.RetryAfter)
+		}
+		// A replay is never refused, and is no create.
+		again, created, err := s.Create(ctx, newGeneration("daily", generation.Pro, base), "key-a", q)
+		if err != nil || created || again.ID != first.ID {
+			t.Fatalf("replay with a full quota: %s %v %v; want the first generation", again.ID, created, err)
+		}
+		time.Sleep(time.Until(refusedBy.Add(qe.RetryAfter)) + 50*time.Millisecond)
+		if _, created, err := s.Create(ctx, newGeneration("daily", generation.Pro, base), "", q); err != nil || !created {
+			t.Fatalf("create once the oldest left the window: %v %v", created, err)
+		}
+	})
+}

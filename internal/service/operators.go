@@ -1,0 +1,228 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/identity"
+)
+
+// The operators' controls (DESIGN.md section 10). Every one of them is for
+// a caller in the admin group only; everyone else learns no more than that.
+
+// OperatorPorts are what the operators' routes run on.
+type OperatorPorts struct {
+	Core
+	Queue       Queue
+	Controls    Controls
+	DeadLetters DeadLetters
+}
+
+// Operators serves the operators: every user's generations, retries,
+// pauses and the dead-letter queues.
+type Operators struct {
+	*core
+	queue    Queue
+	controls Controls
+	dead     DeadLetters
+}
+
+// NewOperators returns the operators' side on p.
+func NewOperators(p OperatorPorts, cfg Config) *Operators {
+	return &Operators{core: newCore(p.Core, cfg), queue: p.Queue, controls: p.Controls, dead: p.DeadLetters}
+}
+
+// AdminGroup is the token group whose members are operators.
+func (s *Operators) AdminGroup() string { return s.cfg.AdminGroup }
+
+func (s *Operators) mustAdmin(c identity.Caller) error {
+	if c.InGroup(s.cfg.AdminGroup) {
+		return nil
+	}
+	return &Error{Kind: KindForbidden, Code: "forbidden",
+		Message: fmt.Sprintf("operator routes are for members of the %q group, and your token does not put you in it", s.cfg.AdminGroup)}
+}
+
+// AdminList returns every user's generations that match f, newest first.
+func (s *Operators) AdminList(ctx context.Context, c identity.Caller, f Filter, limit int, cursor string) (Page, error) {
+	if err := s.mustAdmin(c); err != nil {
+		return Page{}, err
+	}
+	if f.Status != "" && !knownStatus(f.Status) {
+		return Page{}, invalid("invalid_status", "status %q is not one of pending, processing, completed, failed, cancelled", f.Status)
+	}
+	if f.Tier != "" && !f.Tier.Valid() {
+		return Page{}, invalid("invalid_tier", "tier %q is not one of ENTERPRISE, PREMIUM, PRO, FREE", f.Tier)
+	}
+	if f.UserID != "" && (len(f.UserID) > 128 || !utf8.ValidString(f.UserID) || strings.ContainsAny(f.UserID, "\x00")) {
+		return Page{}, invalid("invalid_user", "user must be a user id (a token's sub) of at most 128 characters")
+	}
+	if limit == 0 {
+		limit = 20
+	}
+	if limit < 1 || limit > MaxPageSize {
+		return Page{}, invalid("invalid_limit", "limit must be between 1 and %d", MaxPageSize)
+	}
+	p, err := s.store.ListAll(ctx, f, limit, cursor)
+	if errors.Is(err, ErrInvalidCursor) {
+		return Page{}, invalid("invalid_cursor", "cursor is not one this API returned; start again without it")
+	}
+	if err != nil {
+		return Page{}, fmt.Errorf("list generations: %w", err)
+	}
+	return p, nil
+}
+
+func knownStatus(st generation.Status) bool {
+	switch st {
+	case generation.Pending, generation.Processing, generation.Completed, generation.Failed, generation.Cancelled:
+		return true
+	}
+	return false
+}
+
+// AdminRetry gives a failed generation a fresh set of attempts under the
+// same id and queues it; its owner sees it move again.
+func (s *Operators) AdminRetry(ctx context.Context, c identity.Caller, id string) (generation.Generation, error) {
+	if err := s.mustAdmin(c); err != nil {
+		return generation.Generation{}, err
+	}
+	if !validID(id) {
+		return generation.Generation{}, &Error{Kind: KindNotFound, Code: "not_found", Message: fmt.Sprintf("no generation %q", id)}
+	}
+	g, err := s.store.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return generation.Generation{}, &Error{Kind: KindNotFound, Code: "not_found", Message: fmt.Sprintf("no generation %q", id)}
+	}
+	if err != nil {
+		return generation.Generation{}, fmt.Errorf("get generation %s: %w", id, err)
+	}
+	g, err = s.update(ctx, g, func(g *generation.Generation) error {
+		if err := g.Revive(s.now()); err != nil {
+			return err
+		}
+		// As for a create: if the job below is lost, the sweeper queues
+		// it again then.
+		g.Deadline = s.openDeadline(s.now())
+		return nil
+	})
+	var te *generation.TransitionError
+	if errors.As(err, &te) {
+		return g, &Error{Kind: KindConflict, Code: "not_failed",
+			Message: fmt.Sprintf("generation %s is %s; only a failed generation can be retried", id, te.From)}
+	}
+	if err != nil {
+		return g, err
+	}
+	s.logStep(ctx, g, stepRevived, "by", c.UserID)
+	if err := enqueueFirst(ctx, s.queue, g); err != nil {
+		return g, err
+	}
+	s.push.push(ctx, g)
+	return g, nil
+}
+
+// QueueControl is what an operator sees of one tier's queue.
+type QueueControl struct {
+	Paused      bool  `json:"paused"`
+	DeadLetters int64 `json:"deadLetters"`
+}
+
+// QueueControls reports each tier's pause switch and dead letters.
+func (s *Operators) QueueControls(ctx context.Context, c identity.Caller) (map[generation.Tier]QueueControl, error) {
+	if err := s.mustAdmin(c); err != nil {
+		return nil, err
+	}
+	paused, err := s.controls.Paused(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read paused tiers: %w", err)
+	}
+	dead, err := s.dead.DeadCount(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
+	}
+	out := make(map[generation.Tier]QueueControl, len(generation.Tiers))
+	for _, t := range generation.Tiers {
+		out[t] = QueueControl{Paused: paused[t], DeadLetters: dead[t]}
+	}
+	return out, nil
+}
+
+// SetPaused pauses or resumes tier. While paused, no job of the tier is
+// submitted to Suno; creates are still accepted and queued, and the jobs
+// wait in their queue, so nothing is lost.
+func (s *Operators) SetPaused(ctx context.Context, c identity.Caller, tier generation.Tier, paused bool) error {
+	if err := s.mustAdmin(c); err != nil {
+		return err
+	}
+	if !tier.Valid() {
+		return &Error{Kind: KindNotFound, Code: "unknown_tier", Message: fmt.Sprintf("there is no %q queue; the tiers are ENTERPRISE, PREMIUM, PRO and FREE", tier)}
+	}
+	if err := s.controls.SetPaused(ctx, tier, paused); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "queue control", "tier", tier, "paused", paused, "by", c.UserID)
+	return nil
+}
+
+// DeadLetterView is a dead letter as an operator reads it: the job it
+// carries when it is one, else its raw body.
+type DeadLetterView struct {
+	Tier         generation.Tier `json:"tier"`
+	MessageID    string          `json:"messageId"`
+	ReceiveCount int             `json:"receiveCount"`
+	Job          *Job            `json:"job,omitempty"`
+	Body         string          `json:"body,omitempty"`
+}
+
+// maxBodyShown bounds the raw body of a dead letter that is not a job.
+const maxBodyShown = 1024
+
+// ListDeadLetters shows up to limit dead letters of each of tiers, leaving
+// them where they are.
+func (s *Operators) ListDeadLetters(ctx context.Context, c identity.Caller, tiers []generation.Tier, limit int) ([]DeadLetterView, error) {
+	if err := s.mustAdmin(c); err != nil {
+		return nil, err
+	}
+	out := []DeadLetterView{}
+	for _, t := range tiers {
+		dead, err := s.dead.DeadLetters(ctx, t, limit)
+		if err != nil {
+			return nil, fmt.Errorf("dead letters of %s: %w", t, err)
+		}
+		for _, d := range dead {
+			v := DeadLetterView{Tier: t, MessageID: d.MessageID, ReceiveCount: d.ReceiveCount}
+			var job Job
+			if json.Unmarshal(d.Body, &job) == nil && job.GenerationID != "" {
+				v.Job = &job
+			} else {
+				v.Body = string(d.Body[:min(len(d.Body), maxBodyShown)])
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// Redrive moves the dead letters of tiers back to their queues; the jobs
+// they carry run again (a finished generation's job finds nothing to do).
+func (s *Operators) Redrive(ctx context.Context, c identity.Caller, tiers []generation.Tier) (map[generation.Tier]int, error) {
+	if err := s.mustAdmin(c); err != nil {
+		return nil, err
+	}
+	out := make(map[generation.Tier]int, len(tiers))
+	for _, t := range tiers {
+		n, err := s.dead.Redrive(ctx, t)
+		out[t] = n
+		if err != nil {
+			return out, fmt.Errorf("redrive %s: %w", t, err)
+		}
+		s.log.InfoContext(ctx, "dead letters redriven", "tier", t, "moved", n, "by", c.UserID)
+	}
+	return out, nil
+}
