@@ -204,8 +204,8 @@ func TestLimiterRequests(t *testing.T) {
 	// Another worker, which has seen nothing, needs one request to learn.
 	policy := ratelimit.Policy{Rate: 10, Burst: 4}
 	other := dynamo.NewLimiter(c.DynamoDB, n.Generations, "suno", policy, clock.Now)
-	if ok, wait, _ := other.Take(ctx, generation.Enterprise, 0); ok || wait != policy.Interval() {
-		t.Fatalf("other worker: ok %v wait %s; want refused for one interval, %s", ok, wait, policy.Interval())
+	if g, _ := other.Take(ctx, generation.Enterprise, 0); g.OK || g.RetryAfter != policy.Interval() {
+		t.Fatalf("other worker: ok %v wait %s; want refused for one interval, %s", g.OK, g.RetryAfter, policy.Interval())
 	}
 	if got := counter.Total(); got != 1 {
 		t.Errorf("a fresh worker's refusal cost %d requests, want 1", got)
