@@ -22,6 +22,8 @@ type awsBackend struct {
 	env     *Env
 	clients awsinfra.Clients
 	dynamo  func() *dynamo.Store
+	// coreOnce is the one core of the process's roles.
+	coreOnce *service.Core
 }
 
 func (e *Env) newAWS() (*awsBackend, error) {
@@ -38,8 +40,10 @@ func (e *Env) newAWS() (*awsBackend, error) {
 
 func (a *awsBackend) store() *dynamo.Store { return a.dynamo() }
 
-func (a *awsBackend) limiter() service.RateLimiter {
-	return dynamo.NewLimiter(a.clients.DynamoDB, a.env.Config.Names.Generations, "suno", a.env.Config.RateLimit, a.env.opt.Now)
+// limiter is a Suno account's rate window and breaker: the item
+// "limiter#<state>" of the generations table.
+func (a *awsBackend) limiter(state string) service.Account {
+	return dynamo.NewLimiter(a.clients.DynamoDB, a.env.Config.Names.Generations, state, a.env.Config.RateLimit, a.env.opt.Now)
 }
 
 // core is the generations and the owners' connections through the
@@ -47,13 +51,17 @@ func (a *awsBackend) limiter() service.RateLimiter {
 // without the WebSocket API) the state is stored and only the push is
 // skipped.
 func (a *awsBackend) core() service.Core {
-	var n service.Notifier = discardNotifier{a.env.Log}
-	if ep := a.env.Config.WebSocketEndpoint; ep != "" {
-		cfg, _ := a.env.aws()
-		n = apigw.New(cfg, ep)
+	if a.coreOnce == nil {
+		var n service.Notifier = discardNotifier{a.env.Log}
+		if ep := a.env.Config.WebSocketEndpoint; ep != "" {
+			cfg, _ := a.env.aws()
+			n = apigw.New(cfg, ep)
+		}
+		store := a.store()
+		c := service.NewCore(store, store, n)
+		a.coreOnce = &c
 	}
-	store := a.store()
-	return service.Core{Store: store, Connections: store, Notifier: n}
+	return *a.coreOnce
 }
 
 // queues are the tier queues: the URLs the environment gives, or looked up
@@ -109,15 +117,15 @@ func (a *awsBackend) media(buildsURLs bool) (service.Media, error) {
 // an account (BACKEND=aws): the tables and queues missing on an emulator
 // are created first. Events go to WEBSOCKET_ENDPOINT's @connections. Source is the tier queues as a consumer reads them,
 // for the stack's emulated event source; Media is the bucket, or nil.
-func AWSBackend(ctx context.Context, e *Env) (service.Ports, eventsource.Source, *s3media.Store, error) {
+func AWSBackend(ctx context.Context, e *Env) (service.Ports, func(string) service.Account, eventsource.Source, *s3media.Store, error) {
 	a, err := e.newAWS()
 	if err != nil {
-		return service.Ports{}, nil, nil, err
+		return service.Ports{}, nil, nil, nil, err
 	}
 	if e.Config.Emulator {
 		res, err := awsinfra.Ensure(ctx, a.clients, e.Config.Names, e.Config.QueueSettings)
 		if err != nil {
-			return service.Ports{}, nil, nil, fmt.Errorf("create the tables and queues on the emulator: %w", err)
+			return service.Ports{}, nil, nil, nil, fmt.Errorf("create the tables and queues on the emulator: %w", err)
 		}
 		if e.Config.QueueURLs == nil {
 			e.Config.QueueURLs = res.Queues
@@ -125,16 +133,16 @@ func AWSBackend(ctx context.Context, e *Env) (service.Ports, eventsource.Source,
 	}
 	queues, err := a.queues(ctx)
 	if err != nil {
-		return service.Ports{}, nil, nil, err
+		return service.Ports{}, nil, nil, nil, err
 	}
 	store, core := a.store(), a.core()
-	p := service.Ports{Store: store, Connections: store, Controls: store, Limiter: a.limiter(), Queue: queues, DeadLetters: queues, Notifier: core.Notifier}
+	p := service.Ports{Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: core.Notifier}
 	var bucket *s3media.Store
 	if a.archives(true) {
 		bucket = s3media.New(a.clients.S3, a.bucket(), e.Config.Media.BaseURL)
 		p.Media = bucket
 	}
-	return p, queues, bucket, nil
+	return p, a.limiter, queues, bucket, nil
 }
 
 // discardNotifier stands in when no WebSocket endpoint is configured (sam

@@ -88,8 +88,13 @@ type Config struct {
 	WebSocketEndpoint string
 	SunoBaseURL       string // empty: sunoapi.org, or the local stack's fake
 	SunoKey           SecretRef
-	CallbackBaseURL   string
-	CallbackSecret    SecretRef
+	// SunoKeys name several Suno accounts (SUNO_API_KEYS, comma-separated
+	// keys; in AWS SUNO_API_KEY_SECRET_ARNS, comma-separated secrets),
+	// each with its own rate window, breaker and credits; empty: the one
+	// account of SunoKey.
+	SunoKeys        []SecretRef
+	CallbackBaseURL string
+	CallbackSecret  SecretRef
 	// Auth says how tokens are verified: JWT_ISSUER, JWT_AUDIENCE,
 	// JWKS_URL, TIER_CLAIM, DEV_JWT_SECRET (auth.Settings).
 	Auth auth.Settings
@@ -199,6 +204,13 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 		}
 	}
 	c.SunoKey = SecretRef{Name: "SUNO_API_KEY", SecretARN: getenv("SUNO_API_KEY_SECRET_ARN"), Parameter: getenv("SUNO_API_KEY_PARAMETER"), Value: getenv("SUNO_API_KEY")}
+	c.SunoKeys = nil
+	for i, v := range splitList(getenv("SUNO_API_KEYS")) {
+		c.SunoKeys = append(c.SunoKeys, SecretRef{Name: fmt.Sprintf("SUNO_API_KEYS[%d]", i+1), Value: v})
+	}
+	for i, arn := range splitList(getenv("SUNO_API_KEY_SECRET_ARNS")) {
+		c.SunoKeys = append(c.SunoKeys, SecretRef{Name: fmt.Sprintf("SUNO_API_KEY_SECRET_ARNS[%d]", i+1), SecretARN: arn})
+	}
 	r.String("CALLBACK_BASE_URL", &c.CallbackBaseURL)
 	c.CallbackBaseURL = strings.TrimRight(c.CallbackBaseURL, "/")
 	c.CallbackSecret = SecretRef{Name: "CALLBACK_SECRET", SecretARN: getenv("CALLBACK_SECRET_ARN"), Value: getenv("CALLBACK_SECRET")}
@@ -229,6 +241,15 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	}
 	c.Pipeline.Quotas = quotas
 
+	r.Duration("GENERATION_MAX_WAIT", &c.Pipeline.MaxWait)
+	r.Duration("HOLD_RECHECK", &c.Pipeline.HoldRecheck)
+	r.Int("SUNO_CREDIT_RESERVE", &c.Pipeline.CreditReserve, 0)
+	r.Duration("SUNO_CREDIT_CHECK", &c.Pipeline.CreditCheck)
+	r.Duration("SUNO_BREAKER_WINDOW", &c.Pipeline.Health.Window)
+	r.Int("SUNO_BREAKER_THRESHOLD", &c.Pipeline.Health.Threshold, 1)
+	r.Duration("SUNO_BREAKER_VERDICT", &c.Pipeline.Health.Verdict)
+	r.Duration("SUNO_PROBE_INTERVAL", &c.Pipeline.Health.ProbeFirst)
+	r.Duration("SUNO_PROBE_MAX_INTERVAL", &c.Pipeline.Health.ProbeMax)
 	r.String("ADMIN_GROUP", &c.Pipeline.AdminGroup)
 	r.Duration("PAUSE_RECHECK", &c.Pipeline.PauseRecheck)
 	r.String("METRICS_NAMESPACE", &c.MetricsNamespace)
@@ -341,4 +362,24 @@ func withQuotas(c service.Config) service.Config {
 	c.Quotas = DefaultQuotas()
 	c.MediaHosts = DefaultMediaHosts()
 	return c
+}
+
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// SunoAccountRefs are the Suno accounts' keys: SunoKeys, or the one
+// SunoKey.
+func (c Config) SunoAccountRefs() []SecretRef {
+	if len(c.SunoKeys) > 0 {
+		return c.SunoKeys
+	}
+	return []SecretRef{c.SunoKey}
 }

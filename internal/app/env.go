@@ -62,9 +62,9 @@ type Env struct {
 	aws     func() (aws.Config, error)
 	now     func() time.Time
 
-	secretsMu  sync.Mutex
-	sunoSecret *secret
-	cbSecret   *secret
+	secretsMu   sync.Mutex
+	sunoSecrets map[int]*secret
+	cbSecret    *secret
 }
 
 // NewEnv checks cfg (Config.Check) and makes the telemetry. It makes no
@@ -131,21 +131,26 @@ func (e *Env) awsConfigOrEmpty() aws.Config {
 	return c
 }
 
-// sunoKey is the Suno API key, read when first needed.
-func (e *Env) sunoKey() (func(context.Context) (string, error), error) {
-	if !e.Config.SunoKey.Set() {
+// sunoKey is Suno account i's API key, read when first needed.
+func (e *Env) sunoKey(i int) (func(context.Context) (string, error), error) {
+	ref := e.Config.SunoAccountRefs()[i]
+	if !ref.Set() {
 		return func(context.Context) (string, error) { return "", nil }, nil
 	}
 	e.secretsMu.Lock()
 	defer e.secretsMu.Unlock()
-	if e.sunoSecret == nil {
-		s, err := newSecret(e.Config.SunoKey, e.opt.Secrets, e.awsConfigOrEmpty, 1)
-		if err != nil {
+	if e.sunoSecrets == nil {
+		e.sunoSecrets = map[int]*secret{}
+	}
+	s := e.sunoSecrets[i]
+	if s == nil {
+		var err error
+		if s, err = newSecret(ref, e.opt.Secrets, e.awsConfigOrEmpty, 1); err != nil {
 			return nil, err
 		}
-		e.sunoSecret = s
+		e.sunoSecrets[i] = s
 	}
-	return e.sunoSecret.Get, nil
+	return s.Get, nil
 }
 
 // callbackKey is the key that signs and checks callback URLs; prefetch

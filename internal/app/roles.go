@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -20,7 +21,8 @@ type APIRoles struct {
 	Operators *service.Operators
 }
 
-// API assembles the HTTP API function: DynamoDB, the queues (it sends the
+// API assembles the HTTP API function: DynamoDB (generations, the Suno
+// breaker operators see), the queues (it sends the
 // first job and redrives dead letters), the WebSocket management API, and
 // the bucket of copies (a deleted song's are deleted).
 func API(ctx context.Context, e *Env) (*APIRoles, error) {
@@ -37,7 +39,9 @@ func API(ctx context.Context, e *Env) (*APIRoles, error) {
 	if err != nil {
 		return nil, err
 	}
-	return apiRoles(e, core, e.wrapQueue(queues), queues, store, m)
+	// The operators see the accounts' breakers; the API function reads
+	// no Suno key.
+	return apiRoles(e, core, e.wrapQueue(queues), queues, store, e.accountBreakers(a.limiter), m)
 }
 
 // Callback assembles Suno's callback function: DynamoDB, the queues (a
@@ -52,7 +56,7 @@ func Callback(ctx context.Context, e *Env) (*service.Callbacks, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := e.suno()
+	accounts, err := e.accounts(a.limiter)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +64,7 @@ func Callback(ctx context.Context, e *Env) (*service.Callbacks, error) {
 	if err != nil {
 		return nil, err
 	}
-	return service.NewCallbacks(service.CallbackPorts{Core: a.core(), Queue: e.wrapQueue(queues), Suno: client, Callbacks: signer}, e.pipeline(a.archives(false))), nil
+	return service.NewCallbacks(service.CallbackPorts{Core: a.core(), Queue: e.wrapQueue(queues), Accounts: accounts, Callbacks: signer}, e.pipeline(a.archives(false)))
 }
 
 // WebSocket assembles the WebSocket function: the generations (for sync)
@@ -90,7 +94,11 @@ func Worker(ctx context.Context, e *Env) (*service.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return worker(e, a.core(), e.wrapQueue(queues), a.limiter(), a.store(), m)
+	accounts, err := e.accounts(a.limiter)
+	if err != nil {
+		return nil, err
+	}
+	return worker(e, a.core(), e.wrapQueue(queues), accounts, a.store(), m)
 }
 
 // Sweeper assembles the scheduled sweeper: DynamoDB, the queues, and Suno
@@ -104,17 +112,19 @@ func Sweeper(ctx context.Context, e *Env) (*service.Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := e.suno()
+	accounts, err := e.accounts(a.limiter)
 	if err != nil {
 		return nil, err
 	}
-	return service.NewSweeper(service.SweeperPorts{Core: a.core(), Queue: e.wrapQueue(queues), Suno: client, Controls: a.store()}, e.pipeline(a.archives(false))), nil
+	return service.NewSweeper(service.SweeperPorts{Core: a.core(), Queue: e.wrapQueue(queues), Controls: a.store(), Accounts: accounts}, e.pipeline(a.archives(false)))
 }
 
 // Local assembles every role on p, as the local stack runs them in one
-// process: p's Suno, Fetcher and callback signer are the environment's.
-func Local(e *Env, p service.Ports) (*service.Roles, error) {
-	client, err := e.suno()
+// process: the Suno accounts (their clients, and their rate windows and
+// breakers from limiter), the Fetcher and the callback signer are the
+// environment's.
+func Local(e *Env, p service.Ports, limiter func(state string) service.Account) (*service.Roles, error) {
+	accounts, err := e.accounts(limiter)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +138,7 @@ func Local(e *Env, p service.Ports) (*service.Roles, error) {
 			return nil, err
 		}
 	}
-	p.Suno, p.Callbacks = client, signer
+	p.Accounts, p.Callbacks = accounts, signer
 	p.Queue = e.wrapQueue(p.Queue)
 	p.Media = e.wrapMedia(p.Media)
 	if p.Media != nil {
@@ -137,26 +147,25 @@ func Local(e *Env, p service.Ports) (*service.Roles, error) {
 	return service.Assemble(p, e.pipeline(p.Media != nil))
 }
 
-func apiRoles(e *Env, core service.Core, queue service.Queue, dead service.DeadLetters, controls service.Controls, m service.Media) (*APIRoles, error) {
+func apiRoles(e *Env, core service.Core, queue service.Queue, dead service.DeadLetters, controls service.Controls, accounts []service.AccountBreakers, m service.Media) (*APIRoles, error) {
 	pipeline := e.pipeline(m != nil)
 	songs, err := service.NewAPI(service.APIPorts{Core: core, Queue: queue, DeadLetters: dead, Media: m}, pipeline)
 	if err != nil {
 		return nil, err
 	}
-	ops := service.NewOperators(service.OperatorPorts{Core: core, Queue: queue, Controls: controls, DeadLetters: dead}, pipeline)
-	return &APIRoles{Songs: songs, Operators: ops}, nil
-}
-
-func worker(e *Env, core service.Core, queue service.Queue, limiter service.RateLimiter, controls service.PauseReader, m service.Media) (*service.Worker, error) {
-	client, err := e.suno()
+	ops, err := service.NewOperators(service.OperatorPorts{Core: core, Queue: queue, Controls: controls, DeadLetters: dead, Accounts: accounts}, pipeline)
 	if err != nil {
 		return nil, err
 	}
+	return &APIRoles{Songs: songs, Operators: ops}, nil
+}
+
+func worker(e *Env, core service.Core, queue service.Queue, accounts []service.SunoAccount, controls service.PauseReader, m service.Media) (*service.Worker, error) {
 	signer, err := e.signer(true, false)
 	if err != nil {
 		return nil, err
 	}
-	ports := service.WorkerPorts{Core: core, Queue: queue, Limiter: limiter, Suno: client, Controls: controls, Callbacks: signer}
+	ports := service.WorkerPorts{Core: core, Queue: queue, Accounts: accounts, Controls: controls, Callbacks: signer}
 	if m != nil {
 		ports.Media = m
 		ports.Fetcher = e.fetcher()
@@ -176,22 +185,55 @@ func (e *Env) pipeline(archive bool) service.Config {
 	return p
 }
 
-// suno is the Suno client of the roles that talk to Suno.
-func (e *Env) suno() (service.Suno, error) {
+// accountBreakers are the Suno accounts' breakers, by name, without
+// their clients.
+func (e *Env) accountBreakers(limiter func(state string) service.Account) []service.AccountBreakers {
+	refs := e.Config.SunoAccountRefs()
+	out := make([]service.AccountBreakers, len(refs))
+	for i := range refs {
+		name, state := accountNames(i, len(refs))
+		out[i] = service.AccountBreakers{Name: name, Breakers: limiter(state)}
+	}
+	return out
+}
+
+// accountNames are account i's name (of n) and its state's name.
+func accountNames(i, n int) (name, state string) {
+	name, state = service.DefaultAccount, "suno"
+	if n > 1 {
+		name = fmt.Sprintf("account-%d", i+1)
+		if i > 0 {
+			state = fmt.Sprintf("suno-%d", i+1)
+		}
+	}
+	return name, state
+}
+
+// accounts are the Suno accounts of the configuration, each with its
+// client and, from limiter, its rate window and breaker (limiter is given
+// the account's state name: "suno" for the first account, as with one
+// key, then "suno-2", "suno-3", ...).
+func (e *Env) accounts(limiter func(state string) service.Account) ([]service.SunoAccount, error) {
 	base := e.Config.SunoBaseURL
+	refs := e.Config.SunoAccountRefs()
 	if base == "" {
 		base = suno.DefaultBaseURL
-		if !e.Config.SunoKey.Set() {
+		if !refs[0].Set() {
 			e.Log.Warn("no Suno API key configured; sunoapi.org will refuse the calls", "set", "SUNO_API_KEY_SECRET_ARN, SUNO_API_KEY_PARAMETER or SUNO_API_KEY")
 		}
 	}
-	key, err := e.sunoKey()
-	if err != nil {
-		return nil, err
+	out := make([]service.SunoAccount, len(refs))
+	for i := range refs {
+		key, err := e.sunoKey(i)
+		if err != nil {
+			return nil, err
+		}
+		var client service.Suno = suno.NewClientWithKey(base, key, nil)
+		if e.opt.WrapSuno != nil {
+			client = e.opt.WrapSuno(client)
+		}
+		name, state := accountNames(i, len(refs))
+		out[i] = service.SunoAccount{Name: name, Account: limiter(state), Suno: client}
 	}
-	var client service.Suno = suno.NewClientWithKey(base, key, nil)
-	if e.opt.WrapSuno != nil {
-		client = e.opt.WrapSuno(client)
-	}
-	return client, nil
+	return out, nil
 }

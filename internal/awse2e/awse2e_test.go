@@ -72,7 +72,7 @@ func newEnv(t testing.TB, callbacks bool, pollScript ...generation.TaskStage) *e
 	e.svc = service.MustAssemble(service.Ports{
 		Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues,
 		Notifier: apigw.New(cfg, api.Endpoint()),
-		Limiter:  dynamo.NewLimiter(c.DynamoDB, res.Names.Generations, "suno", ratelimit.Policy{Rate: 10}, nil),
+		Account:  dynamo.NewLimiter(c.DynamoDB, res.Names.Generations, "suno", ratelimit.Policy{Rate: 10}, nil),
 		Suno:     e.suno, Callbacks: signer,
 	}, sc)
 	ctx := context.Background()

@@ -15,9 +15,11 @@ import (
 // as its emulated event source reads them, and where the copies are
 // served from (nil when none are kept).
 type backend struct {
-	ports  service.Ports
-	source eventsource.Source
-	media  http.Handler
+	ports service.Ports
+	// limiter makes each Suno account's rate window and breaker.
+	limiter func(state string) service.Account
+	source  eventsource.Source
+	media   http.Handler
 }
 
 // backend makes the adapters of the configured backend: everything in
@@ -27,11 +29,11 @@ type backend struct {
 func (s *Stack) backend(ctx context.Context, env *app.Env, hub *memory.Hub) (backend, error) {
 	cfg := env.Config
 	if cfg.Backend == app.AWS {
-		ports, source, bucket, err := app.AWSBackend(ctx, env)
+		ports, limiter, source, bucket, err := app.AWSBackend(ctx, env)
 		if err != nil {
 			return backend{}, err
 		}
-		b := backend{ports: ports, source: source}
+		b := backend{ports: ports, limiter: limiter, source: source}
 		if bucket != nil {
 			b.media = bucket
 		}
@@ -44,9 +46,10 @@ func (s *Stack) backend(ctx context.Context, env *app.Env, hub *memory.Hub) (bac
 	b := backend{
 		ports: service.Ports{
 			Store: s.Store, Connections: s.Store, Controls: s.Store, Notifier: hub,
-			Queue: s.MemoryQueues, DeadLetters: s.MemoryQueues, Limiter: memory.NewLimiter(cfg.RateLimit, env.Now),
+			Queue: s.MemoryQueues, DeadLetters: s.MemoryQueues,
 		},
-		source: s.MemoryQueues,
+		limiter: func(string) service.Account { return memory.NewLimiter(cfg.RateLimit, env.Now) },
+		source:  s.MemoryQueues,
 	}
 	if cfg.Media.BaseURL != "" {
 		dir, err := media.OpenDir(cfg.Media.Dir, cfg.Media.BaseURL)

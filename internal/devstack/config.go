@@ -7,7 +7,9 @@
 package devstack
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/app"
@@ -45,6 +47,9 @@ type Config struct {
 	SweepInterval, SweeperTimeout time.Duration
 	// Fake Suno timings, when it runs in-process (FAKE_SUNO_*_DELAY).
 	FakeTextDelay, FakeFirstDelay, FakeCompleteDelay time.Duration
+	// FakeCredits is the in-process fake's credit balance, one spent per
+	// accepted submission (FAKE_SUNO_CREDITS; negative: unlimited).
+	FakeCredits int
 }
 
 // DefaultConfig is the embedded default of make dev.
@@ -57,6 +62,7 @@ func DefaultConfig() Config {
 		FakeTextDelay:     2 * time.Second,
 		FakeFirstDelay:    5 * time.Second,
 		FakeCompleteDelay: 10 * time.Second,
+		FakeCredits:       -1,
 	}
 }
 
@@ -82,6 +88,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	r.Duration("FAKE_SUNO_TEXT_DELAY", &c.FakeTextDelay)
 	r.Duration("FAKE_SUNO_FIRST_DELAY", &c.FakeFirstDelay)
 	r.Duration("FAKE_SUNO_COMPLETE_DELAY", &c.FakeCompleteDelay)
+	if v := getenv("FAKE_SUNO_CREDITS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			r.Fail(fmt.Errorf("FAKE_SUNO_CREDITS=%q: want a whole number of credits (negative: unlimited)", v))
+		}
+		c.FakeCredits = n
+	}
 	return c, r.Err()
 }
 

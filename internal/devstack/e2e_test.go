@@ -32,11 +32,14 @@ func fastConfig() devstack.Config {
 	c.Pipeline.Deadline = 10 * time.Second
 	// Longer than any step under a loaded CI machine, so a slow step is not
 	// mistaken for a dead worker and redelivered.
-	c.QueueSettings.VisibilityTimeout = 5 * time.Second
-	c.Pipeline.ClaimLease = 5 * time.Second
+	// Worker timeout < claim lease < visibility timeout, as Config.Check
+	// requires.
+	c.QueueSettings.VisibilityTimeout = 7 * time.Second
+	c.Pipeline.ClaimLease = 6 * time.Second
 	c.WorkerTimeout = 5 * time.Second
 	c.RateLimit.Rate = 1000
 	c.Pipeline.Quotas = nil // the quota scenarios set their own
+	c.Pipeline.Health.Verdict = 100 * time.Millisecond
 	c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 20*time.Millisecond, 60*time.Millisecond, 120*time.Millisecond
 	return c
 }

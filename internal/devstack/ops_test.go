@@ -363,6 +363,7 @@ func scenarioDeadLettersAreListedAndRedriven(t *testing.T, b backend) {
 	s := startStack(t, b, func(c *devstack.Config) {
 		c.QueueSettings.MaxReceiveCount = 2
 		c.QueueSettings.VisibilityTimeout = time.Second
+		c.Pipeline.ClaimLease, c.WorkerTimeout = 900*time.Millisecond, 800*time.Millisecond // below it (Config.Check)
 	}, devstack.Options{})
 	ops := admin(t, s)
 	// A job no worker can run fails on every delivery and is set aside.

@@ -28,6 +28,7 @@ func scenarioSweeperRecoversAClaimLeftByADeadWorker(t *testing.T, b backend) {
 	s := startStack(t, b, func(c *devstack.Config) {
 		c.SweepInterval = 200 * time.Millisecond
 		c.Pipeline.ClaimLease = 300 * time.Millisecond
+		c.WorkerTimeout = 250 * time.Millisecond // below the lease (Config.Check)
 	}, devstack.Options{})
 	ctx := context.Background()
 	now := time.Now().UTC()

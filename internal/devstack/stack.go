@@ -119,7 +119,13 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	if cfg.SunoBaseURL == "" {
 		fc := sunofake.DefaultConfig()
 		fc.APIKey = cfg.SunoKey.Value
+		for _, k := range cfg.SunoKeys {
+			fc.APIKeys = append(fc.APIKeys, k.Value) // each its own account
+		}
 		fc.TextDelay, fc.FirstDelay, fc.CompleteDelay = cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay
+		if cfg.FakeCredits >= 0 {
+			fc.Credits, fc.LimitCredits = cfg.FakeCredits, true
+		}
 		fc.Logger = log.With("component", "fake-suno")
 		if opt.FakeSuno != nil {
 			opt.FakeSuno(&fc)
@@ -167,7 +173,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	if err != nil {
 		return fail(err)
 	}
-	roles, err := app.Local(env, b.ports)
+	roles, err := app.Local(env, b.ports, b.limiter)
 	if err != nil {
 		return fail(err)
 	}

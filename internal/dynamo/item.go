@@ -45,8 +45,12 @@ type item struct {
 	Message      string      `dynamodbav:"message,omitempty"`
 	Request      requestItem `dynamodbav:"request"`
 	TaskID       string      `dynamodbav:"taskId,omitempty"`
+	Account      string      `dynamodbav:"account,omitempty"`
 	Tracks       []trackItem `dynamodbav:"tracks,omitempty"`
 	Error        string      `dynamodbav:"error,omitempty"`
+	ErrorCode    string      `dynamodbav:"errorCode,omitempty"`
+	WaitReason   string      `dynamodbav:"waitReason,omitempty"`
+	HeldSince    string      `dynamodbav:"heldSince,omitempty"`
 	Attempts     int         `dynamodbav:"attempts"`
 	CreatedAt    string      `dynamodbav:"createdAt"`
 	UpdatedAt    string      `dynamodbav:"updatedAt"`
@@ -102,6 +106,7 @@ func toItem(g generation.Generation) item {
 	it := item{
 		GenerationID: g.ID, UserID: g.UserID, Tier: string(g.Tier), Status: string(g.Status),
 		Progress: g.Progress, Message: g.Message, TaskID: g.TaskID, Error: g.Error, Attempts: g.Attempts, HoldsQuota: g.HoldsQuota, Archived: g.Archived,
+		ErrorCode: g.ErrorCode, WaitReason: g.WaitReason, Account: g.Account,
 		Request: requestItem{
 			Prompt: g.Request.Prompt, Style: g.Request.Style, Title: g.Request.Title,
 			Instrumental: g.Request.Instrumental, Model: g.Request.Model, CustomMode: g.Request.CustomMode,
@@ -123,6 +128,9 @@ func toItem(g generation.Generation) item {
 		it.WaitTier, it.WaitUntil = string(g.Tier), formatTime(g.WaitUntil)
 	}
 	it.TierState = tierState(g.Tier, g.Status)
+	if !g.HeldSince.IsZero() {
+		it.HeldSince = formatTime(g.HeldSince)
+	}
 	return it
 }
 
@@ -138,6 +146,7 @@ func (it item) generation() (generation.Generation, error) {
 	g := generation.Generation{
 		ID: it.GenerationID, UserID: it.UserID, Tier: generation.Tier(it.Tier), Status: generation.Status(it.Status),
 		Progress: it.Progress, Message: it.Message, TaskID: it.TaskID, Error: it.Error, Attempts: it.Attempts, HoldsQuota: it.HoldsQuota, Archived: it.Archived,
+		ErrorCode: it.ErrorCode, WaitReason: it.WaitReason, Account: it.Account,
 		Request: generation.Request{
 			Prompt: it.Request.Prompt, Style: it.Request.Style, Title: it.Request.Title,
 			Instrumental: it.Request.Instrumental, Model: it.Request.Model, CustomMode: it.Request.CustomMode,
@@ -152,7 +161,7 @@ func (it item) generation() (generation.Generation, error) {
 		dst *time.Time
 		src string
 	}{{&g.CreatedAt, it.CreatedAt}, {&g.UpdatedAt, it.UpdatedAt}, {&g.LeaseUntil, it.LeaseUntil}, {&g.Deadline, it.Deadline},
-		{&g.SubmittedAt, it.SubmittedAt}, {&g.WaitUntil, it.WaitUntil}} {
+		{&g.SubmittedAt, it.SubmittedAt}, {&g.WaitUntil, it.WaitUntil}, {&g.HeldSince, it.HeldSince}} {
 		t, err := parseTime(f.src)
 		if err != nil {
 			return generation.Generation{}, fmt.Errorf("generation %s: bad time %q: %w", it.GenerationID, f.src, err)

@@ -138,9 +138,13 @@ const (
 	CodeSunoKeyRefused = "suno_key_refused"
 	// CodeRateLimited: Suno asked to slow down (405/430, a gateway's 429).
 	CodeRateLimited = "rate_limited"
-	// CodeHeldTooLong: the song was held (Suno unavailable) for longer than
-	// GENERATION_MAX_WAIT (set by the service).
-	CodeHeldTooLong = "held_too_long"
+	// CodeMaxWaitExceeded: the song was held (Suno unavailable, out of
+	// credits, its tier paused) for longer than GENERATION_MAX_WAIT (set by
+	// the service).
+	CodeMaxWaitExceeded = "max_wait_exceeded"
+	// CodeAttemptsExhausted: every attempt failed with a transient error
+	// (set by the service; the message says the last one).
+	CodeAttemptsExhausted = "attempts_exhausted"
 	// CodeWorkerStopped: the worker stopped before submitting the song to
 	// Suno (set by the service).
 	CodeWorkerStopped = "worker_stopped"
@@ -156,7 +160,7 @@ const (
 var ErrorCodes = []string{
 	CodeContentRefused, CodePromptTooLong, CodeAudioFailed, CodeSunoTimeout,
 	CodeSunoError, CodeSunoUnavailable, CodeSunoCredits, CodeSunoKeyRefused,
-	CodeRateLimited, CodeHeldTooLong, CodeWorkerStopped, CodeInvalidTracks,
+	CodeRateLimited, CodeMaxWaitExceeded, CodeAttemptsExhausted, CodeWorkerStopped, CodeInvalidTracks,
 	CodeUnknownTask,
 }
 
@@ -164,19 +168,20 @@ var ErrorCodes = []string{
 // better one. Messages are sentences for a person: no URL, host, address or
 // Go error chain.
 var codeMessages = map[string]string{
-	CodeContentRefused:  "Suno refused the prompt: it may contain sensitive words or copyrighted lyrics",
-	CodePromptTooLong:   "The prompt, style or title is too long for Suno",
-	CodeAudioFailed:     "Suno could not generate the audio",
-	CodeSunoTimeout:     "Suno did not finish the song in time",
-	CodeSunoError:       "Suno could not make the song this time",
-	CodeSunoUnavailable: "Suno is unavailable right now",
-	CodeSunoCredits:     "The Suno account has run out of credits",
-	CodeSunoKeyRefused:  "Suno refused the service's API key",
-	CodeRateLimited:     "Suno is receiving too many requests right now",
-	CodeHeldTooLong:     "Suno stayed unavailable for too long to make the song",
-	CodeWorkerStopped:   "The worker stopped before submitting the song to Suno",
-	CodeInvalidTracks:   "Suno returned track data the service cannot accept",
-	CodeUnknownTask:     "Suno does not know the song's task any more",
+	CodeContentRefused:    "Suno refused the prompt: it may contain sensitive words or copyrighted lyrics",
+	CodePromptTooLong:     "The prompt, style or title is too long for Suno",
+	CodeAudioFailed:       "Suno could not generate the audio",
+	CodeSunoTimeout:       "Suno did not finish the song in time",
+	CodeSunoError:         "Suno could not make the song this time",
+	CodeSunoUnavailable:   "Suno is unavailable right now",
+	CodeSunoCredits:       "The Suno account has run out of credits",
+	CodeSunoKeyRefused:    "Suno refused the service's API key",
+	CodeRateLimited:       "Suno is receiving too many requests right now",
+	CodeMaxWaitExceeded:   "The song was held longer than the service waits; Suno stayed unavailable",
+	CodeAttemptsExhausted: "Suno could not make the song after every try",
+	CodeWorkerStopped:     "The worker stopped before submitting the song to Suno",
+	CodeInvalidTracks:     "Suno returned track data the service cannot accept",
+	CodeUnknownTask:       "Suno does not know the song's task any more",
 }
 
 // MessageFor returns the plain message of code, or the one of

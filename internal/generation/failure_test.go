@@ -96,7 +96,7 @@ func TestCodeAndMessageOf(t *testing.T) {
 		{"unknown task", fmt.Errorf("suno: record-info t: %w (code 400)", ErrUnknownTask), CodeUnknownTask, ErrUnknownTask.Reason},
 		{"failure with a code", &Failure{Kind: Transient, Code: CodeSunoTimeout, Reason: "Suno did not finish the song in time", Detail: "task t1"},
 			CodeSunoTimeout, "Suno did not finish the song in time"},
-		{"failure with a code, no reason", &Failure{Kind: Transient, Code: CodeHeldTooLong}, CodeHeldTooLong, ""},
+		{"failure with a code, no reason", &Failure{Kind: Transient, Code: CodeMaxWaitExceeded}, CodeMaxWaitExceeded, ""},
 		{"failure without a code: its reason is not shown", &Failure{Kind: Transient, Reason: "bad track: parse http://x:1"}, CodeSunoError, ""},
 		{"failure with an unknown code", &Failure{Kind: Permanent, Code: "nope", Reason: "http://x"}, CodeSunoError, ""},
 		{"unavailable failure", &Failure{Kind: Unavailable, Outage: OutageCredits}, CodeSunoCredits, ""},
@@ -161,8 +161,8 @@ func TestErrorCodesClosedList(t *testing.T) {
 	if len(seen) != len(codeMessages) {
 		t.Errorf("ErrorCodes has %d codes, messages %d", len(seen), len(codeMessages))
 	}
-	if len(ErrorCodes) != 13 {
-		t.Errorf("ErrorCodes has %d codes, want the 13 documented", len(ErrorCodes))
+	if len(ErrorCodes) != 14 {
+		t.Errorf("ErrorCodes has %d codes, want the 14 documented", len(ErrorCodes))
 	}
 	for _, o := range Outages {
 		if !seen[OutageCode(o)] {

@@ -32,16 +32,22 @@ const (
 // Its methods are the only way its status changes, so the lifecycle rules
 // live here and nowhere else.
 type Generation struct {
-	ID        string
-	UserID    string
-	Tier      Tier
-	Status    Status
-	Progress  int
-	Message   string
-	Request   Request
-	TaskID    string
-	Tracks    []Track
-	Error     string
+	ID       string
+	UserID   string
+	Tier     Tier
+	Status   Status
+	Progress int
+	Message  string
+	Request  Request
+	TaskID   string
+	// Account is the Suno account that submitted TaskID: every later call
+	// about the task goes to it.
+	Account string
+	Tracks  []Track
+	Error   string
+	// ErrorCode is why a failed generation failed, from the closed list
+	// of ErrorCodes; Error says it in plain words.
+	ErrorCode string
 	Attempts  int
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -60,6 +66,12 @@ type Generation struct {
 	// backoff, a rate limit) becomes ready again; zero when it is ready.
 	// Queue statistics count it as delayed until then.
 	WaitUntil time.Time
+	// WaitReason says why a pending generation is held (ReasonFor... in
+	// package health: Suno unavailable, out of credits, its tier paused),
+	// and HeldSince since when, for the bound GENERATION_MAX_WAIT puts on
+	// a hold. Both clear when it is submitted.
+	WaitReason string
+	HeldSince  time.Time
 	// Version increases with every stored change; stores write only if the
 	// version they read is still current (optimistic concurrency).
 	Version int64
@@ -150,6 +162,42 @@ func (g *Generation) Claim(attempt int, now time.Time, lease time.Duration) erro
 	g.Deadline = g.LeaseUntil
 	g.WaitUntil = time.Time{}
 	g.SubmittedAt = time.Time{}
+	g.WaitReason, g.HeldSince = "", time.Time{}
+	return nil
+}
+
+// Hold keeps the generation pending without spending an attempt while
+// something outside it stops it (Suno's health or credits, a paused
+// tier); until is when it looks again. An attempt claimed but not yet at
+// Suno goes back to pending, as a rate-limit wait does. HeldSince keeps
+// the start of an unbroken hold.
+func (g *Generation) Hold(reason, message string, now, until time.Time) error {
+	switch {
+	case g.Status == Processing && g.TaskID == "":
+		g.Status = Pending
+		g.Attempts--
+		g.Progress = 0
+		g.LeaseUntil = time.Time{}
+	case g.Status != Pending:
+		return g.noChangeOr(Pending)
+	}
+	if g.HeldSince.IsZero() {
+		g.HeldSince = now
+	}
+	g.WaitReason, g.Message, g.WaitUntil, g.UpdatedAt = reason, message, until, now
+	return nil
+}
+
+// Spend counts a pending generation's last attempt as failed with reason,
+// once it is known to have been the song's (a suspect failure while Suno
+// was fine for everyone else).
+func (g *Generation) Spend(reason string, now time.Time) error {
+	if g.Status != Pending {
+		return g.noChangeOr(Pending)
+	}
+	g.Attempts++
+	g.Error = reason
+	g.UpdatedAt = now
 	return nil
 }
 
@@ -239,13 +287,20 @@ func (g *Generation) Saved(tracks []Track, now time.Time) error {
 
 // Fail ends the generation with reason.
 func (g *Generation) Fail(reason string, now time.Time) error {
+	return g.FailWith("", reason, now)
+}
+
+// FailWith ends the generation with code (one of ErrorCodes) and a plain
+// message.
+func (g *Generation) FailWith(code, message string, now time.Time) error {
 	if g.Status == Failed {
 		return ErrNoChange
 	}
 	if err := g.move(Failed, now); err != nil {
 		return err
 	}
-	g.Error = reason
+	g.Error, g.ErrorCode = message, code
+	g.WaitReason, g.HeldSince = "", time.Time{}
 	g.Message = "Generation failed"
 	g.LeaseUntil = time.Time{}
 	g.WaitUntil = time.Time{}
@@ -300,7 +355,8 @@ func (g *Generation) Revive(now time.Time) error {
 	g.Progress = 0
 	g.TaskID = ""
 	g.Tracks = nil
-	g.Error = ""
+	g.Error, g.ErrorCode = "", ""
+	g.WaitReason, g.HeldSince = "", time.Time{}
 	g.Message = "Queued again by an operator"
 	g.LeaseUntil = time.Time{}
 	g.WaitUntil = time.Time{}
@@ -322,6 +378,7 @@ func (g *Generation) Cancel(now time.Time) error {
 	g.Message = "Cancelled"
 	g.LeaseUntil = time.Time{}
 	g.WaitUntil = time.Time{}
+	g.WaitReason, g.HeldSince = "", time.Time{}
 	return nil
 }
 

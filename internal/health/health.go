@@ -39,12 +39,16 @@ type Policy struct {
 	// ProbeLease is how long a probe's claim holds: a worker that dies
 	// while probing leaves the probe to the next after it.
 	ProbeLease time.Duration
+	// Verdict is the least a suspect failure waits before it is judged:
+	// long enough for the other workers' answers to open the breaker if
+	// Suno as a whole is failing.
+	Verdict time.Duration
 }
 
 // DefaultPolicy opens on 3 suspect failures in 10 s, and probes after 2 s,
 // then 4, 8, ... up to a minute.
 func DefaultPolicy() Policy {
-	return Policy{Window: 10 * time.Second, Threshold: 3, ProbeFirst: 2 * time.Second, ProbeMax: time.Minute, ProbeLease: 30 * time.Second}
+	return Policy{Window: 10 * time.Second, Threshold: 3, ProbeFirst: 2 * time.Second, ProbeMax: time.Minute, ProbeLease: 30 * time.Second, Verdict: 2 * time.Second}
 }
 
 // WithDefaults fills the zero fields.
@@ -65,6 +69,9 @@ func (p Policy) WithDefaults() Policy {
 	if p.ProbeLease <= 0 {
 		p.ProbeLease = d.ProbeLease
 	}
+	if p.Verdict <= 0 {
+		p.Verdict = d.Verdict
+	}
 	return p
 }
 
@@ -79,7 +86,7 @@ type Breaker struct {
 	Outage    generation.Outage `json:"outage,omitempty"`
 	LastError string            `json:"lastError,omitempty"`
 	// Failures are the recent suspect failures, while closed.
-	Failures []time.Time `json:"failures,omitempty"`
+	Failures []Strike `json:"failures,omitempty"`
 	// Probes counts failed probes since it opened; NextProbe is when the
 	// next is due, ProbeUntil when a running probe's claim ends.
 	Probes     int       `json:"probes,omitempty"`
@@ -90,6 +97,13 @@ type Breaker struct {
 	Credits      int       `json:"credits"`
 	CreditsKnown bool      `json:"creditsKnown,omitempty"`
 	CreditsAt    time.Time `json:"creditsAt,omitzero"`
+}
+
+// Strike is one suspect failure: when, and of which song, since one
+// song failing again and again says nothing about Suno as a whole.
+type Strike struct {
+	At   time.Time `json:"at"`
+	Song string    `json:"song,omitempty"`
 }
 
 // Current is b's state, Closed for the zero value.
@@ -115,10 +129,12 @@ func (b Breaker) ProbeDue(now time.Time) bool {
 	return false
 }
 
-// Failed records a failure of Suno-wide trouble (certain) or a suspect
-// one. It opens a closed breaker when the failure is certain or the window
-// holds Threshold suspect ones, and reports whether it is open now.
-func (b *Breaker) Failed(now time.Time, o generation.Outage, message string, p Policy) bool {
+// Failed records song's failure of Suno-wide trouble (certain) or a
+// suspect one. It opens a closed breaker when the failure is certain or
+// the window holds suspect failures of Threshold different songs with no
+// accepted submission between them (Succeeded), and reports whether it is
+// open now.
+func (b *Breaker) Failed(now time.Time, song string, o generation.Outage, message string, p Policy) bool {
 	p = p.WithDefaults()
 	b.LastError = message
 	if b.Current() != Closed {
@@ -128,14 +144,31 @@ func (b *Breaker) Failed(now time.Time, o generation.Outage, message string, p P
 		return true
 	}
 	if !o.Certain() {
-		b.Failures = append(recent(b.Failures, now, p.Window), now)
-		if len(b.Failures) < p.Threshold {
+		b.Failures = append(recent(b.Failures, now, p.Window), Strike{At: now, Song: song})
+		if songs(b.Failures) < p.Threshold {
 			return false
 		}
 	}
 	b.State, b.Since, b.Outage = Open, now, o
 	b.Failures, b.Probes = nil, 0
 	b.NextProbe = now.Add(p.ProbeFirst)
+	return true
+}
+
+// Succeeded records a submission that Suno accepted at: the suspect
+// failures before it were the songs' own, not the start of an outage.
+// It reports whether anything changed (the caller writes only then).
+func (b *Breaker) Succeeded(at time.Time) bool {
+	kept := b.Failures[:0:0]
+	for _, s := range b.Failures {
+		if s.At.After(at) {
+			kept = append(kept, s)
+		}
+	}
+	if len(kept) == len(b.Failures) {
+		return false
+	}
+	b.Failures = kept
 	return true
 }
 
@@ -166,7 +199,7 @@ func (b *Breaker) ProbeFailed(now time.Time, o generation.Outage, message string
 	p = p.WithDefaults()
 	b.Probes++
 	wait := p.ProbeFirst
-	for i := 1; i < b.Probes && wait < p.ProbeMax; i++ {
+	for i := 0; i < b.Probes && wait < p.ProbeMax; i++ {
 		wait *= 2
 	}
 	b.State, b.Since = Open, now
@@ -197,15 +230,24 @@ func (b *Breaker) SetCredits(n int, now time.Time) {
 // KnownCredits are the credits last read, and whether any were.
 func (b Breaker) KnownCredits() (int, bool) { return b.Credits, b.CreditsKnown }
 
-// recent is the times within window before now.
-func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
-	out := ts[:0:0]
-	for _, t := range ts {
-		if now.Sub(t) < window {
-			out = append(out, t)
+// recent is the strikes within window before now.
+func recent(ss []Strike, now time.Time, window time.Duration) []Strike {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if now.Sub(s.At) < window {
+			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// songs counts the different songs among ss.
+func songs(ss []Strike) int {
+	seen := make(map[string]bool, len(ss))
+	for _, s := range ss {
+		seen[s.Song] = true
+	}
+	return len(seen)
 }
 
 // WaitReason is why a song waits while b is open: "suno_credits" for an

@@ -19,6 +19,8 @@ type Admin interface {
 	SetPaused(ctx context.Context, c identity.Caller, tier generation.Tier, paused bool) error
 	ListDeadLetters(ctx context.Context, c identity.Caller, tiers []generation.Tier, max int) ([]service.DeadLetterView, error)
 	Redrive(ctx context.Context, c identity.Caller, tiers []generation.Tier) (map[generation.Tier]int, error)
+	SunoAccounts(ctx context.Context, c identity.Caller) ([]service.AccountHealth, error)
+	ProbeSuno(ctx context.Context, c identity.Caller, account string) (service.AccountHealth, error)
 }
 
 func (a *api) adminRoutes(mux *http.ServeMux) {
@@ -29,6 +31,31 @@ func (a *api) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/admin/queues/{tier}/resume", a.authed(a.adminPause(false)))
 	mux.HandleFunc("GET /api/admin/deadletters", a.authed(a.adminDeadLetters))
 	mux.HandleFunc("POST /api/admin/deadletters/redrive", a.authed(a.adminRedrive))
+	mux.HandleFunc("GET /api/admin/suno", a.authed(a.adminSuno))
+	mux.HandleFunc("POST /api/admin/suno/{account}/probe", a.authed(a.adminProbe))
+}
+
+// SunoResponse is each Suno account's health.
+type SunoResponse struct {
+	Accounts []service.AccountHealth `json:"accounts"`
+}
+
+func (a *api) adminSuno(w http.ResponseWriter, r *http.Request, c identity.Caller) {
+	accounts, err := a.ops.SunoAccounts(r.Context(), c)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, SunoResponse{Accounts: accounts})
+}
+
+func (a *api) adminProbe(w http.ResponseWriter, r *http.Request, c identity.Caller) {
+	account, err := a.ops.ProbeSuno(r.Context(), c, r.PathValue("account"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, account)
 }
 
 // AdminItem is a generation as an operator sees it: with its owner.

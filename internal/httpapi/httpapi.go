@@ -273,7 +273,13 @@ type StatusResponse struct {
 	// which outlive Suno's.
 	Archived bool   `json:"archived"`
 	Error    string `json:"error"`
-	Attempts int    `json:"attempts"`
+	// ErrorCode is why a failed generation failed (openapi.yaml lists
+	// the codes); Error says it in plain words.
+	ErrorCode string `json:"errorCode,omitempty"`
+	// WaitReason is why a pending generation is held (suno_unavailable,
+	// suno_credits, tier_paused); Message says it in plain words.
+	WaitReason string `json:"waitReason,omitempty"`
+	Attempts   int    `json:"attempts"`
 	// Version grows with every saved change; WebSocket events carry it too,
 	// so a client keeps whichever state is newer.
 	Version   int64     `json:"version"`
@@ -291,7 +297,7 @@ func View(g generation.Generation) StatusResponse {
 		GenerationID: g.ID, Status: g.Status, Progress: g.Progress, Message: g.Message, Tier: g.Tier,
 		Prompt: g.Request.Prompt, Title: g.Request.Title, Style: g.Request.Style, Model: g.Request.Model,
 		Instrumental: g.Request.Instrumental, Tracks: tracks, AudioURL: g.AudioURL(), Archived: g.Archived, Error: g.Error,
-		Attempts: g.Attempts, Version: g.Version, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt,
+		ErrorCode: g.ErrorCode, WaitReason: g.WaitReason, Attempts: g.Attempts, Version: g.Version, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt,
 	}
 }
 

@@ -33,7 +33,7 @@ func newFixture(t testing.TB) fixture {
 	queues := memory.NewQueues(memory.QueueConfig{})
 	roles := service.MustAssemble(service.Ports{
 		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(), Controls: store, DeadLetters: queues,
-		Limiter:   memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
+		Account:   memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
 		Callbacks: service.CallbackSigner{Key: service.StaticKey([]byte("0123456789abcdef"))},
 	}, service.Config{})
 	tokens := auth.HS256{Secret: []byte(secret)}

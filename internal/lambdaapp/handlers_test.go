@@ -51,8 +51,8 @@ func newMemoryApp(t *testing.T, mutate func(*app.Config), opt app.Options) memor
 	queues := memory.NewQueues(memory.QueueConfig{Now: e.Now})
 	roles, err := app.Local(e, service.Ports{
 		Store: store, Connections: store, Controls: store, Notifier: memory.NewHub(),
-		Queue: queues, DeadLetters: queues, Limiter: memory.NewLimiter(cfg.RateLimit, e.Now),
-	})
+		Queue: queues, DeadLetters: queues,
+	}, func(string) service.Account { return memory.NewLimiter(cfg.RateLimit, e.Now) })
 	if err != nil {
 		t.Fatal(err)
 	}

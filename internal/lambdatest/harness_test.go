@@ -228,7 +228,14 @@ var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 // reports it: from the start of the function's process until it asked for
 // its first event (Lambda's "Init Duration").
 func (f *Function) InitDuration() (time.Duration, bool) {
-	m := initReport.FindAllStringSubmatch(f.logs.String(), -1)
+	// The emulator writes the report after it answers the invocation; on
+	// a loaded machine the line reaches the buffer a little later.
+	var m [][]string
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m = initReport.FindAllStringSubmatch(f.logs.String(), -1); len(m) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(m) == 0 {
 		return 0, false
 	}

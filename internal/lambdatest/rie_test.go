@@ -469,7 +469,7 @@ func TestUnderRIE(t *testing.T) {
 		past := time.Now().Add(-3 * time.Hour)
 		svc := service.MustAssemble(service.Ports{
 			Store: f.store, Connections: f.store, Controls: f.store, Queue: sqsqueue.New(f.clients.SQS, f.res.Queues), DeadLetters: sqsqueue.New(f.clients.SQS, f.res.Queues),
-			Notifier: memory.NewHub(), Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
+			Notifier: memory.NewHub(), Account: memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
 		}, service.Config{Now: func() time.Time { return past }})
 		stuck, err := svc.API.Create(ctx, identity.Caller{UserID: "u-stuck", Tier: generation.Free}, generation.Request{Prompt: "stuck"}, "")
 		if err != nil {

@@ -1,7 +1,7 @@
 package memory
 
 import (
-	"cmp"
+	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,25 +26,151 @@ type QueueConfig struct {
 // Message is a received message.
 type Message = batch.Record
 
+// entry is a message of a tier queue.
 type entry struct {
 	Message
-	group     string // the job's owner, as an SQS fair queue's message group
+	group     *group
 	seq       uint64
 	visibleAt time.Time
-	delayed   bool // not yet received since its delay was set
-	inFlight  bool
+	inFlight  bool  // received and within its visibility timeout, in hidden
+	where     place // the structure that holds it
+	index     int   // its index in that structure's heap
 }
 
+// place is where an entry is.
+type place uint8
+
+const (
+	gone    place = iota // deleted
+	visible              // in its group's visible heap
+	hidden               // in its tier's hidden heap
+	dead                 // in its tier's dead-letter queue
+)
+
+// group is one message group of a tier queue.
+type group struct {
+	id       string
+	visible  entryHeap // the visible messages, oldest first
+	inFlight int       // messages received and within their visibility timeout
+	// delivered is when the group was last delivered from.
+	delivered time.Time
+	// taken counts the messages of the receive under way: they join
+	// inFlight when it ends, as the order of one receive is that of its
+	// start.
+	taken int
+	index int // in the tier's ready heap, -1 when not there
+}
+
+// tierQueue is one tier's queue and its dead-letter queue, in the
+// structure an SQS fair queue implies, so that every operation costs
+// O(log n) whatever the backlog:
+//
+//   - each message group (the job's owner) keeps its visible messages in a
+//     heap by the time they became visible, then send order;
+//   - the groups that have visible messages are in a heap by (messages in
+//     flight, last delivered, their first message), which is the order a
+//     receive serves them in;
+//   - the invisible messages (delayed, or received and within their
+//     visibility timeout) are in one heap by the time they become visible,
+//     popped into their group at each receive and depth once that time has
+//     come;
+//   - the receipt handles index the messages they delete, and the counts
+//     Depth reports are kept as messages move.
 type tierQueue struct {
-	// delivered is when each message group was last delivered from.
-	delivered map[string]time.Time
-	messages  []*entry
-	dead      []*entry
+	groups   map[string]*group
+	ready    groupHeap // the groups with visible messages
+	hidden   entryHeap // the invisible messages, by when they become visible
+	receipts map[string]*entry
+	dead     []*entry
+	// The counts of Depth.
+	waiting, inFlight, delayed int64
+	touched                    []*group // scratch of take
+}
+
+func newTierQueue() *tierQueue {
+	return &tierQueue{groups: map[string]*group{}, receipts: map[string]*entry{}}
+}
+
+// group returns the group named id, made on first use. A group outlives
+// its messages: when it was last delivered from still orders it.
+func (tq *tierQueue) group(id string) *group {
+	g := tq.groups[id]
+	if g == nil {
+		g = &group{id: id, index: -1}
+		tq.groups[id] = g
+	}
+	return g
+}
+
+// show makes e visible in its group.
+func (tq *tierQueue) show(e *entry) {
+	e.where, e.inFlight = visible, false
+	heap.Push(&e.group.visible, e)
+	tq.waiting++
+	tq.reposition(e.group)
+}
+
+// hide keeps e, delayed, until its visibleAt.
+func (tq *tierQueue) hide(e *entry) {
+	e.where = hidden
+	heap.Push(&tq.hidden, e)
+	tq.delayed++
+}
+
+// reveal shows the hidden messages whose time has come.
+func (tq *tierQueue) reveal(now time.Time) {
+	for len(tq.hidden) > 0 && !tq.hidden[0].visibleAt.After(now) {
+		e := heap.Pop(&tq.hidden).(*entry)
+		if e.inFlight {
+			tq.inFlight--
+			e.group.inFlight--
+		} else {
+			tq.delayed--
+		}
+		tq.show(e)
+	}
+}
+
+// remove deletes e, visible or hidden.
+func (tq *tierQueue) remove(e *entry) {
+	delete(tq.receipts, e.ReceiptHandle)
+	g := e.group
+	switch e.where {
+	case visible:
+		heap.Remove(&g.visible, e.index)
+		tq.waiting--
+		tq.reposition(g)
+	case hidden:
+		heap.Remove(&tq.hidden, e.index)
+		if e.inFlight {
+			tq.inFlight--
+			g.inFlight--
+			tq.reposition(g)
+		} else {
+			tq.delayed--
+		}
+	}
+	e.where = gone
+}
+
+// reposition puts g where it now belongs in the ready heap: out of it when
+// it has no visible message. Call it whenever g's order may have changed.
+func (tq *tierQueue) reposition(g *group) {
+	switch {
+	case len(g.visible) == 0:
+		if g.index >= 0 {
+			heap.Remove(&tq.ready, g.index)
+		}
+	case g.index < 0:
+		heap.Push(&tq.ready, g)
+	default:
+		heap.Fix(&tq.ready, g.index)
+	}
 }
 
 // Queues is one queue per tier, each with its dead-letter queue, with SQS
-// standard-queue semantics: delay, visibility timeout, receive count and
-// redrive after MaxReceiveCount receives.
+// fair-queue semantics: message groups, delay, visibility timeout, receive
+// count and redrive after MaxReceiveCount receives.
 type Queues struct {
 	cfg     QueueConfig
 	mu      sync.Mutex
@@ -71,7 +197,7 @@ func NewQueues(cfg QueueConfig) *Queues {
 	}
 	q := &Queues{cfg: cfg, tiers: map[generation.Tier]*tierQueue{}, changed: make(chan struct{})}
 	for _, t := range generation.Tiers {
-		q.tiers[t] = &tierQueue{}
+		q.tiers[t] = newTierQueue()
 	}
 	return q
 }
@@ -96,27 +222,32 @@ func (q *Queues) Send(_ context.Context, job service.Job, delay time.Duration) e
 	if err != nil {
 		return fmt.Errorf("encode job: %w", err)
 	}
-	return q.send(job.Tier, job.UserID, body, delay)
-}
-
-func (q *Queues) send(t generation.Tier, group string, body []byte, delay time.Duration) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	tq, err := q.tier(t)
+	tq, err := q.tier(job.Tier)
 	if err != nil {
 		return err
 	}
-	q.seq++
-	now := q.cfg.Now()
-	tq.messages = append(tq.messages, &entry{
-		Message:   Message{ID: "m-" + strconv.FormatUint(q.seq, 10), Body: body},
-		group:     group,
-		seq:       q.seq,
-		visibleAt: now.Add(max(delay, 0)),
-		delayed:   delay > 0,
-	})
+	q.add(tq, job.UserID, body, delay)
 	q.wake()
 	return nil
+}
+
+// add queues a new message in group. Call with mu held.
+func (q *Queues) add(tq *tierQueue, group string, body []byte, delay time.Duration) {
+	q.seq++
+	now := q.cfg.Now()
+	e := &entry{
+		Message:   Message{ID: "m-" + strconv.FormatUint(q.seq, 10), Body: body},
+		group:     tq.group(group),
+		seq:       q.seq,
+		visibleAt: now.Add(max(delay, 0)),
+	}
+	if e.visibleAt.After(now) {
+		tq.hide(e)
+	} else {
+		tq.show(e)
+	}
 }
 
 // Receive returns up to max visible messages of tier's queue, waiting up to
@@ -160,79 +291,57 @@ func (q *Queues) Receive(ctx context.Context, t generation.Tier, maxMessages int
 // when the next one becomes visible. Call with mu held.
 func (q *Queues) take(tq *tierQueue, n int) ([]Message, time.Time) {
 	now := q.cfg.Now()
+	tq.reveal(now)
 	var out []Message
-	var next time.Time
+	if n > 0 && tq.waiting > 0 {
+		out = make([]Message, 0, min(int64(n), tq.waiting))
+	}
 	// As an SQS fair queue: among the visible messages, those of the
 	// groups with the fewest messages in flight go first, then those of the
 	// group served longest ago, so one group's backlog does not hold up the
-	// others; then the oldest.
-	inFlight := map[string]int{}
-	for _, e := range tq.messages {
-		if e.inFlight && e.visibleAt.After(now) {
-			inFlight[e.group]++
-		}
-	}
-	visible := func(e *entry) bool { return !e.visibleAt.After(now) }
-	slices.SortStableFunc(tq.messages, func(a, b *entry) int {
-		if va, vb := visible(a), visible(b); va != vb {
-			if va {
-				return -1
-			}
-			return 1
-		} else if va {
-			if c := inFlight[a.group] - inFlight[b.group]; c != 0 {
-				return c
-			}
-			if c := tq.delivered[a.group].Compare(tq.delivered[b.group]); c != 0 {
-				return c
-			}
-		}
-		if c := a.visibleAt.Compare(b.visibleAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	kept := tq.messages[:0]
-	for _, e := range tq.messages {
-		if len(out) >= n || e.visibleAt.After(now) {
-			if e.visibleAt.After(now) && (next.IsZero() || e.visibleAt.Before(next)) {
-				next = e.visibleAt
-			}
-			kept = append(kept, e)
-			continue
-		}
+	// others; then the oldest. The groups are ordered as they stood when the
+	// receive began: what it takes counts from the next one on.
+	touched := tq.touched[:0]
+	for len(out) < n && len(tq.ready) > 0 {
+		g := tq.ready[0]
+		e := heap.Pop(&g.visible).(*entry)
+		tq.waiting--
 		if e.ReceiveCount >= q.cfg.MaxReceiveCount {
+			delete(tq.receipts, e.ReceiptHandle)
+			e.where = dead
 			tq.dead = append(tq.dead, e)
+			tq.reposition(g)
 			continue
 		}
 		e.ReceiveCount++
 		q.seq++
+		delete(tq.receipts, e.ReceiptHandle)
 		e.ReceiptHandle = e.ID + "/" + strconv.FormatUint(q.seq, 10)
+		tq.receipts[e.ReceiptHandle] = e
 		e.visibleAt = now.Add(q.cfg.VisibilityTimeout)
-		e.delayed, e.inFlight = false, true
-		if tq.delivered == nil {
-			tq.delivered = map[string]time.Time{}
+		e.where, e.inFlight = hidden, true
+		heap.Push(&tq.hidden, e)
+		tq.inFlight++
+		if g.taken == 0 {
+			touched = append(touched, g)
 		}
-		tq.delivered[e.group] = now
+		g.taken++
+		tq.reposition(g)
 		out = append(out, e.Message)
-		kept = append(kept, e)
 	}
-	clear(tq.messages[len(kept):])
-	tq.messages = kept
+	for _, g := range touched {
+		g.inFlight += g.taken
+		g.taken = 0
+		g.delivered = now
+		tq.reposition(g)
+	}
+	clear(touched)
+	tq.touched = touched[:0]
+	var next time.Time
+	if len(tq.hidden) > 0 {
+		next = tq.hidden[0].visibleAt
+	}
 	return out, next
-}
-
-func (q *Queues) find(t generation.Tier, receipt string) (*tierQueue, int, error) {
-	tq, err := q.tier(t)
-	if err != nil {
-		return nil, 0, err
-	}
-	for i, e := range tq.messages {
-		if e.ReceiptHandle == receipt && receipt != "" {
-			return tq, i, nil
-		}
-	}
-	return nil, 0, fmt.Errorf("receipt handle %q is not current", receipt)
 }
 
 // Delete removes received messages. Like SQS, it deletes what it can and
@@ -240,14 +349,18 @@ func (q *Queues) find(t generation.Tier, receipt string) (*tierQueue, int, error
 func (q *Queues) Delete(_ context.Context, t generation.Tier, receipts []string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	tq := q.tiers[t]
 	var stale []string
 	for _, r := range receipts {
-		tq, i, err := q.find(t, r)
-		if err != nil {
+		var e *entry
+		if tq != nil {
+			e = tq.receipts[r]
+		}
+		if e == nil {
 			stale = append(stale, r)
 			continue
 		}
-		tq.messages = slices.Delete(tq.messages, i, i+1)
+		tq.remove(e)
 	}
 	if len(stale) > 0 {
 		return fmt.Errorf("delete: receipt handles not current: %v", stale)
@@ -262,19 +375,10 @@ func (q *Queues) Depth(context.Context) (map[generation.Tier]service.QueueDepth,
 	now := q.cfg.Now()
 	out := make(map[generation.Tier]service.QueueDepth, len(q.tiers))
 	for t, tq := range q.tiers {
-		var d service.QueueDepth
-		for _, e := range tq.messages {
-			switch {
-			case !e.visibleAt.After(now):
-				d.Waiting++
-			case e.inFlight:
-				d.InFlight++
-			default:
-				d.Delayed++
-			}
+		tq.reveal(now)
+		out[t] = service.QueueDepth{
+			Waiting: tq.waiting, InFlight: tq.inFlight, Delayed: tq.delayed, Dead: int64(len(tq.dead)),
 		}
-		d.Dead = int64(len(tq.dead))
-		out[t] = d
 	}
 	return out, nil
 }
@@ -312,16 +416,18 @@ func (q *Queues) DeadLetters(_ context.Context, t generation.Tier, limit int) ([
 // back to its queue with a fresh receive count.
 func (q *Queues) Redrive(_ context.Context, t generation.Tier) (int, error) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	tq, err := q.tier(t)
 	if err != nil {
-		q.mu.Unlock()
 		return 0, err
 	}
 	dead := tq.dead
 	tq.dead = nil
-	q.mu.Unlock()
 	for _, e := range dead {
-		_ = q.send(t, e.group, e.Body, 0) // as SQS's redrive, in its message group
+		q.add(tq, e.group.id, e.Body, 0) // as SQS's redrive, in its message group
+	}
+	if len(dead) > 0 {
+		q.wake()
 	}
 	return len(dead), nil
 }

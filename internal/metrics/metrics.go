@@ -44,6 +44,10 @@ const (
 	QueueWait      Name = "QueueWait"      // seconds from create (or an operator's retry) to the first Suno submission
 	SunoTime       Name = "SunoTime"       // seconds from Suno submission to completion
 	NotArchived    Name = "NotArchived"    // a generation's files could not be copied after the last try
+	Held           Name = "Held"           // a song started waiting for Suno (unavailable, out of credits) or a paused tier
+	Released       Name = "Released"       // a held song was submitted
+	SunoAvailable  Name = "SunoAvailable"  // 1 when a Suno account's breaker closes, 0 when it opens or a probe fails
+	SunoCredits    Name = "SunoCredits"    // an account's remaining credits, as last read
 )
 
 // Unit returns the unit n is published with. It is derived from the name so

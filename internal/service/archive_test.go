@@ -34,7 +34,7 @@ func TestArchiveFetchesOnlyFromMediaHosts(t *testing.T) {
 	fetcher := &countingFetcher{}
 	svc := service.MustAssemble(service.Ports{
 		Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: memory.NewHub(),
-		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil), Media: dir, Fetcher: fetcher,
+		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil), Media: dir, Fetcher: fetcher,
 	}, service.Config{MediaHosts: []string{"cdn.suno.test"}, ArchiveAttempts: 1, Archive: true})
 
 	now := time.Now()

@@ -1,5 +1,12 @@
 package service
 
+import (
+	"context"
+	"errors"
+
+	"github.com/songqueue/songqueue/internal/generation"
+)
+
 // Ports are a whole backend's adapters, each role taking the ones it uses:
 // what the local stack and the tests run every role on at once.
 type Ports struct {
@@ -9,8 +16,11 @@ type Ports struct {
 	Queue       Queue
 	Controls    Controls
 	DeadLetters DeadLetters
-	Limiter     RateLimiter
-	Suno        Suno
+	// Accounts are the Suno accounts; or Account and Suno, one account's
+	// rate window and breaker and its client, named DefaultAccount.
+	Accounts []SunoAccount
+	Account  Account
+	Suno     Suno
 	// Media and Fetcher keep the songs' copies (Config.Archive).
 	Media   Media
 	Fetcher Fetcher
@@ -29,28 +39,50 @@ type Roles struct {
 	Sweeper   *Sweeper
 }
 
-// Assemble makes every role on p, each with the ports it uses.
+// Assemble makes every role on p, each with the ports it uses. Ports
+// without a Suno client (tests of the API alone) assemble roles that
+// answer errNoSuno where they would call Suno.
 func Assemble(p Ports, cfg Config) (*Roles, error) {
-	core := Core{Store: p.Store, Connections: p.Connections, Notifier: p.Notifier}
+	core := NewCore(p.Store, p.Connections, p.Notifier)
+	accounts := p.Accounts
+	if len(accounts) == 0 {
+		client := p.Suno
+		if client == nil {
+			client = noSuno{}
+		}
+		accounts = []SunoAccount{{Name: DefaultAccount, Account: p.Account, Suno: client}}
+	}
 	api, err := NewAPI(APIPorts{Core: core, Queue: p.Queue, DeadLetters: p.DeadLetters, Media: p.Media}, cfg)
 	if err != nil {
 		return nil, err
 	}
 	signer := p.Callbacks
-	worker, err := NewWorker(WorkerPorts{Core: core, Queue: p.Queue, Limiter: p.Limiter, Suno: p.Suno, Controls: p.Controls,
+	worker, err := NewWorker(WorkerPorts{Core: core, Queue: p.Queue, Accounts: accounts, Controls: p.Controls,
 		Media: p.Media, Fetcher: p.Fetcher, Callbacks: signer}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := NewOperators(OperatorPorts{Core: core, Queue: p.Queue, Controls: p.Controls, DeadLetters: p.DeadLetters, Accounts: BreakersOf(accounts)}, cfg)
 	if err != nil {
 		return nil, err
 	}
 	checker := signer
 	checker.BaseURL = ""
+	callbacks, err := NewCallbacks(CallbackPorts{Core: core, Queue: p.Queue, Accounts: accounts, Callbacks: checker}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	sweeper, err := NewSweeper(SweeperPorts{Core: core, Queue: p.Queue, Controls: p.Controls, Accounts: accounts}, cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &Roles{
 		API:       api,
-		Operators: NewOperators(OperatorPorts{Core: core, Queue: p.Queue, Controls: p.Controls, DeadLetters: p.DeadLetters}, cfg),
-		Callbacks: NewCallbacks(CallbackPorts{Core: core, Queue: p.Queue, Suno: p.Suno, Callbacks: checker}, cfg),
+		Operators: ops,
+		Callbacks: callbacks,
 		Realtime:  NewRealtime(RealtimePorts{Store: p.Store, Connections: p.Connections}, cfg),
 		Worker:    worker,
-		Sweeper:   NewSweeper(SweeperPorts{Core: core, Queue: p.Queue, Suno: p.Suno, Controls: p.Controls}, cfg),
+		Sweeper:   sweeper,
 	}, nil
 }
 
@@ -61,4 +93,26 @@ func MustAssemble(p Ports, cfg Config) *Roles {
 		panic(err)
 	}
 	return r
+}
+
+var errNoSuno = errors.New("no Suno client is wired")
+
+// noSuno is the client of Ports that give none.
+type noSuno struct{}
+
+func (noSuno) Submit(context.Context, generation.Request, string) (string, error) {
+	return "", errNoSuno
+}
+func (noSuno) Task(context.Context, string) (generation.TaskReport, error) {
+	return generation.TaskReport{}, errNoSuno
+}
+func (noSuno) Credits(context.Context) (int, error) { return 0, errNoSuno }
+
+// BreakersOf are the breakers of accounts, for the operators.
+func BreakersOf(accounts []SunoAccount) []AccountBreakers {
+	out := make([]AccountBreakers, len(accounts))
+	for i, a := range accounts {
+		out[i] = AccountBreakers{Name: a.Name, Breakers: a.Account}
+	}
+	return out
 }

@@ -32,7 +32,7 @@ func BenchmarkWorkerGenerate(b *testing.B) {
 			queues := memory.NewQueues(memory.QueueConfig{})
 			svc := service.MustAssemble(service.Ports{
 				Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: memory.NewHub(),
-				Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 1e9}, nil),
+				Account: memory.NewLimiter(ratelimit.Policy{Rate: 1e9}, nil),
 				Suno:    suno.NewClient(srv.URL, "", nil),
 			}, service.Config{MediaHosts: []string{srv.Listener.Addr().String()}})
 			ctx := context.Background()

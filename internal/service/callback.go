@@ -11,7 +11,9 @@ import (
 type CallbackPorts struct {
 	Core
 	Queue Queue
-	Suno  TaskReader
+	// Accounts are the Suno accounts; a callback is confirmed with the
+	// client of the account that submitted the task.
+	Accounts []SunoAccount
 	// Callbacks checks the signed URL Suno calls.
 	Callbacks CallbackSigner
 }
@@ -22,13 +24,17 @@ type CallbackPorts struct {
 // forged callback costs at most that one look-up.
 type Callbacks struct {
 	*flow
-	suno   TaskReader
-	signer CallbackSigner
+	accounts accounts
+	signer   CallbackSigner
 }
 
 // NewCallbacks returns the callback handler on p.
-func NewCallbacks(p CallbackPorts, cfg Config) *Callbacks {
-	return &Callbacks{flow: newFlow(p.Core, p.Queue, cfg), suno: p.Suno, signer: p.Callbacks}
+func NewCallbacks(p CallbackPorts, cfg Config) (*Callbacks, error) {
+	accounts, err := newAccounts(p.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	return &Callbacks{flow: newFlow(p.Core, p.Queue, cfg), accounts: accounts, signer: p.Callbacks}, nil
 }
 
 // CallbackAuth is what a callback URL carries to prove it came from Suno.
@@ -71,11 +77,11 @@ func (c *Callbacks) Handle(ctx context.Context, auth CallbackAuth, report genera
 		return nil
 	}
 	lookCtx, cancel := context.WithTimeout(ctx, callbackLookup)
-	task, err := c.suno.Task(lookCtx, report.TaskID)
+	task, err := c.accounts.of(g.Account).Suno.Task(lookCtx, report.TaskID)
 	cancel()
 	if err != nil {
 		c.log.WarnContext(ctx, "callback not confirmed yet; polling", "generation", g.ID, "task", report.TaskID, "err", err)
-		return c.send(ctx, pollJob(g, g.TaskID, g.CreatedAt), 0)
+		return c.send(ctx, pollJob(g, g.TaskID, g.Account, g.CreatedAt), 0)
 	}
 	_, err = c.applyTask(ctx, g, task, g.CreatedAt)
 	return err

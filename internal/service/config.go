@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/metrics"
 )
 
@@ -66,6 +67,21 @@ type Config struct {
 	ArchiveAttempts int
 	ArchiveRetry    time.Duration
 	ArchiveDeadline time.Duration
+	// Health tunes the Suno breakers (package health).
+	Health health.Policy
+	// MaxWait bounds how long a song may be held (Suno unavailable, out
+	// of credits, its tier paused) before it fails with max_wait_exceeded
+	// (GENERATION_MAX_WAIT).
+	MaxWait time.Duration
+	// HoldRecheck is the longest a held job waits before it looks again;
+	// it comes back sooner when the breaker's probe is due.
+	HoldRecheck time.Duration
+	// CreditReserve: below this many credits only paid tiers' songs are
+	// submitted, so the last credits go to paying users
+	// (SUNO_CREDIT_RESERVE; 0 turns the reserve off). CreditCheck is how
+	// stale a credit reading may be before a held FREE song reads again.
+	CreditReserve int
+	CreditCheck   time.Duration
 	// Metrics receives the application metrics (created, submitted, ...).
 	Metrics metrics.Recorder
 	Now     func() time.Time
@@ -89,6 +105,10 @@ func DefaultConfig() Config {
 		AdminGroup:      "admin",
 		PauseRecheck:    10 * time.Second,
 		ArchiveAttempts: 4, ArchiveRetry: time.Hour, ArchiveDeadline: 10 * time.Minute,
+		Health:      health.DefaultPolicy(),
+		MaxWait:     6 * time.Hour,
+		HoldRecheck: 15 * time.Second,
+		CreditCheck: time.Minute,
 	}
 }
 
@@ -138,6 +158,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ArchiveDeadline <= 0 {
 		c.ArchiveDeadline = def.ArchiveDeadline
+	}
+	c.Health = c.Health.WithDefaults()
+	if c.MaxWait <= 0 {
+		c.MaxWait = def.MaxWait
+	}
+	if c.HoldRecheck <= 0 {
+		c.HoldRecheck = def.HoldRecheck
+	}
+	if c.CreditCheck <= 0 {
+		c.CreditCheck = def.CreditCheck
 	}
 	if c.Metrics == nil {
 		c.Metrics = metrics.Discard

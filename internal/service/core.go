@@ -14,11 +14,22 @@ import (
 )
 
 // Core are the ports every role that changes a generation holds: the
-// store it changes and the owner's connections it tells.
+// store it changes and the owner's connections it tells. Make it with
+// NewCore, so that every role of a process shares one push order.
 type Core struct {
 	Store       Store
 	Connections Connections
 	Notifier    Notifier
+	// pushing orders the pushes of one generation within the process;
+	// roles sharing a Core share it.
+	pushing *keyedMutex
+}
+
+// NewCore is the core of the roles of one process: their pushes of a
+// generation are made one at a time, whichever role makes them, so a
+// slower path can never post a state older than one already posted.
+func NewCore(store Store, conns Connections, notifier Notifier) Core {
+	return Core{Store: store, Connections: conns, Notifier: notifier, pushing: &keyedMutex{}}
 }
 
 // core is what every role shares: load, conditional update, push, the
@@ -33,7 +44,11 @@ type core struct {
 func newCore(p Core, cfg Config) *core {
 	cfg = cfg.withDefaults()
 	c := &core{store: p.Store, cfg: cfg, log: cfg.Logger}
-	c.push = &pusher{store: p.Store, conns: p.Connections, notifier: p.Notifier, cfg: cfg, log: cfg.Logger}
+	order := p.pushing
+	if order == nil {
+		order = &keyedMutex{}
+	}
+	c.push = &pusher{store: p.Store, conns: p.Connections, notifier: p.Notifier, cfg: cfg, log: cfg.Logger, pushing: order}
 	return c
 }
 

@@ -34,7 +34,9 @@ type ProgressData struct {
 	Status       generation.Status `json:"status"`
 	Message      string            `json:"message"`
 	Attempts     int               `json:"attempts"`
-	Version      int64             `json:"version"`
+	// WaitReason is why a pending generation is held, if it is.
+	WaitReason string `json:"waitReason,omitempty"`
+	Version    int64  `json:"version"`
 }
 
 // CompleteData is the payload of generation:complete.
@@ -52,6 +54,7 @@ type CompleteData struct {
 type ErrorData struct {
 	GenerationID string            `json:"generationId"`
 	Error        string            `json:"error"`
+	ErrorCode    string            `json:"errorCode,omitempty"`
 	Status       generation.Status `json:"status"`
 	Version      int64             `json:"version"`
 }
@@ -64,7 +67,7 @@ type CancelledData struct {
 }
 
 func progressEvent(g generation.Generation) Event {
-	return Event{EventProgress, ProgressData{g.ID, g.Progress, g.Status, g.Message, g.Attempts, g.Version}}
+	return Event{EventProgress, ProgressData{g.ID, g.Progress, g.Status, g.Message, g.Attempts, g.WaitReason, g.Version}}
 }
 
 func completeEvent(g generation.Generation) Event {
@@ -72,7 +75,7 @@ func completeEvent(g generation.Generation) Event {
 }
 
 func errorEvent(g generation.Generation) Event {
-	return Event{EventError, ErrorData{g.ID, g.Error, g.Status, g.Version}}
+	return Event{EventError, ErrorData{g.ID, g.Error, g.ErrorCode, g.Status, g.Version}}
 }
 
 func cancelledEvent(g generation.Generation) Event {

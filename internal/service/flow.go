@@ -48,10 +48,15 @@ func (f *flow) pollDelay(polls int) time.Duration {
 	return d
 }
 
-// submitted records that g's current attempt is Suno's task taskID.
-func (f *flow) submitted(ctx context.Context, g generation.Generation, taskID string) (generation.Generation, error) {
+// submitted records that g's current attempt is Suno's task taskID, made
+// by account.
+func (f *flow) submitted(ctx context.Context, g generation.Generation, taskID, account string) (generation.Generation, error) {
 	return f.update(ctx, g, func(g *generation.Generation) error {
-		return g.Submitted(taskID, f.now(), f.cfg.Deadline)
+		if err := g.Submitted(taskID, f.now(), f.cfg.Deadline); err != nil {
+			return err
+		}
+		g.Account = account
+		return nil
 	})
 }
 

@@ -165,6 +165,13 @@ func (s *scriptedSuno) submissions() []submission {
 	return append([]submission(nil), s.submitted...)
 }
 
+// refusals counts the Submits Suno refused.
+func (s *scriptedSuno) refusals() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
 func (s *scriptedSuno) taskLookups() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -348,7 +355,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	ports := service.Ports{
 		Store: h.store, Connections: store, Controls: store, Notifier: memory.NewHub(),
 		Queue: h.queue, DeadLetters: queues,
-		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.Now),
+		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.Now),
 		Suno:    h.suno,
 		Callbacks: service.CallbackSigner{
 			Key:     service.StaticKey([]byte("callback signing key of the tests")),

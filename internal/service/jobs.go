@@ -29,8 +29,10 @@ type Job struct {
 	// Attempt is the attempt a generate job starts; a stale duplicate of an
 	// earlier attempt is recognised by it and dropped.
 	Attempt int `json:"attempt,omitempty"`
-	// TaskID is the Suno task a poll job asks about.
-	TaskID string `json:"taskId,omitempty"`
+	// TaskID is the Suno task a poll job asks about, and Account the Suno
+	// account that submitted it.
+	TaskID  string `json:"taskId,omitempty"`
+	Account string `json:"account,omitempty"`
 	// Polls counts a poll job's polls of that task so far.
 	Polls int `json:"polls,omitempty"`
 	// Tries counts an archive job's failed copies so far.
@@ -38,6 +40,11 @@ type Job struct {
 	// EnqueuedAt is when the job first entered the queue; the rate limiter
 	// promotes jobs that have waited long, so no tier starves.
 	EnqueuedAt time.Time `json:"enqueuedAt"`
+	// SuspectAt marks a generate job whose previous attempt failed then in
+	// a way that may have been Suno's (a server error, Suno unreachable):
+	// it is counted when the job runs and Suno has been fine since
+	// (Worker.spendSuspect).
+	SuspectAt time.Time `json:"suspectAt,omitzero"`
 	// NotBefore is when the job may run, for delays longer than a queue
 	// supports.
 	NotBefore time.Time `json:"notBefore,omitzero"`
@@ -50,9 +57,10 @@ func generateJob(g generation.Generation, attempt int, enqueuedAt time.Time) Job
 	return Job{Kind: JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: attempt, EnqueuedAt: enqueuedAt}
 }
 
-// pollJob asks about taskID, the Suno task of g's current attempt.
-func pollJob(g generation.Generation, taskID string, enqueuedAt time.Time) Job {
-	return Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts, TaskID: taskID, EnqueuedAt: enqueuedAt}
+// pollJob asks account about taskID, the Suno task of g's current
+// attempt.
+func pollJob(g generation.Generation, taskID, account string, enqueuedAt time.Time) Job {
+	return Job{Kind: JobPoll, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: g.Attempts, TaskID: taskID, Account: account, EnqueuedAt: enqueuedAt}
 }
 
 // archiveJob copies the files of g's finished task.

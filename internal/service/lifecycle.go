@@ -13,8 +13,11 @@ const (
 	stepCompleted  = "completed"
 	stepFailed     = "failed"
 	stepRetried    = "retried"
-	stepWaiting    = "waiting" // for a rate limit: the limiter's or Suno's
-	stepPaused     = "paused"  // its tier is paused; the job looks again later
+	stepWaiting    = "waiting"  // for a rate limit: the limiter's or Suno's
+	stepPaused     = "paused"   // its tier is paused; the job looks again later
+	stepHeld       = "held"     // Suno is unavailable or out of credits: the song waits, spending nothing
+	stepReleased   = "released" // a held song goes to Suno
+	stepSuspect    = "suspect"  // a server error or unreachable Suno: counted later if Suno is fine
 	stepCancelled  = "cancelled"
 	stepDeleted    = "deleted"
 	stepRevived    = "revived" // an operator gave a failed generation new attempts

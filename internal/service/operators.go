@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/identity"
 )
 
@@ -21,6 +24,15 @@ type OperatorPorts struct {
 	Queue       Queue
 	Controls    Controls
 	DeadLetters DeadLetters
+	// Accounts are the Suno accounts' breakers, by account.
+	Accounts []AccountBreakers
+}
+
+// AccountBreakers are a Suno account's breaker, by its name: what the
+// operators need of an account (they never call Suno).
+type AccountBreakers struct {
+	Name     string
+	Breakers Breakers
 }
 
 // Operators serves the operators: every user's generations, retries,
@@ -30,11 +42,15 @@ type Operators struct {
 	queue    Queue
 	controls Controls
 	dead     DeadLetters
+	accounts []AccountBreakers
 }
 
 // NewOperators returns the operators' side on p.
-func NewOperators(p OperatorPorts, cfg Config) *Operators {
-	return &Operators{core: newCore(p.Core, cfg), queue: p.Queue, controls: p.Controls, dead: p.DeadLetters}
+func NewOperators(p OperatorPorts, cfg Config) (*Operators, error) {
+	if len(p.Accounts) == 0 {
+		return nil, errNoAccounts
+	}
+	return &Operators{core: newCore(p.Core, cfg), queue: p.Queue, controls: p.Controls, dead: p.DeadLetters, accounts: p.Accounts}, nil
 }
 
 // AdminGroup is the token group whose members are operators.
@@ -225,4 +241,73 @@ func (s *Operators) Redrive(ctx context.Context, c identity.Caller, tiers []gene
 		s.log.InfoContext(ctx, "dead letters redriven", "tier", t, "moved", n, "by", c.UserID)
 	}
 	return out, nil
+}
+
+// AccountHealth is what an operator sees of a Suno account: its breaker
+// and credits.
+type AccountHealth struct {
+	Account string       `json:"account"`
+	State   health.State `json:"state"`
+	Since   *time.Time   `json:"since,omitempty"`
+	// Outage is why it is open; LastError what Suno last answered, in
+	// plain words.
+	Outage    generation.Outage `json:"outage,omitempty"`
+	LastError string            `json:"lastError,omitempty"`
+	NextProbe *time.Time        `json:"nextProbe,omitempty"`
+	// Credits as last read, at CreditsAt; absent before any reading.
+	Credits   *int       `json:"credits,omitempty"`
+	CreditsAt *time.Time `json:"creditsAt,omitempty"`
+}
+
+// SunoAccounts reports each Suno account's breaker and credits.
+func (s *Operators) SunoAccounts(ctx context.Context, c identity.Caller) ([]AccountHealth, error) {
+	if err := s.mustAdmin(c); err != nil {
+		return nil, err
+	}
+	out := make([]AccountHealth, 0, len(s.accounts))
+	for _, acc := range s.accounts {
+		b, err := acc.Breakers.Breaker(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the breaker of Suno account %s: %w", acc.Name, err)
+		}
+		out = append(out, accountView(acc.Name, b))
+	}
+	return out, nil
+}
+
+func accountView(name string, b health.Breaker) AccountHealth {
+	v := AccountHealth{Account: name, State: b.Current(), Outage: b.Outage, LastError: b.LastError}
+	if !b.Since.IsZero() {
+		v.Since = &b.Since
+	}
+	if !b.Allows() && !b.NextProbe.IsZero() {
+		v.NextProbe = &b.NextProbe
+	}
+	if n, ok := b.KnownCredits(); ok {
+		v.Credits, v.CreditsAt = &n, &b.CreditsAt
+	}
+	return v
+}
+
+// ProbeSuno makes the account's next probe due now, for an operator who
+// knows Suno is back: the next held job to look again probes at once.
+func (s *Operators) ProbeSuno(ctx context.Context, c identity.Caller, account string) (AccountHealth, error) {
+	if err := s.mustAdmin(c); err != nil {
+		return AccountHealth{}, err
+	}
+	i := slices.IndexFunc(s.accounts, func(a AccountBreakers) bool { return a.Name == account })
+	if i < 0 {
+		return AccountHealth{}, &Error{Kind: KindNotFound, Code: "unknown_account", Message: fmt.Sprintf("there is no Suno account %q; GET /api/admin/suno lists them", account)}
+	}
+	b, err := s.accounts[i].Breakers.UpdateBreaker(ctx, func(b *health.Breaker) error {
+		if !b.Reopen(s.now()) {
+			return generation.ErrNoChange
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, generation.ErrNoChange) {
+		return AccountHealth{}, fmt.Errorf("schedule Suno's probe: %w", err)
+	}
+	s.log.InfoContext(ctx, "Suno probe requested", "account", account, "state", b.Current(), "by", c.UserID)
+	return accountView(account, b), nil
 }

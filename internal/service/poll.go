@@ -18,7 +18,7 @@ func (w *Worker) poll(ctx context.Context, job Job) error {
 	if g.Status == generation.Processing && g.TaskID == "" && job.Attempt != 0 && job.Attempt == g.Attempts {
 		// The worker that submitted died before saving the task id: this
 		// job carries it.
-		if g, err = w.submitted(ctx, g, job.TaskID); err != nil && !isSettled(err) {
+		if g, err = w.submitted(ctx, g, job.TaskID, job.Account); err != nil && !isSettled(err) {
 			return err
 		}
 		if err == nil {
@@ -31,14 +31,19 @@ func (w *Worker) poll(ctx context.Context, job Job) error {
 	if !awaitsTask(g, job.TaskID) {
 		return nil // finished, cancelled, superseded by a later attempt, or being saved
 	}
-	task, err := w.suno.Task(ctx, job.TaskID)
+	task, err := w.accounts.of(g.Account).Suno.Task(ctx, job.TaskID)
 	if err != nil {
 		if kind := generation.Classify(err); kind == generation.Permanent || errors.Is(err, generation.ErrUnknownTask) {
 			// A task Suno does not know (any more) will not finish: the
 			// attempt ends, transiently unless Suno refused for good.
 			return w.attemptFailed(ctx, g, job.EnqueuedAt, err)
 		}
+		// Suno's trouble, not the song's: poll again, and keep the
+		// attempt's deadline from running out while Suno is down.
 		w.log.InfoContext(ctx, "poll failed, polling again", "generation", g.ID, "err", err)
+		if err := w.extendDeadline(ctx, g); err != nil {
+			return err
+		}
 		return w.pollAgain(ctx, job)
 	}
 	g, err = w.applyTask(ctx, g, task, job.EnqueuedAt)
@@ -62,4 +67,26 @@ func awaitsTask(g generation.Generation, taskID string) bool {
 func (w *Worker) pollAgain(ctx context.Context, job Job) error {
 	job.Polls++
 	return w.send(ctx, job, w.pollDelay(job.Polls))
+}
+
+// extendDeadline moves the deadline of g's attempt on while Suno cannot be
+// asked about it: Suno's outage does not count against Suno's time for the
+// song. It writes only when the deadline is near.
+func (f *flow) extendDeadline(ctx context.Context, g generation.Generation) error {
+	now := f.now()
+	if g.Deadline.After(now.Add(f.pollDelay(2) * 2)) {
+		return nil
+	}
+	taskID := g.TaskID
+	_, err := f.update(ctx, g, func(g *generation.Generation) error {
+		if g.Status != generation.Processing || g.TaskID != taskID {
+			return generation.ErrNoChange
+		}
+		g.Deadline = now.Add(f.pollDelay(2) * 4)
+		return nil
+	})
+	if err != nil && !isSettled(err) {
+		return err
+	}
+	return nil
 }

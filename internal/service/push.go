@@ -19,7 +19,7 @@ type pusher struct {
 	notifier Notifier
 	cfg      Config
 	log      *slog.Logger
-	pushing  keyedMutex
+	pushing  *keyedMutex
 }
 
 // push sends the state g was saved in to every open connection of its

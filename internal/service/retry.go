@@ -12,9 +12,9 @@ import (
 var (
 	// errWorkerDied ends an attempt whose claim lapsed before a submission
 	// was recorded.
-	errWorkerDied = &generation.Failure{Kind: generation.Transient, Reason: "the worker stopped before submitting to Suno"}
+	errWorkerDied = &generation.Failure{Kind: generation.Transient, Code: generation.CodeWorkerStopped, Reason: generation.MessageFor(generation.CodeWorkerStopped)}
 	// errTooSlow ends an attempt Suno did not finish by its deadline.
-	errTooSlow = &generation.Failure{Kind: generation.Transient, Reason: "Suno did not finish the song in time"}
+	errTooSlow = &generation.Failure{Kind: generation.Transient, Code: generation.CodeSunoTimeout, Reason: generation.MessageFor(generation.CodeSunoTimeout)}
 )
 
 // attemptFailed applies the retry policy to a failed attempt of g, in line
@@ -35,14 +35,23 @@ func (f *flow) attemptFailed(ctx context.Context, g generation.Generation, enque
 		now := f.now()
 		var err error
 		switch {
+		case !decision.Retry && kind == generation.Permanent:
+			return g.FailWith(generation.CodeOf(cause), generation.MessageOf(cause), now)
 		case !decision.Retry:
-			return g.Fail(cause.Error(), now)
+			return g.FailWith(generation.CodeAttemptsExhausted, exhaustedMessage(g.Attempts, generation.MessageOf(cause)), now)
+		case !decision.CountsAsAttempt && g.TaskID != "":
+			// A task Suno failed for its own trouble (maintenance,
+			// credits): the attempt is given back.
+			next = generateJob(*g, g.Attempts, enqueuedAt)
+			if err = g.Retry(generation.MessageOf(cause), now, now.Add(decision.Delay)); err == nil {
+				g.Attempts--
+			}
 		case !decision.CountsAsAttempt:
 			next = generateJob(*g, g.Attempts, enqueuedAt)
 			err = g.Defer(now, now.Add(decision.Delay))
 		default:
 			next = generateJob(*g, g.Attempts+1, enqueuedAt)
-			err = g.Retry(cause.Error(), now, now.Add(decision.Delay))
+			err = g.Retry(generation.MessageOf(cause), now, now.Add(decision.Delay))
 		}
 		if err == nil {
 			g.Deadline = now.Add(decision.Delay + f.cfg.ClaimLease)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/metrics"
 )
 
@@ -56,13 +57,42 @@ func (w *Worker) generate(ctx context.Context, job Job) error {
 	if err != nil {
 		return err
 	}
-	ok, retryAfter, err := w.takeToken(ctx, g.Tier, g.UserID, job.EnqueuedAt)
+	if g.WaitReason != "" {
+		reason, until, err := w.stillHeld(ctx, g)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			return w.hold(ctx, g, job, reason, until)
+		}
+	}
+	c, err := w.pick(ctx, g, job)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return w.waitForToken(ctx, g, job, retryAfter)
+	switch {
+	case c.reason != "":
+		return w.hold(ctx, g, job, c.reason, c.until)
+	case c.wait > 0:
+		return w.waitForToken(ctx, g, job, c.wait)
 	}
+	acc, grant := c.acc, c.grant
+	if !job.SuspectAt.IsZero() {
+		// The attempt before failed in a way that may have been Suno's.
+		// If the breaker has been closed since, Suno was fine for
+		// everyone and the failure was the song's: it counts. If the
+		// breaker opened and closed again meanwhile, it was Suno's.
+		if grant.BreakerKnown && !grant.Breaker.Since.After(job.SuspectAt) {
+			if g, err = w.spendSuspect(ctx, g); err != nil || g.Status != generation.Pending {
+				if isSettled(err) {
+					return nil
+				}
+				return err
+			}
+		}
+		job.Attempt, job.SuspectAt = g.Attempts+1, time.Time{}
+	}
+	wasHeld := g.WaitReason
 	g, err = w.update(ctx, g, func(g *generation.Generation) error {
 		return g.Claim(job.Attempt, w.now(), w.cfg.ClaimLease)
 	})
@@ -73,18 +103,27 @@ func (w *Worker) generate(ctx context.Context, job Job) error {
 		return err
 	}
 	w.logStep(ctx, g, stepClaimed)
+	if wasHeld != "" {
+		w.logStep(ctx, g, stepReleased, "waitReason", wasHeld)
+		w.count(ctx, g, metrics.One(metrics.Released))
+	}
 	w.push.push(ctx, g)
 
-	taskID, err := w.suno.Submit(ctx, g.Request, callbackURL)
+	taskID, err := acc.Suno.Submit(ctx, g.Request, callbackURL)
 	if err != nil {
-		return w.attemptFailed(ctx, g, job.EnqueuedAt, err)
+		return w.submitFailed(ctx, acc, g, job, err)
+	}
+	if len(grant.Breaker.Failures) > 0 {
+		// Suno accepted this one: the suspect failures before it were
+		// the songs' own. Written only when there are some to clear.
+		w.clearSuspects(ctx, acc, w.now())
 	}
 	// The poll job first: if this worker dies before the task id is saved,
 	// the poll job saves it.
-	if err := w.send(ctx, pollJob(g, taskID, w.now()), w.pollDelay(0)); err != nil {
+	if err := w.send(ctx, pollJob(g, taskID, acc.Name, w.now()), w.pollDelay(0)); err != nil {
 		return err
 	}
-	g, err = w.submitted(ctx, g, taskID)
+	g, err = w.submitted(ctx, g, taskID, acc.Name)
 	if err != nil {
 		if isSettled(err) {
 			w.log.InfoContext(ctx, "generation settled while submitting", "generation", g.ID, "status", g.Status, "task", taskID)
@@ -120,8 +159,10 @@ func (w *Worker) waitForToken(ctx context.Context, g generation.Generation, job 
 	return w.send(ctx, job, wait)
 }
 
-// takeToken asks the rate limiter for a token, sitting out short waits in
-// place. It returns false with the wait when the job should be re-queued.
+// takeToken asks acc's rate limiter for a token, sitting out short waits
+// in place when inline (one account: with several, another may have a
+// token now). It returns a grant that is not OK, with the wait, when the
+// job should be re-queued.
 //
 // Workers that wait for the same token all wake when it is due, and the
 // first to ask gets it; left to the timers, that is whoever began waiting
@@ -131,29 +172,129 @@ func (w *Worker) waitForToken(ctx context.Context, g generation.Generation, job 
 // first. And it does not hold a worker to wait at all: its job goes back
 // to the queue, so the worker takes the next message, another user's
 // perhaps (an SQS fair queue delivers those first).
-func (w *Worker) takeToken(ctx context.Context, tier generation.Tier, userID string, enqueuedAt time.Time) (bool, time.Duration, error) {
+func (w *Worker) takeToken(ctx context.Context, acc SunoAccount, tier generation.Tier, userID string, enqueuedAt time.Time, inline bool) (Grant, error) {
 	deadline := w.now().Add(w.cfg.MaxInlineWait)
-	if w.served.yield(userID, w.now()) > 0 {
+	if !inline || w.served.yield(userID, w.now()) > 0 {
 		deadline = w.now()
 	}
 	for {
-		grant, err := w.limiter.Take(ctx, tier, w.now().Sub(enqueuedAt))
+		grant, err := acc.Account.Take(ctx, tier, w.now().Sub(enqueuedAt))
 		if err != nil {
-			return false, 0, fmt.Errorf("rate limiter: %w", err)
+			return Grant{}, fmt.Errorf("rate limiter: %w", err)
 		}
-		ok, retryAfter := grant.OK, grant.RetryAfter
-		if ok {
+		if grant.OK {
 			w.served.note(userID, w.now())
 		}
-		if ok || w.now().Add(retryAfter).After(deadline) {
-			return ok, retryAfter, nil
+		if grant.OK || w.now().Add(grant.RetryAfter).After(deadline) {
+			return grant, nil
 		}
-		t := time.NewTimer(retryAfter + w.served.yield(userID, w.now()))
+		t := time.NewTimer(grant.RetryAfter + w.served.yield(userID, w.now()))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false, 0, ctx.Err()
+			return Grant{}, ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// submitFailed decides whose a failed submission is. Suno-wide trouble
+// opens (or feeds) the breaker and the song waits, spending nothing; a
+// suspect failure while the breaker stays closed waits for the verdict
+// (suspectFailed); anything else is the song's, by the retry policy.
+func (w *Worker) submitFailed(ctx context.Context, acc SunoAccount, g generation.Generation, job Job, cause error) error {
+	if o, ok := generation.OutageOf(cause); ok {
+		b, open, err := w.sunoTrouble(ctx, acc, g.ID, o, cause)
+		if err != nil {
+			// The breaker could not be written; the song is still not
+			// to pay for Suno's trouble: a certain outage holds it, a
+			// suspect failure waits for its verdict.
+			w.log.WarnContext(ctx, "Suno's trouble not recorded in its breaker", "account", acc.Name, "err", err)
+			b, open = health.Breaker{Outage: o}, o.Certain()
+		}
+		if open && len(w.accounts.list) > 1 {
+			// Another account may take it: the attempt is given back, and
+			// the job goes again at once.
+			return w.hold(ctx, g, job, b.WaitReason(), w.now().Add(time.Second))
+		}
+		if open {
+			return w.hold(ctx, g, job, b.WaitReason(), w.recheck(w.now(), b.NextProbe))
+		}
+		if !o.Certain() {
+			return w.suspectFailed(ctx, g, job, cause)
+		}
+	}
+	return w.attemptFailed(ctx, g, job.EnqueuedAt, cause)
+}
+
+// suspectFailed handles a server error or an unreachable Suno while the
+// breaker is closed: one such answer may be the song's or the start of an
+// outage, and only the next moments tell. So the attempt is not counted
+// yet: the job waits out the backoff and comes back marked Suspect. If the
+// breaker has opened meanwhile, the song is held and the failure never
+// counts; if Suno is fine, it counts then (spendSuspect), and the song
+// goes on as a retry would have.
+func (w *Worker) suspectFailed(ctx context.Context, g generation.Generation, job Job, cause error) error {
+	attempt := g.Attempts
+	delay := max(w.cfg.Retry.Backoff(attempt), w.cfg.Health.Verdict)
+	next, err := w.update(ctx, g, func(g *generation.Generation) error {
+		if err := sameAttempt(g, attempt, ""); err != nil {
+			return err
+		}
+		now := w.now()
+		if err := g.Defer(now, now.Add(delay)); err != nil {
+			return err
+		}
+		g.Error = generation.MessageOf(cause)
+		g.Message = "Retrying after a temporary error"
+		g.Deadline = now.Add(delay + w.cfg.ClaimLease)
+		return nil
+	})
+	if err != nil {
+		if isSettled(err) {
+			return nil
+		}
+		return err
+	}
+	w.logStep(ctx, next, stepSuspect, "reason", cause.Error(), "until", next.WaitUntil)
+	job.Attempt, job.SuspectAt = next.Attempts+1, w.now()
+	if err := w.send(ctx, job, delay); err != nil {
+		return err
+	}
+	w.push.push(ctx, next)
+	return nil
+}
+
+// spendSuspect counts the suspect failure of g's last attempt: it was the
+// song's. After the last attempt the song fails.
+func (w *Worker) spendSuspect(ctx context.Context, g generation.Generation) (generation.Generation, error) {
+	exhausted := g.Attempts+1 >= w.cfg.Retry.MaxAttempts
+	next, err := w.update(ctx, g, func(g *generation.Generation) error {
+		if exhausted {
+			g.Attempts++
+			return g.FailWith(generation.CodeAttemptsExhausted, exhaustedMessage(g.Attempts, g.Error), w.now())
+		}
+		return g.Spend(g.Error, w.now())
+	})
+	if err != nil {
+		return next, err
+	}
+	if exhausted {
+		w.logStep(ctx, next, stepFailed, "reason", next.Error, "kind", "transient")
+		w.count(ctx, next, metrics.One(metrics.Failed))
+		w.push.push(ctx, next)
+		return next, nil
+	}
+	w.logStep(ctx, next, stepRetried, "reason", next.Error, "failedAttempt", next.Attempts)
+	w.count(ctx, next, metrics.One(metrics.Retried))
+	return next, nil
+}
+
+// exhaustedMessage says a song failed after attempts tries, the last of
+// them for last (a plain message).
+func exhaustedMessage(attempts int, last string) string {
+	if last == "" {
+		last = generation.MessageFor(generation.CodeSunoError)
+	}
+	return fmt.Sprintf("Suno could not make the song after %d tries: %s", attempts, last)
 }

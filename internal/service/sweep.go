@@ -6,27 +6,35 @@ import (
 	"fmt"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/health"
+	"github.com/songqueue/songqueue/internal/metrics"
 )
 
 // SweeperPorts are what the sweeper runs on.
 type SweeperPorts struct {
 	Core
 	Queue    Queue
-	Suno     TaskReader
 	Controls PauseReader
+	// Accounts are the Suno accounts: the sweeper asks each task's account
+	// how it is doing, and reads every account's credits on its schedule.
+	Accounts []SunoAccount
 }
 
 // Sweeper moves on the generations stuck past their deadline (a janitor,
 // as asynq's and River's rescuer are).
 type Sweeper struct {
 	*flow
-	suno     TaskReader
 	controls PauseReader
+	accounts accounts
 }
 
 // NewSweeper returns the sweeper on p.
-func NewSweeper(p SweeperPorts, cfg Config) *Sweeper {
-	return &Sweeper{flow: newFlow(p.Core, p.Queue, cfg), suno: p.Suno, controls: p.Controls}
+func NewSweeper(p SweeperPorts, cfg Config) (*Sweeper, error) {
+	accounts, err := newAccounts(p.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	return &Sweeper{flow: newFlow(p.Core, p.Queue, cfg), controls: p.Controls, accounts: accounts}, nil
 }
 
 // SweepReport says what a sweep did.
@@ -36,6 +44,9 @@ type SweepReport struct {
 	Retried  int `json:"retried"`
 	Finished int `json:"finished"`
 	Errors   int `json:"errors"`
+	// Credits are the Suno accounts' remaining credits, read by this
+	// sweep (-1 for one that could not be read).
+	Credits map[string]int `json:"credits"`
 }
 
 // sweepBatch bounds the work of one sweep; the next one takes the rest.
@@ -48,11 +59,12 @@ const sweepBatch = 100
 // racing a late worker or callback does no harm.
 func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 	now := s.now()
+	credits := s.readCredits(ctx)
 	overdue, err := s.store.Overdue(ctx, now, sweepBatch)
 	if err != nil {
-		return SweepReport{}, fmt.Errorf("find overdue generations: %w", err)
+		return SweepReport{Credits: credits}, fmt.Errorf("find overdue generations: %w", err)
 	}
-	r := SweepReport{Overdue: len(overdue)}
+	r := SweepReport{Overdue: len(overdue), Credits: credits}
 	paused, err := s.controls.Paused(ctx)
 	if err != nil {
 		return r, fmt.Errorf("read paused tiers: %w", err)
@@ -115,7 +127,11 @@ func (s *Sweeper) sweepOne(ctx context.Context, g generation.Generation, paused 
 		}
 		return "retried", s.attemptFailed(ctx, g, g.CreatedAt, errWorkerDied)
 	case g.Status == generation.Processing:
-		task, err := s.suno.Task(ctx, g.TaskID)
+		task, err := s.accounts.of(g.Account).Suno.Task(ctx, g.TaskID)
+		if err != nil && generation.Classify(err) != generation.Permanent && !errors.Is(err, generation.ErrUnknownTask) {
+			// Suno cannot be asked now: its trouble, not the song's.
+			return "", s.extendDeadline(ctx, g)
+		}
 		if err == nil {
 			if g, err = s.applyTask(ctx, g, task, g.CreatedAt); err != nil {
 				return "", err
@@ -127,4 +143,28 @@ func (s *Sweeper) sweepOne(ctx context.Context, g generation.Generation, paused 
 		return "retried", s.attemptFailed(ctx, g, g.CreatedAt, errTooSlow)
 	}
 	return "", nil
+}
+
+// readCredits reads every account's credits on the sweeper's schedule:
+// the SunoCredits metric (an alarm watches it), and what the credit
+// reserve decides by. A failed read is logged; the sweep goes on.
+func (s *Sweeper) readCredits(ctx context.Context) map[string]int {
+	out := make(map[string]int, len(s.accounts.list))
+	for _, acc := range s.accounts.list {
+		credits, err := acc.Suno.Credits(ctx)
+		if err != nil {
+			s.log.WarnContext(ctx, "read Suno's credits", "account", acc.Name, "err", err)
+			out[acc.Name] = -1
+			continue
+		}
+		out[acc.Name] = credits
+		s.cfg.Metrics.Record(ctx, accountMetric(acc.Name), "", metrics.Sample{Name: metrics.SunoCredits, Value: float64(credits)})
+		if _, err := acc.Account.UpdateBreaker(ctx, func(b *health.Breaker) error {
+			b.SetCredits(credits, s.now())
+			return nil
+		}); err != nil {
+			s.log.WarnContext(ctx, "record Suno's credits", "account", acc.Name, "err", err)
+		}
+	}
+	return out
 }

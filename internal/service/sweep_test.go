@@ -28,7 +28,7 @@ func TestSweepMovesStuckGenerationsOn(t *testing.T) {
 	queues := memory.NewQueues(memory.QueueConfig{Now: clk.now})
 	svc := service.MustAssemble(service.Ports{
 		Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: memory.NewHub(),
-		Limiter: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.now), Suno: suno.NewClient(srv.URL, "", nil),
+		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.now), Suno: suno.NewClient(srv.URL, "", nil),
 	}, service.Config{Now: clk.now, Deadline: time.Minute, ClaimLease: time.Minute, MediaHosts: []string{srv.Listener.Addr().String()}})
 	ctx := context.Background()
 	caller := identity.Caller{UserID: "u", Tier: generation.Free}

@@ -19,7 +19,7 @@ func (f *flow) applyTask(ctx context.Context, g generation.Generation, task gene
 	if err := checkTracks(task.Tracks, f.cfg.MediaHosts); err != nil {
 		f.log.WarnContext(ctx, "track data refused", "generation", g.ID, "task", task.TaskID, "err", err)
 		return g, f.attemptFailed(ctx, g, enqueuedAt,
-			&generation.Failure{Kind: generation.Transient, Reason: "Suno returned track data the service cannot accept: " + err.Error()})
+			&generation.Failure{Kind: generation.Transient, Code: generation.CodeInvalidTracks, Reason: generation.MessageFor(generation.CodeInvalidTracks), Detail: err.Error()})
 	}
 	tracks := task.Tracks
 	type step struct {
@@ -93,5 +93,5 @@ func taskFailure(t generation.TaskReport) error {
 	if t.Failure != nil {
 		return t.Failure
 	}
-	return &generation.Failure{Kind: generation.Transient, Reason: "Suno reported task " + t.TaskID + " failed"}
+	return &generation.Failure{Kind: generation.Transient, Code: generation.CodeSunoError, Reason: generation.MessageFor(generation.CodeSunoError), Detail: "Suno reported task " + t.TaskID + " failed"}
 }

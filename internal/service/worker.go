@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/songqueue/songqueue/internal/batch"
 )
@@ -11,9 +12,10 @@ import (
 // WorkerPorts are what the worker runs on.
 type WorkerPorts struct {
 	Core
-	Queue    Queue
-	Limiter  RateLimiter
-	Suno     Suno
+	Queue Queue
+	// Accounts are the Suno accounts songs are spread over, each with its
+	// rate window, breaker and client.
+	Accounts []SunoAccount
 	Controls PauseReader
 	// Media and Fetcher copy the songs' files into the stack's storage;
 	// required when Config.Archive is set, unused otherwise.
@@ -29,8 +31,8 @@ type WorkerPorts struct {
 // concurrent use.
 type Worker struct {
 	*flow
-	limiter   RateLimiter
-	suno      Suno
+	accounts  accounts
+	turn      atomic.Uint64
 	controls  PauseReader
 	media     Media
 	fetcher   Fetcher
@@ -43,9 +45,13 @@ func NewWorker(p WorkerPorts, cfg Config) (*Worker, error) {
 	if cfg.Archive && (p.Media == nil || p.Fetcher == nil) {
 		return nil, errMissingCopies
 	}
+	accounts, err := newAccounts(p.Accounts)
+	if err != nil {
+		return nil, err
+	}
 	return &Worker{
-		flow:    newFlow(p.Core, p.Queue, cfg),
-		limiter: p.Limiter, suno: p.Suno, controls: p.Controls,
+		flow:     newFlow(p.Core, p.Queue, cfg),
+		accounts: accounts, controls: p.Controls,
 		media: p.Media, fetcher: p.Fetcher, callbacks: p.Callbacks,
 	}, nil
 }

@@ -152,7 +152,11 @@ func apiCodeVerdict(code int) verdict {
 	case code == CodeRateLimited, code == CodeTooFrequent:
 		return rateLimited
 	case code == CodeServerError:
-		return suspect(generation.OutageServer)
+		// Suno's API answered, in its own envelope, that this request
+		// failed: Suno is up, and the failure is the song's, transient. A
+		// server that is not answering at all (a gateway's 5xx page, a
+		// dropped connection, a timeout) is what suspects an outage.
+		return sunoError
 	case code == CodeInvalidParams:
 		// Invalid parameters, sensitive words, copyrighted lyrics: the
 		// same request will be refused again.

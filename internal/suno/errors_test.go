@@ -241,7 +241,7 @@ func TestCreditsAnswers(t *testing.T) {
 		{"HTTP 403", 403, `Forbidden`, 0, generation.Unavailable, generation.OutageKeyRefused, "suno_key_refused"},
 		{"body 429 credits", 200, `{"code":429,"msg":"Insufficient credits"}`, 0, generation.Unavailable, generation.OutageCredits, "suno_credits"},
 		{"body 455", 200, `{"code":455,"msg":"System maintenance"}`, 0, generation.Unavailable, generation.OutageMaintenance, "suno_unavailable"},
-		{"body 500", 200, `{"code":500,"msg":"Server error"}`, 0, generation.Transient, generation.OutageServer, "suno_error"},
+		{"body 500", 200, `{"code":500,"msg":"Server error"}`, 0, generation.Transient, "", "suno_error"},
 		{"HTTP 502 HTML", 502, `<html>Bad Gateway</html>`, 0, generation.Transient, generation.OutageServer, "suno_error"},
 		{"body 430", 200, `{"code":430,"msg":"too frequent"}`, 0, generation.RateLimited, "", "rate_limited"},
 		{"HTTP 429 from a gateway", 429, `Too Many Requests`, 0, generation.RateLimited, "", "rate_limited"},
@@ -281,7 +281,7 @@ func TestRecordErrorCodes(t *testing.T) {
 		{"unknown task, 404", `{"code":404,"msg":"not found"}`, generation.Transient, "", "unknown_task"},
 		{"key refused", `{"code":401,"msg":"Unauthorized"}`, generation.Unavailable, generation.OutageKeyRefused, "suno_key_refused"},
 		{"maintenance", `{"code":455,"msg":"System maintenance"}`, generation.Unavailable, generation.OutageMaintenance, "suno_unavailable"},
-		{"server error", `{"code":500,"msg":"Server error"}`, generation.Transient, generation.OutageServer, "suno_error"},
+		{"server error", `{"code":500,"msg":"Server error"}`, generation.Transient, "", "suno_error"},
 		{"rate limited", `{"code":430,"msg":"too frequent"}`, generation.RateLimited, "", "rate_limited"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,115 @@
+package devstack_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/app"
+	"github.com/songqueue/songqueue/internal/devstack"
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/sunofake"
+)
+
+// BenchmarkAccountsThroughput: submissions a second under a backlog with
+// 1, 2 and 4 Suno accounts on the fake, each account with its own window
+// (10 per second here, so that a run takes seconds; Suno's is 20 per
+// 10 s), against the ideal N × 10 a second. The fake refuses with 430 a
+// submission beyond an account's window, as Suno does: the benchmark
+// counts them, and there must be none.
+//
+//	go test -run '^$' -bench AccountsThroughput -benchtime 1x ./internal/devstack/
+func BenchmarkAccountsThroughput(b *testing.B) {
+	for _, n := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("accounts=%d", n), func(b *testing.B) {
+			for range b.N {
+				rate, refused := accountsThroughput(b, n)
+				b.ReportMetric(rate, "submissions/s")
+				b.ReportMetric(rate/float64(10*n), "of-ideal")
+				b.ReportMetric(float64(refused), "refused-430")
+			}
+		})
+	}
+}
+
+func accountsThroughput(b *testing.B, n int) (rate float64, refused int) {
+	b.Helper()
+	const perAccount = 10 // per second
+	var keys []string
+	cfg := devstack.DefaultConfig()
+	cfg.Port = 0
+	cfg.Media.Dir = b.TempDir()
+	cfg.Media.BaseURL = "" // no copies: the benchmark measures submissions
+	cfg.Pipeline.Quotas = nil
+	cfg.RateLimit.Rate, cfg.RateLimit.Window = perAccount, time.Second
+	cfg.Concurrency = 8
+	cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay = 50*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond
+	for i := range n {
+		k := fmt.Sprintf("bench-key-%d", i+1)
+		keys = append(keys, k)
+		cfg.SunoKeys = append(cfg.SunoKeys, app.SecretRef{Name: k, Value: k})
+	}
+	s, err := devstack.Start(context.Background(), cfg, devstack.Options{FakeSuno: func(c *sunofake.Config) {
+		c.RateLimit, c.RateWindow = perAccount, time.Second
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	}()
+	backlog := 40 * n
+	tokens := map[generation.Tier]string{}
+	for _, t := range generation.Tiers {
+		tok, err := s.Tokens.Mint("bench-"+string(t), t, time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens[t] = tok
+	}
+	start := time.Now()
+	for i := range backlog {
+		req, _ := http.NewRequest("POST", s.URL+"/api/generation/create", strings.NewReader(fmt.Sprintf(`{"prompt":"backlog %d"}`, i)))
+		req.Header.Set("Authorization", "Bearer "+tokens[generation.Tiers[i%4]])
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusAccepted {
+			b.Fatalf("create: %d", res.StatusCode)
+		}
+	}
+	total := func() (accepted, tooFrequent int) {
+		for _, k := range keys {
+			accepted += s.Fake.Accepted(k)
+			tooFrequent += s.Fake.TooFrequent(k)
+		}
+		return
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		accepted, _ := total()
+		if accepted >= backlog {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d submitted in a minute", accepted, backlog)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	accepted, tooFrequent := total()
+	for _, k := range keys {
+		if w := s.Fake.FullestWindow(k, time.Second); w > perAccount {
+			b.Errorf("account %s: %d submissions in one window of 1 s, over its %d", k, w, perAccount)
+		}
+	}
+	return float64(accepted) / elapsed.Seconds(), tooFrequent
+}
