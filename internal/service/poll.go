@@ -28,6 +28,12 @@ func (w *Worker) poll(ctx context.Context, job Job) error {
 			w.push.push(ctx, g)
 		}
 	}
+	if w.archiving() && redelivered(ctx) && g.Status == generation.Processing && g.TaskID == job.TaskID && g.Progress == generation.ProgressSaving {
+		// An earlier run of this job moved the song to saving and failed
+		// before its archive job was sent: send it now, rather than
+		// leaving it to the sweeper. A copy sent twice is harmless.
+		return w.send(ctx, archiveJob(g), 0)
+	}
 	if !awaitsTask(g, job.TaskID) {
 		return nil // finished, cancelled, superseded by a later attempt, or being saved
 	}

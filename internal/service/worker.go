@@ -66,7 +66,19 @@ func (w *Worker) Handle(ctx context.Context, r batch.Record) error {
 	if err := json.Unmarshal(r.Body, &job); err != nil {
 		return fmt.Errorf("decode job of message %s: %w", r.ID, err)
 	}
+	if r.ReceiveCount > 1 {
+		ctx = context.WithValue(ctx, redeliveredKey{}, true)
+	}
 	return w.HandleJob(ctx, job)
+}
+
+// redeliveredKey marks the context of a job whose message came back: an
+// earlier run of it failed somewhere after its writes.
+type redeliveredKey struct{}
+
+func redelivered(ctx context.Context) bool {
+	v, _ := ctx.Value(redeliveredKey{}).(bool)
+	return v
 }
 
 // HandleJob runs one job.
