@@ -18,7 +18,7 @@ import (
 
 // QueueConfig mirrors the SQS settings the template gives each tier queue.
 type QueueConfig struct {
-	VisibilityTimeout time.Duration // default 30 s
+	VisibilityTimeout time.Duration // default service.DefaultVisibilityTimeout
 	MaxReceiveCount   int           // receives before redrive; default 5
 	Now               func() time.Time
 }
@@ -187,10 +187,10 @@ var (
 // NewQueues returns empty queues for every tier.
 func NewQueues(cfg QueueConfig) *Queues {
 	if cfg.VisibilityTimeout <= 0 {
-		cfg.VisibilityTimeout = 30 * time.Second
+		cfg.VisibilityTimeout = service.DefaultVisibilityTimeout
 	}
 	if cfg.MaxReceiveCount <= 0 {
-		cfg.MaxReceiveCount = 5
+		cfg.MaxReceiveCount = service.DefaultMaxReceiveCount
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

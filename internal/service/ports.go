@@ -133,6 +133,15 @@ type Queue interface {
 	Send(ctx context.Context, job Job, delay time.Duration) error
 }
 
+// The queues' defaults, which every queue adapter takes and template.yaml
+// declares: a received message stays hidden for DefaultVisibilityTimeout
+// (Lambda's guidance: six times the worker's timeout, 30 s), and moves to
+// the dead-letter queue after DefaultMaxReceiveCount receives.
+const (
+	DefaultVisibilityTimeout = 180 * time.Second
+	DefaultMaxReceiveCount   = 5
+)
+
 // QueueDepth is what a tier's queues hold, as the queue adapters report it
 // (their Depth) to the tests that check their semantics. The service counts
 // generations, not messages, and reads only the dead letters

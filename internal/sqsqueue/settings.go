@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/service"
 )
 
 // MaxDelay is the longest delay SQS supports on a message.
@@ -42,10 +43,10 @@ func DefaultSettings() Settings { return Settings{}.WithDefaults() }
 // WithDefaults fills the zero fields.
 func (s Settings) WithDefaults() Settings {
 	if s.VisibilityTimeout <= 0 {
-		s.VisibilityTimeout = 180 * time.Second
+		s.VisibilityTimeout = service.DefaultVisibilityTimeout
 	}
 	if s.MaxReceiveCount <= 0 {
-		s.MaxReceiveCount = 5
+		s.MaxReceiveCount = service.DefaultMaxReceiveCount
 	}
 	if s.Retention <= 0 {
 		s.Retention = 4 * 24 * time.Hour
