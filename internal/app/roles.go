@@ -8,6 +8,7 @@ import (
 
 	"github.com/songqueue/songqueue/internal/media"
 	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/sqsqueue"
 	"github.com/songqueue/songqueue/internal/suno"
 )
 
@@ -48,15 +49,7 @@ func API(ctx context.Context, e *Env) (*APIRoles, error) {
 // poll or archive job), Suno (to confirm what a callback says) and the
 // callback key, read from init on.
 func Callback(ctx context.Context, e *Env) (*service.Callbacks, error) {
-	a, err := e.newAWS()
-	if err != nil {
-		return nil, err
-	}
-	queues, err := a.queues(ctx)
-	if err != nil {
-		return nil, err
-	}
-	accounts, err := e.accounts(a.limiter)
+	a, queues, accounts, err := e.sunoRole(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -82,19 +75,11 @@ func WebSocket(_ context.Context, e *Env) (*service.Realtime, error) {
 // limiter, the pause switches), the queues, Suno, the WebSocket
 // management API, and the bucket it copies the songs' files to.
 func Worker(ctx context.Context, e *Env) (*service.Worker, error) {
-	a, err := e.newAWS()
-	if err != nil {
-		return nil, err
-	}
-	queues, err := a.queues(ctx)
+	a, queues, accounts, err := e.sunoRole(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m, err := a.media(true)
-	if err != nil {
-		return nil, err
-	}
-	accounts, err := e.accounts(a.limiter)
 	if err != nil {
 		return nil, err
 	}
@@ -104,19 +89,29 @@ func Worker(ctx context.Context, e *Env) (*service.Worker, error) {
 // Sweeper assembles the scheduled sweeper: DynamoDB, the queues, and Suno
 // (to ask about tasks past their deadline).
 func Sweeper(ctx context.Context, e *Env) (*service.Sweeper, error) {
-	a, err := e.newAWS()
-	if err != nil {
-		return nil, err
-	}
-	queues, err := a.queues(ctx)
-	if err != nil {
-		return nil, err
-	}
-	accounts, err := e.accounts(a.limiter)
+	a, queues, accounts, err := e.sunoRole(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return service.NewSweeper(service.SweeperPorts{Core: a.core(), Queue: e.wrapQueue(queues), Controls: a.store(), Accounts: accounts}, e.pipeline(a.archives(false)))
+}
+
+// sunoRole is what the roles that talk to Suno (callback, worker,
+// sweeper) start from: the AWS clients, the queues, the Suno accounts.
+func (e *Env) sunoRole(ctx context.Context) (*awsBackend, *sqsqueue.Queues, []service.SunoAccount, error) {
+	a, err := e.newAWS()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	queues, err := a.queues(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	accounts, err := e.accounts(a.limiter)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return a, queues, accounts, nil
 }
 
 // Local assembles every role on p, as the local stack runs them in one

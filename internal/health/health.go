@@ -259,12 +259,12 @@ func (b Breaker) WaitReason() string {
 	return ReasonUnavailable
 }
 
-// The reasons a pending song waits (DESIGN.md section 13), a closed list.
+// The reasons a song is held for Suno (DESIGN.md section 13). DESIGN also
+// names tier_paused and rate_limited; a paused tier's or rate-limited
+// song waits without a hold (no write), so neither is set today.
 const (
 	ReasonUnavailable = "suno_unavailable"
 	ReasonCredits     = "suno_credits"
-	ReasonPaused      = "tier_paused"
-	ReasonRateLimited = "rate_limited"
 )
 
 // ReasonMessage is what a song's owner reads for reason.
@@ -274,10 +274,6 @@ func ReasonMessage(reason string) string {
 		return "Suno is unavailable right now; your song is held and will be made when Suno is back"
 	case ReasonCredits:
 		return "The music service is topping up its Suno credits; your song is held and will be made as soon as it can"
-	case ReasonPaused:
-		return "Your tier's queue is paused by an operator; your song keeps its place"
-	case ReasonRateLimited:
-		return "Waiting for Suno's rate limit"
 	}
 	return ""
 }
