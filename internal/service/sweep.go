@@ -127,7 +127,8 @@ func (s *Sweeper) sweepOne(ctx context.Context, g generation.Generation, paused 
 		}
 		return "retried", s.attemptFailed(ctx, g, g.CreatedAt, errWorkerDied)
 	case g.Status == generation.Processing:
-		task, err := s.accounts.of(g.Account).Suno.Task(ctx, g.TaskID)
+		taskID := g.TaskID
+		task, err := s.accounts.of(g.Account).Suno.Task(ctx, taskID)
 		if err != nil && generation.Classify(err) != generation.Permanent && !errors.Is(err, generation.ErrUnknownTask) {
 			// Suno cannot be asked now: its trouble, not the song's.
 			return "", s.extendDeadline(ctx, g)
@@ -136,7 +137,8 @@ func (s *Sweeper) sweepOne(ctx context.Context, g generation.Generation, paused 
 			if g, err = s.applyTask(ctx, g, task, g.CreatedAt); err != nil {
 				return "", err
 			}
-			if g.Status != generation.Processing {
+			if !awaitsTask(g, taskID) {
+				// Finished, failed or now being saved: Suno was in time.
 				return "finished", nil
 			}
 		}

@@ -318,3 +318,29 @@ func TestArchiveGivesUpWithSunoURLs(t *testing.T) {
 		t.Fatalf("%d messages left after giving up the copy", n)
 	}
 }
+
+// TestSweepOfAFinishedTaskSavesIt: a sweep that finds Suno done with an
+// overdue task moves the song to saving and sends its copy; it does not
+// also count the attempt as too slow (the song Suno made is kept, not
+// made again).
+func TestSweepOfAFinishedTaskSavesIt(t *testing.T) {
+	h := newHarness(t, withArchive(0, 3))
+	g := h.create(generation.Pro, "finished while nobody asked")
+	h.mustRunNext(generation.Pro, service.JobGenerate)
+	g = h.get(g.ID)
+	h.suno.setTask(g.TaskID, generation.TaskDone)
+	h.clock.Advance(testDeadline + time.Second)
+	before := h.queue.count()
+	r, err := h.roles.Sweeper.Sweep(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = h.get(g.ID)
+	mustBe(t, g, generation.Processing, generation.ProgressSaving)
+	if g.Attempts != 1 || r.Retried != 0 || r.Finished != 1 {
+		t.Fatalf("sweep %+v left attempt %d; want the first attempt saving, nothing retried", r, g.Attempts)
+	}
+	if sent := h.queue.sentSince(before); len(sent) != 1 || sent[0].Job.Kind != service.JobArchive {
+		t.Fatalf("the sweep queued %+v; want the archive job only", sent)
+	}
+}
