@@ -19,37 +19,47 @@ import (
 	"github.com/songqueue/songqueue/internal/service"
 )
 
-// Limiter is the token bucket of package ratelimit kept in one DynamoDB
+// Limiter is the sliding window of package ratelimit kept in one DynamoDB
 // item, so every worker of every Lambda shares it. The item holds the
-// bucket's theoretical arrival time (TAT) in Unix nanoseconds.
+// times of the last grants (attribute grants, ratelimit.State.Encode: Unix
+// microseconds in base 36, about 120 bytes at 20 per 10 s), their version
+// (gver), which every write of them is conditional on, and a mark of the
+// write that made them (gby).
 //
-// A token costs one conditional UpdateItem in the usual case. The limiter
-// remembers the last TAT it saw and picks the write that fits it: for an
-// idle bucket "set tat = now + interval if tat <= now", for a busy one
-// "tat = tat + interval if now <= tat <= now + tolerance". When the guess
-// was wrong, the failed condition returns the item as it is
-// (ReturnValuesOnConditionCheckFailure), so the second try is right without
-// a read. A refusal that the remembered TAT already proves costs nothing,
-// because the TAT only ever grows.
+// A token costs one conditional UpdateItem in the usual case: the limiter
+// remembers the last window it saw, decides on it, and writes the new one
+// if the version is still the one it saw. When another worker wrote first,
+// the failed condition returns the item as it is
+// (ReturnValuesOnConditionCheckFailure), so the second try decides on the
+// current window without a read. A refusal that the remembered window
+// already proves costs nothing, because grants only ever add to it: what
+// is refused in an older window is refused in every later one.
 type Limiter struct {
 	db     *dynamodb.Client
 	table  string
 	key    string
 	policy ratelimit.Policy
 	now    func() time.Time
-	seen   atomic.Int64 // the last TAT this limiter saw, Unix ns
+	seen   atomic.Pointer[seenWindow] // the last window this limiter saw
+}
+
+// seenWindow is a window as read from the item, with its version (0: the
+// item has none yet).
+type seenWindow struct {
+	state   ratelimit.State
+	version int64
 }
 
 var _ service.Account = (*Limiter)(nil)
 
-// limiterTTL keeps an idle bucket's item this long past its TAT; once
-// DynamoDB deletes it the bucket is full, as it would be anyway.
+// limiterTTL keeps an idle window's item this long past its last grant;
+// once DynamoDB deletes it the window is empty, as it would be anyway.
 const limiterTTL = 24 * time.Hour
 
 // takeRounds bounds the writes of one Take under heavy contention.
 const takeRounds = 4
 
-// NewLimiter returns the bucket named name (one item, "limiter#name") in
+// NewLimiter returns the window named name (one item, "limiter#name") in
 // table. now may be nil for the wall clock.
 func NewLimiter(db *dynamodb.Client, table, name string, p ratelimit.Policy, now func() time.Time) *Limiter {
 	if now == nil {
@@ -61,43 +71,46 @@ func NewLimiter(db *dynamodb.Client, table, name string, p ratelimit.Policy, now
 // Take implements service.RateLimiter.
 func (l *Limiter) Take(ctx context.Context, tier generation.Tier, waited time.Duration) (service.Grant, error) {
 	now := l.now()
-	nowNs := now.UnixNano()
-	tat := l.seen.Load()
+	seen := l.seen.Load()
+	if seen == nil {
+		seen = &seenWindow{}
+	}
 	for range takeRounds {
-		newTAT, ok, wait := l.policy.Decide(time.Unix(0, tat), now, tier, waited)
+		next, ok, wait := l.policy.Decide(seen.state, now, tier, waited)
 		if !ok {
-			// The stored TAT is at least the one seen, so this is a refusal
-			// whatever it is now; wait may be a little short, which only
-			// makes the caller ask again a little early.
+			// The stored window holds at least the grants seen, so this is
+			// a refusal whatever it is now; wait may be a little short,
+			// which only makes the caller ask again a little early.
 			return service.Grant{RetryAfter: wait}, nil
 		}
+		last := next.Grants[len(next.Grants)-1]
+		// The write's own mark: if the SDK sends it again because the
+		// answer was lost, the failed condition shows whether the first
+		// one landed.
+		by := strconv.FormatUint(rand.Uint64(), 36)
 		in := &dynamodb.UpdateItemInput{
-			TableName: aws.String(l.table),
-			Key:       keyOf(l.key),
+			TableName:        aws.String(l.table),
+			Key:              keyOf(l.key),
+			UpdateExpression: aws.String("SET grants = :grants, gver = :next, gby = :by, expiresAt = :exp"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":grants": &types.AttributeValueMemberS{Value: next.Encode()},
+				":next":   num(seen.version + 1),
+				":by":     &types.AttributeValueMemberS{Value: by},
+				":exp":    num(time.UnixMicro(last).Add(limiterTTL).Unix()),
+			},
 			// The whole item: the breaker comes with the token.
 			ReturnValues:                        types.ReturnValueAllNew,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}
-		exp := num(newTAT.Add(limiterTTL).Unix())
-		if tat <= nowNs {
-			in.UpdateExpression = aws.String("SET tat = :new, expiresAt = :exp")
-			in.ConditionExpression = aws.String("attribute_not_exists(tat) OR tat <= :now")
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{
-				":new": num(newTAT.UnixNano()), ":now": num(nowNs), ":exp": exp,
-			}
+		if seen.version == 0 {
+			in.ConditionExpression = aws.String("attribute_not_exists(gver)")
 		} else {
-			in.UpdateExpression = aws.String("SET tat = tat + :interval, expiresAt = :exp")
-			in.ConditionExpression = aws.String("tat BETWEEN :now AND :limit")
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{
-				":interval": num(l.policy.Interval().Nanoseconds()),
-				":now":      num(nowNs),
-				":limit":    num(nowNs + l.policy.Tolerance(tier, waited).Nanoseconds()),
-				":exp":      exp,
-			}
+			in.ConditionExpression = aws.String("gver = :v")
+			in.ExpressionAttributeValues[":v"] = num(seen.version)
 		}
 		out, err := l.db.UpdateItem(ctx, in)
 		if err == nil {
-			l.observe(out.Attributes)
+			l.seen.Store(windowOf(out.Attributes))
 			b, err := breakerOf(out.Attributes)
 			return service.Grant{OK: true, Breaker: b, BreakerKnown: err == nil}, nil
 		}
@@ -105,30 +118,32 @@ func (l *Limiter) Take(ctx context.Context, tier generation.Tier, waited time.Du
 		if !failed {
 			return service.Grant{}, fmt.Errorf("rate limiter: %w", err)
 		}
-		tat = l.observe(cf.Item)
+		if mark, ok := cf.Item["gby"].(*types.AttributeValueMemberS); ok && mark.Value == by {
+			// This very write landed before: the token is ours.
+			l.seen.Store(windowOf(cf.Item))
+			b, err := breakerOf(cf.Item)
+			return service.Grant{OK: true, Breaker: b, BreakerKnown: err == nil}, nil
+		}
+		seen = windowOf(cf.Item)
+		l.seen.Store(seen)
 	}
-	// Lost every round to other workers: the bucket is busy, so waiting one
+	// Lost every round to other workers: the window is busy, so waiting one
 	// interval is the honest answer.
 	return service.Grant{RetryAfter: l.policy.Interval()}, nil
 }
 
-// observe records the TAT of a returned item and returns it (0 for none).
-func (l *Limiter) observe(av map[string]types.AttributeValue) int64 {
-	n, ok := av["tat"].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0
+// windowOf reads the window of an item: none when the item has none (or
+// has been deleted by its TTL). A window that cannot be read counts as
+// empty, with its version, so the next write replaces it.
+func windowOf(av map[string]types.AttributeValue) *seenWindow {
+	w := &seenWindow{}
+	if n, ok := av["gver"].(*types.AttributeValueMemberN); ok {
+		w.version, _ = strconv.ParseInt(n.Value, 10, 64)
 	}
-	tat, err := strconv.ParseInt(n.Value, 10, 64)
-	if err != nil {
-		return 0
+	if s, ok := av["grants"].(*types.AttributeValueMemberS); ok {
+		w.state, _ = ratelimit.DecodeState(s.Value)
 	}
-	for {
-		old := l.seen.Load()
-		if tat <= old || l.seen.CompareAndSwap(old, tat) {
-			break
-		}
-	}
-	return tat
+	return w
 }
 
 // The breaker lives in the limiter's item (attribute breaker, JSON), with

@@ -11,18 +11,18 @@ import (
 	"github.com/songqueue/songqueue/internal/service"
 )
 
-// Limiter is the token bucket of package ratelimit, in memory.
+// Limiter is the sliding window of package ratelimit, in memory.
 type Limiter struct {
 	policy  ratelimit.Policy
 	now     func() time.Time
 	mu      sync.Mutex
-	tat     time.Time
+	window  ratelimit.State
 	breaker health.Breaker
 }
 
 var _ service.Account = (*Limiter)(nil)
 
-// NewLimiter returns a full bucket. now may be nil for the wall clock.
+// NewLimiter returns an empty window. now may be nil for the wall clock.
 func NewLimiter(p ratelimit.Policy, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
@@ -34,9 +34,9 @@ func NewLimiter(p ratelimit.Policy, now func() time.Time) *Limiter {
 func (l *Limiter) Take(_ context.Context, tier generation.Tier, waited time.Duration) (service.Grant, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	tat, ok, wait := l.policy.Decide(l.tat, l.now(), tier, waited)
+	window, ok, wait := l.policy.Decide(l.window, l.now(), tier, waited)
 	if ok {
-		l.tat = tat
+		l.window = window
 	}
 	return service.Grant{OK: ok, RetryAfter: wait, Breaker: l.breaker, BreakerKnown: true}, nil
 }

@@ -1,60 +1,157 @@
-// Package ratelimit is the global Suno rate limit as a token bucket shared
-// by every worker, in the GCRA form: the whole bucket is one timestamp, the
-// theoretical arrival time (TAT), so a store can keep it in one item and
-// update it with one conditional write.
+// Package ratelimit is the global Suno rate limit shared by every worker:
+// an exact sliding window over the last grants, in which the tiers differ
+// by how many tokens each may take at once, how much of the window each
+// may fill while a higher tier is present, and how soon each may take a
+// token that frees. The whole state is the last grants (State), so a store
+// keeps it in one item and updates it with one conditional write.
 //
-// The limit is what Suno states: at most Rate submissions in any Window
-// (sunoapi.org: 20 per 10 s, answered with 430 beyond). A burst of Burst
-// tokens at once is allowed, and the refill is slowed so that even a
-// window that starts with a full burst holds no more than Rate: in GCRA
-// terms the emission interval is Window/(Rate−Burst+1) and the tolerance
-// (Burst−1) intervals, and the most cells any window of length Window can
-// hold is Burst + (Rate−Burst+1) − 1 = Rate.
+// # The window
 //
-// Higher tiers may dig deeper into the bucket than lower ones: when tokens
-// are scarce, an ENTERPRISE job still finds one while a FREE job waits. A
-// job that has waited long is promoted a tier per AgingStep, so no tier
-// starves however busy the ones above it are.
+// Suno accepts at most Rate submissions in any Window (sunoapi.org: 20 per
+// 10 s, code 430 beyond); call that the Limit. The state holds the times of
+// the last Limit grants, and a token is granted only if the oldest of them
+// is at least Window + Margin old. So no window of length Window ever holds
+// more than Limit grants, counted exactly (to the microsecond), and under
+// a backlog each slot of the window is used again as soon as it frees: the
+// rate is Limit per Window + Margin (+ a Stagger, below), 0.99 of the limit
+// at 20 per 10 s and at 10 per 1 s. Margin (default Window/200, at most 50
+// ms) absorbs the jitter between our grant and Suno's count of the
+// arrival, which is what put a 21st submission into one of Suno's windows.
+//
+// A fractional Rate above 1 counts as its whole part (a window cannot hold
+// half a submission); below 1 it is one per Window/Rate. A Limit above 100
+// is kept as the same rate over a shorter window, so that the state stays
+// small: 100 per Window×100/Limit, which holds at most Limit in any Window.
+//
+// # Smoothing
+//
+// At most Burst tokens go at once (default 3), then one per Interval
+// (Window/Limit): a GCRA at the full rate, computed from the same grants.
+// It never lowers the rate, since under a backlog the window is the
+// tighter rule, but it spreads a window's tokens, so that each token that
+// frees is a decision of its own in which the tiers' order counts, rather
+// than a whole window handed out at once to whoever asked first.
+//
+// # Tiers
+//
+// Shares of the burst. A tier may take tokens ahead of the smoothing's
+// pace only to its share of the burst: ENTERPRISE all Burst−1 intervals,
+// PREMIUM ¾ of them, PRO ½, FREE ¼. The refill is the same for all (a
+// tier alone gets the full rate), but tiers that ask together go in tier
+// order: once ENTERPRISE has taken its tokens ahead, FREE waits until the
+// smoothing is back within FREE's share (as when a backlog held during an
+// outage all asks at once).
+//
+// Ceilings. While a higher tier is present, a tier may fill the window
+// only to its ceiling: ENTERPRISE 100 % of the Limit, PREMIUM 85 %, PRO 70
+// %, FREE 55 %, rounded down, at least 1 (at 20 per 10 s: 20, 17, 14, 11;
+// at 10 per 1 s: 10, 8, 7, 5). A tier is present for Presence after its
+// last grant: max(2 s, 1.5 intervals), since under a backlog it is granted
+// a token every interval, and its jobs that wait in the queue rather than
+// in a worker ask again every second or two (queue delays are whole
+// seconds). So under a mixed backlog the window stays full of the highest
+// tier waiting, and a lower tier's job cannot take its token however early
+// it asks. A tier alone, or once the tiers above have gone quiet, fills the
+// whole window: nothing is kept for a tier that is not asking. The cost
+// is at a change of tier: when the tier above runs out of jobs, the one
+// below stays at its ceiling for Presence, so up to Limit − ceiling slots
+// stay empty meanwhile. A backlog of 20 jobs per tier, served one tier
+// after another, so reaches 0.93 of the limit at 20 per 10 s and 0.81 at
+// 10 per 1 s; with 60 per tier, 0.99, as aging has lifted the ceilings by
+// the time each tier's turn comes.
+//
+// Turns. Shares and ceilings cannot order every token (at 1 per second the
+// burst is 1 and all ceilings are 1), so the jobs also take turns at each
+// token that frees: a job's turn begins (2 × its effective rank +
+// Aging/(waited + Aging)) × Stagger after the token frees, and a token of
+// the smoothing is the job's from that turn minus one Stagger after it is
+// due. Stagger is Interval/40, at most 25 ms (12.5 ms at 20 per 10 s, 2.5
+// ms at 10 per 1 s, 25 ms at 1 per 1 s). So the waiting jobs of the
+// highest effective rank are the first that may take a token, the longest
+// waiting of them first, and the RetryAfter a refused job is given is when
+// its own turn begins: the higher tiers' jobs ask first, and a lower
+// tier's job that asks early is refused. The turns cost a lower tier alone
+// up to 7 staggers per slot of the window (about 1 % at 20 per 10 s, 2 %
+// at 10 per 1 s, 15 % at 1 per 1 s) until its jobs age.
+//
+// # Aging
+//
+// A job that has waited is promoted one tier per AgingGrants submissions'
+// worth of waiting, AgingGrants × Interval (default 60: 30 s at 20 per 10
+// s, 6 s at 10 per 1 s, 60 s at 1 per 1 s), so aging follows the rate and
+// not the wall clock; AgingStep, when set, is a wall-clock step instead.
+// 60 lets ENTERPRISE fill the first quarter of a backlog of 60 jobs per
+// tier before PREMIUM's are promoted. Within an effective rank the job
+// that has waited longest goes first, so under a flood of ENTERPRISE jobs
+// that keep arriving a FREE job gets its token once it has waited three
+// steps, after about 3 × AgingGrants submissions; among ENTERPRISE jobs
+// queued as long as it has, it takes its chance with them.
 package ratelimit
 
 import (
+	"errors"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
 )
 
-// Policy is the shape of the bucket.
+// Policy is the shape of the limit.
 type Policy struct {
 	// Rate is the most tokens handed out in any Window.
 	Rate float64
 	// Window is the length of the window Rate is counted in; 0 means one
 	// second.
 	Window time.Duration
-	// Burst is how many tokens may be taken at once, and so how deep the
-	// tiers' shares can differ; 0 means DefaultBurst (or Rate, if less).
-	// It must not exceed Rate. The larger it is, the slower the bucket
-	// refills: (Rate−Burst+1) tokens per Window.
+	// Burst is how many tokens may be taken at once; after them one goes
+	// per Interval. 0 means DefaultBurst; it is at most the Limit.
 	Burst int
-	// AgingStep is how long a job waits before it is treated as one tier
-	// higher; 0 means 30 s.
+	// Margin is how much longer than Window a slot of the window stays
+	// taken after its grant, for the jitter between a grant and Suno's
+	// count of the submission. 0 means Window/200, at most 50 ms (50 ms at
+	// 10 s, 5 ms at 1 s); negative means none.
+	Margin time.Duration
+	// AgingGrants is how many submissions' worth of waiting (AgingGrants ×
+	// Interval) promotes a job one tier; 0 means DefaultAgingGrants.
+	AgingGrants int
+	// AgingStep, when positive, is the wall-clock wait that promotes a job
+	// one tier instead of AgingGrants.
 	AgingStep time.Duration
 }
 
-// DefaultPolicy is DESIGN.md's: 10 submissions a second, a tier's
-// promotion every 30 s of waiting.
+// DefaultPolicy is DESIGN.md's: 10 submissions a second, a promotion per
+// DefaultAgingGrants submissions of waiting.
 func DefaultPolicy() Policy {
-	return Policy{Rate: 10, Window: time.Second, AgingStep: defaultAgingStep}
+	return Policy{Rate: 10, Window: time.Second}
 }
 
-// DefaultBurst lets the four tiers draw the bucket to three different
-// depths while costing the sustained rate only two tokens a window.
-const DefaultBurst = 3
+const (
+	// DefaultBurst spreads a window's tokens, so that the tiers' order
+	// decides who gets each.
+	DefaultBurst = 3
+	// DefaultAgingGrants makes the aging step 30 s at Suno's 20 per 10 s.
+	DefaultAgingGrants = 60
 
-const defaultAgingStep = 30 * time.Second
+	// maxLimit bounds the grants the state keeps.
+	maxLimit = 100
+	// maxMargin bounds the default margin.
+	maxMargin = 50 * time.Millisecond
+	// maxStagger bounds Stagger.
+	maxStagger = 25 * time.Millisecond
+	// minPresence is the least time a rank counts as present after its
+	// last grant.
+	minPresence = 2 * time.Second
+)
 
-// share is the fraction of the burst each tier may use, by rank.
-var share = [...]float64{1, 0.75, 0.5, 0.25}
+// ceilingShare is the fraction of the window each effective rank may fill
+// while a higher one is present; burstShare, how much of the burst it may
+// take ahead.
+var (
+	ceilingShare = [...]float64{1, 0.85, 0.70, 0.55}
+	burstShare   = [...]float64{1, 0.75, 0.5, 0.25}
+)
 
 func (p Policy) window() time.Duration {
 	if p.Window > 0 {
@@ -63,54 +160,268 @@ func (p Policy) window() time.Duration {
 	return time.Second
 }
 
-// Interval is the time one token takes to refill.
-func (p Policy) Interval() time.Duration {
-	refill := p.Rate - float64(p.burst()) + 1
-	if refill <= 0 {
-		return p.window()
+// Limit is the most grants any window of length span holds, and so the
+// number of grants the state keeps: Rate per Window, but for the cases the
+// package doc describes (a rate below 1, or a limit above 100).
+func (p Policy) Limit() (n int, span time.Duration) {
+	w, r := p.window(), p.Rate
+	if math.IsNaN(r) || r < 1 {
+		if r > 0 && !math.IsNaN(r) {
+			d := float64(w) / r
+			if d > float64(100*365*24*time.Hour) {
+				d = float64(100 * 365 * 24 * time.Hour)
+			}
+			w = time.Duration(d)
+		}
+		return 1, w
 	}
-	return time.Duration(float64(p.window()) / refill)
+	n64 := int64(math.Min(math.Floor(r), 1e15))
+	if n64 > maxLimit {
+		k := (n64 + maxLimit - 1) / maxLimit
+		n64 /= k
+		w = max(time.Duration(int64(w)/k), 1)
+	}
+	return int(n64), w
 }
 
-// burst is Burst, or its default, never more than Rate allows.
+// Interval is Window/Limit: the time one token of the rate takes.
+func (p Policy) Interval() time.Duration {
+	n, w := p.Limit()
+	return max(w/time.Duration(n), 1)
+}
+
+// Sustained is how many tokens a second the limit allows at most.
+func (p Policy) Sustained() float64 {
+	n, w := p.Limit()
+	return float64(n) / w.Seconds()
+}
+
+// MarginOf is the margin in use: Margin or its default.
+func (p Policy) MarginOf() time.Duration {
+	switch {
+	case p.Margin > 0:
+		return p.Margin
+	case p.Margin < 0:
+		return 0
+	}
+	_, w := p.Limit()
+	return min(w/200, maxMargin)
+}
+
+// Stagger is the unit of the jobs' turns at a token that frees (Turn):
+// Interval/40, at most 25 ms.
+func (p Policy) Stagger() time.Duration {
+	return min(p.Interval()/40, maxStagger)
+}
+
+// burst is Burst, or its default, never more than the Limit.
 func (p Policy) burst() int {
+	n, _ := p.Limit()
 	b := p.Burst
 	if b <= 0 {
 		b = DefaultBurst
 	}
-	return max(1, min(b, int(math.Floor(p.Rate))))
+	return max(1, min(b, n))
 }
 
-// Sustained is how many tokens a second the bucket hands out under
-// continuous demand.
-func (p Policy) Sustained() float64 { return float64(time.Second) / float64(p.Interval()) }
+// Aging is how long a job waits to be promoted one tier.
+func (p Policy) Aging() time.Duration {
+	if p.AgingStep > 0 {
+		return p.AgingStep
+	}
+	g := p.AgingGrants
+	if g <= 0 {
+		g = DefaultAgingGrants
+	}
+	return time.Duration(g) * p.Interval()
+}
 
 // Rank is the effective rank of a tier after waiting: 0 is the highest.
 func (p Policy) Rank(tier generation.Tier, waited time.Duration) int {
-	step := p.AgingStep
-	if step <= 0 {
-		step = defaultAgingStep
-	}
-	return max(0, tier.Rank()-int(waited/step))
+	return max(0, tier.Rank()-int(max(waited, 0)/p.Aging()))
 }
 
-// Tolerance is how far ahead of now the TAT may be for a job of this tier
-// to still get a token: (tokens the tier may use − 1) × interval.
-func (p Policy) Tolerance(tier generation.Tier, waited time.Duration) time.Duration {
-	tokens := max(1, int(math.Ceil(share[p.Rank(tier, waited)]*float64(p.burst()))))
-	return time.Duration(tokens-1) * p.Interval()
+// Ceiling is how many grants the window may hold for a job of this tier,
+// after waiting, to still get a token.
+func (p Policy) Ceiling(tier generation.Tier, waited time.Duration) int {
+	return p.ceiling(p.Rank(tier, waited))
 }
 
-// Decide takes a token from the bucket whose TAT is tat (zero for a bucket
-// never used). It returns the new TAT when a token is granted, or how long
-// to wait otherwise.
-func (p Policy) Decide(tat, now time.Time, tier generation.Tier, waited time.Duration) (newTAT time.Time, ok bool, retryAfter time.Duration) {
-	if tat.Before(now) {
-		tat = now
+func (p Policy) ceiling(rank int) int {
+	n, _ := p.Limit()
+	return max(1, min(n, int(math.Floor(ceilingShare[rank]*float64(n)+1e-9))))
+}
+
+// Turn is how long after a token frees the job's turn at it begins:
+// (2 × its effective rank + Aging/(waited + Aging)) × Stagger. So the
+// higher effective rank goes first, and within a rank the job that has
+// waited longest; a job that has not waited is a whole Stagger behind the
+// best of its rank.
+func (p Policy) Turn(tier generation.Tier, waited time.Duration) time.Duration {
+	a := float64(p.Aging())
+	q := 2*float64(p.Rank(tier, waited)) + a/(float64(max(waited, 0))+a)
+	return time.Duration(q * float64(p.Stagger()))
+}
+
+// State is the window: the times of the last grants, at most Limit of
+// them, oldest first, and when each effective rank was last granted a
+// token; all in Unix microseconds. The zero State is a window never used.
+type State struct {
+	Grants []int64
+	// Served is the time of the last grant to each effective rank, 0 for
+	// none.
+	Served [ranks]int64
+}
+
+// ranks is the number of effective ranks, one per tier.
+const ranks = len(generation.Tiers)
+
+// Presence is how long after its last grant a rank counts as present:
+// max(2 s, 1.5 Interval). Under a backlog a rank is granted a token every
+// interval, and its jobs that wait in the queue rather than in a worker
+// ask again every second or two (queue delays are whole seconds).
+func (p Policy) Presence() time.Duration {
+	return max(minPresence, p.Interval()*3/2)
+}
+
+// Decide takes a token from the window s at now for a job of tier that has
+// waited so long. It returns the new state when a token is granted, or how
+// long to wait otherwise: when the job's turn at the next token begins, if
+// nobody takes it first. Times count in whole microseconds.
+func (p Policy) Decide(s State, now time.Time, tier generation.Tier, waited time.Duration) (next State, ok bool, retryAfter time.Duration) {
+	n, span := p.Limit()
+	g := s.Grants
+	if len(g) > n {
+		g = g[len(g)-n:]
 	}
-	tol := p.Tolerance(tier, waited)
-	if ahead := tat.Sub(now); ahead > tol {
-		return tat, false, ahead - tol
+	nowUs := now.UnixMicro()
+	nowNs := nowUs * 1000
+	rank := p.Rank(tier, waited)
+	turn := int64(p.Turn(tier, waited))
+	stagger := int64(p.Stagger())
+	interval := int64(p.Interval())
+	hold := int64(span) + int64(p.MarginOf())
+	// leaves is when the k-th most recent grant leaves the window (and
+	// its margin), or math.MinInt64 if there are fewer.
+	leaves := func(k int) int64 {
+		if len(g) < k {
+			return math.MinInt64
+		}
+		return g[len(g)-k]*1000 + hold
 	}
-	return tat.Add(p.Interval()), true, 0
+
+	// The window: it must have room, and while a higher rank is present,
+	// fewer grants than the job's ceiling; a slot that frees is the job's
+	// from its turn on.
+	free := leaves(n)
+	present := int64(math.MinInt64) // until when a higher rank is present
+	for r := range rank {
+		if s.Served[r] != 0 {
+			present = max(present, s.Served[r]*1000+int64(p.Presence()))
+		}
+	}
+	if present > nowNs {
+		// Capped until the ceiling-th most recent grant leaves, or until
+		// the higher ranks are no longer present and the window has room.
+		free = min(leaves(p.ceiling(rank)), max(present, free))
+	}
+	wait := int64(math.MinInt64)
+	if free != math.MinInt64 {
+		wait = free + turn - nowNs
+	}
+	// The smoothing: a GCRA at the full rate over the same grants, each
+	// rank reaching its share of the burst ahead; a token that is due is
+	// the job's from its turn on, counted from the turn of an ENTERPRISE
+	// job that has not waited.
+	var tat int64
+	for _, t := range g {
+		tat = max(tat, t*1000) + interval
+	}
+	if len(g) > 0 {
+		tol := int64(burstShare[rank]*float64(int64(p.burst()-1)*interval)) - (turn - stagger)
+		wait = max(wait, tat-tol-nowNs)
+	}
+	if wait > 0 {
+		return s, false, time.Duration(wait)
+	}
+	t := nowUs
+	if len(g) > 0 && g[len(g)-1] > t {
+		t = g[len(g)-1] // another worker's clock ran ahead: keep the order
+	}
+	keep := g[max(0, len(g)-n+1):]
+	next.Grants = append(append(make([]int64, 0, len(keep)+1), keep...), t)
+	next.Served = s.Served
+	next.Served[rank] = max(next.Served[rank], t)
+	return next, true, 0
+}
+
+// Encode writes the state compactly for a store: the grants, the first
+// as its time and the others as their distance from the grant before,
+// separated by dots; then a semicolon and each rank's last grant as its
+// distance back from the newest grant (empty for none), separated by
+// dots; all in base 36 ("" for the zero State). Suno's 20 per 10 s takes
+// about 120 bytes.
+func (s State) Encode() string {
+	if len(s.Grants) == 0 && s.Served == [ranks]int64{} {
+		return ""
+	}
+	var b strings.Builder
+	var prev, newest int64
+	for i, t := range s.Grants {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strconv.FormatInt(t-prev, 36))
+		prev, newest = t, t
+	}
+	b.WriteByte(';')
+	for r, t := range s.Served {
+		if r > 0 {
+			b.WriteByte('.')
+		}
+		if t != 0 {
+			b.WriteString(strconv.FormatInt(newest-t, 36))
+		}
+	}
+	return b.String()
+}
+
+var errState = errors.New("rate limiter state: malformed")
+
+// DecodeState reads what Encode wrote.
+func DecodeState(text string) (State, error) {
+	var s State
+	if text == "" {
+		return s, nil
+	}
+	grants, served, ok := strings.Cut(text, ";")
+	if !ok {
+		return State{}, errState
+	}
+	var prev int64
+	if grants != "" {
+		for i, part := range strings.Split(grants, ".") {
+			v, err := strconv.ParseInt(part, 36, 64)
+			if err != nil || (i > 0 && v < 0) {
+				return State{}, errState
+			}
+			prev += v
+			s.Grants = append(s.Grants, prev)
+		}
+	}
+	parts := strings.Split(served, ".")
+	if len(parts) != ranks {
+		return State{}, errState
+	}
+	for r, part := range parts {
+		if part == "" {
+			continue
+		}
+		v, err := strconv.ParseInt(part, 36, 64)
+		if err != nil || v < 0 || prev-v == 0 {
+			return State{}, errState
+		}
+		s.Served[r] = prev - v
+	}
+	return s, nil
 }
