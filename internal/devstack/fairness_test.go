@@ -26,7 +26,7 @@ func TestFairnessWithinATier(t *testing.T) {
 func fairness(t *testing.T, b backend) {
 	clock := &recordingSuno{}
 	s := startStack(t, b, func(c *devstack.Config) {
-		c.RateLimit.Rate, c.RateLimit.Burst = 3, 2 // 2 a second
+		c.RateLimit.Rate, c.RateLimit.Burst = 2, 2 // 2 a second
 		c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 10*time.Millisecond, 20*time.Millisecond, 30*time.Millisecond
 	}, devstack.Options{WrapSuno: clock.wrap})
 	hog := user(t, s, "backlog", generation.Free)

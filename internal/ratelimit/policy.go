@@ -62,13 +62,14 @@
 //
 // Turns. Shares and ceilings cannot order every token (at 1 per second the
 // burst is 1 and all ceilings are 1), so the jobs also take turns at each
-// token that frees: a job's turn begins (2 × its effective rank +
-// Aging/(waited + Aging)) × Stagger after the token frees, and a token of
+// token that frees: a job's turn begins (2 × its effective rank + f) ×
+// Stagger after the token frees (f, see Turn, puts the jobs aged into a
+// rank before the rank's own tier's), and a token of
 // the smoothing is the job's from that turn minus one Stagger after it is
 // due. Stagger is Interval/40, at most 25 ms (12.5 ms at 20 per 10 s, 2.5
 // ms at 10 per 1 s, 25 ms at 1 per 1 s). So the waiting jobs of the
-// highest effective rank are the first that may take a token, the longest
-// waiting of them first, and the RetryAfter a refused job is given is when
+// highest effective rank are the first that may take a token, and the
+// RetryAfter a refused job is given is when
 // its own turn begins: the higher tiers' jobs ask first, and a lower
 // tier's job that asks early is refused. The turns cost a lower tier alone
 // up to 7 staggers per slot of the window (about 1 % at 20 per 10 s, 2 %
@@ -81,11 +82,12 @@
 // s, 6 s at 10 per 1 s, 60 s at 1 per 1 s), so aging follows the rate and
 // not the wall clock; AgingStep, when set, is a wall-clock step instead.
 // 60 lets ENTERPRISE fill the first quarter of a backlog of 60 jobs per
-// tier before PREMIUM's are promoted. Within an effective rank the job
-// that has waited longest goes first, so under a flood of ENTERPRISE jobs
-// that keep arriving a FREE job gets its token once it has waited three
-// steps, after about 3 × AgingGrants submissions; among ENTERPRISE jobs
-// queued as long as it has, it takes its chance with them.
+// tier before PREMIUM's are promoted. Within an effective rank the jobs
+// aged into it go first, so under a flood of ENTERPRISE jobs that keep
+// arriving a FREE job gets its token once it has waited three steps, after
+// about 3 × AgingGrants submissions (plus the few tokens other aged jobs
+// that waited longer take first). A tier's own jobs are not ordered by
+// their wait: among them the queue's fairness across users decides.
 package ratelimit
 
 import (
@@ -253,14 +255,21 @@ func (p Policy) ceiling(rank int) int {
 }
 
 // Turn is how long after a token frees the job's turn at it begins:
-// (2 × its effective rank + Aging/(waited + Aging)) × Stagger. So the
-// higher effective rank goes first, and within a rank the job that has
-// waited longest; a job that has not waited is a whole Stagger behind the
-// best of its rank.
+// (2 × its effective rank + f) × Stagger, where f is 1 for a job still at
+// its own tier's rank and Aging/(waited + Aging) (at most ½) for a job
+// aged into it. So the higher effective rank goes first; within a rank the
+// jobs aged into it go before its own tier's, the longest waiting first;
+// and a tier's own jobs all have the same turn whatever they waited, so
+// that among them the queue's fairness decides (one user's backlog that
+// has waited longer does not go before another user's new song).
 func (p Policy) Turn(tier generation.Tier, waited time.Duration) time.Duration {
-	a := float64(p.Aging())
-	q := 2*float64(p.Rank(tier, waited)) + a/(float64(max(waited, 0))+a)
-	return time.Duration(q * float64(p.Stagger()))
+	rank := p.Rank(tier, waited)
+	f := 1.0
+	if rank < tier.Rank() {
+		a := float64(p.Aging())
+		f = a / (float64(max(waited, 0)) + a)
+	}
+	return time.Duration((2*float64(rank) + f) * float64(p.Stagger()))
 }
 
 // State is the window: the times of the last grants, at most Limit of

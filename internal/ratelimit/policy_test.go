@@ -92,8 +92,11 @@ func TestAgingFollowsTheRate(t *testing.T) {
 	if p.Turn(generation.Free, 2*time.Minute) >= p.Turn(generation.Enterprise, time.Minute) {
 		t.Error("a FREE job aged into ENTERPRISE does not go before an ENTERPRISE job that waited less")
 	}
-	if p.Turn(generation.Free, time.Minute) <= p.Turn(generation.Enterprise, 2*time.Minute) {
-		t.Error("a FREE job aged into ENTERPRISE goes before an ENTERPRISE job that waited longer")
+	if p.Turn(generation.Free, 3*time.Minute) >= p.Turn(generation.Free, time.Minute) {
+		t.Error("of two FREE jobs aged into ENTERPRISE, the one that waited longer does not go first")
+	}
+	if p.Turn(generation.Free, 10*time.Second) != p.Turn(generation.Free, 0) || p.Turn(generation.Enterprise, time.Hour) != p.Turn(generation.Enterprise, 0) {
+		t.Error("a tier's own jobs take turns by how long they waited: one user's older backlog would go before another user's new song")
 	}
 	if p.Turn(generation.Premium, 0) >= p.Turn(generation.Free, 30*time.Second) || p.Turn(generation.Enterprise, 0) != p.Stagger() {
 		t.Error("turns are not by effective rank first")
@@ -196,8 +199,8 @@ func TestHigherTiersFillTheBacklogFirst(t *testing.T) {
 // arriving faster than the limit takes them, a FREE job gets its token
 // once it has waited three aging steps, after about 3 × AgingGrants
 // submissions, at any rate; without aging it would wait for them all.
-// Among ENTERPRISE jobs queued as long as it has, it takes its chance
-// with them, the longest waiting first.
+// Among ENTERPRISE jobs queued as long as it has, it goes once aged into
+// their rank, before them.
 func TestAFreeJobIsServedUnderAnEnterpriseFlood(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
 	for _, p := range []Policy{{Rate: 20, Window: 10 * time.Second}, {Rate: 10}, {Rate: 1}, {Rate: 10, AgingGrants: 20}} {
