@@ -120,6 +120,7 @@ func Telemetry(w io.Writer, format logging.Format, level slog.Level, namespace s
 // Pipeline is the service's configuration in this environment.
 func (e *Env) Pipeline() service.Config {
 	p := e.Config.Pipeline
+	p.Line = service.LinePolicy{Limit: e.Config.RateLimit, Accounts: len(e.Config.SunoAccountRefs())}
 	p.Now = e.opt.Now
 	p.Logger = e.Log
 	p.Metrics = e.Metrics

@@ -65,6 +65,43 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 	return nil
 }
 
+// ConnectedUsers implements service.Connections with a scan of the
+// connections table, which holds only open connections (a few per person
+// with the page open), reading only their users and expiries.
+func (s *Store) ConnectedUsers(ctx context.Context, limit int) ([]string, error) {
+	in := &dynamodb.ScanInput{
+		TableName:                 aws.String(s.connections),
+		ProjectionExpression:      aws.String("userId"),
+		FilterExpression:          aws.String("attribute_not_exists(expiresAt) OR expiresAt > :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.opt.Now().Unix())},
+	}
+	seen := map[string]bool{}
+	var out []string
+	for {
+		res, err := s.db.Scan(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("scan connections: %w", err)
+		}
+		for _, av := range res.Items {
+			var c connection
+			if err := attributevalue.UnmarshalMap(av, &c); err != nil {
+				return nil, fmt.Errorf("decode connection: %w", err)
+			}
+			if !seen[c.UserID] {
+				seen[c.UserID] = true
+				out = append(out, c.UserID)
+				if len(out) >= limit {
+					return out, nil
+				}
+			}
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
 // UserConnections implements service.Connections with one query of the
 // byUser index. Connections past their expiry are left out: DynamoDB's TTL
 // deletes them only eventually.

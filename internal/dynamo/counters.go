@@ -31,6 +31,10 @@ func (s *Store) counterUpdate(g generation.Generation, from, to generation.Statu
 	names := map[string]string{"#to": string(to)}
 	values := map[string]types.AttributeValue{":one": num(1)}
 	expr := "ADD #to :one"
+	if to == generation.Pending && from != to {
+		names["#entered"] = attrEntered
+		expr += ", #entered :one"
+	}
 	if from != "" {
 		names["#from"] = string(from)
 		values[":minus"] = num(-1)
@@ -57,15 +61,51 @@ func (s *Store) counterRemove(g generation.Generation) types.TransactWriteItem {
 	}}
 }
 
+// attrEntered counts, on each counter shard, the generations that have
+// ever entered the tier's line as pending: created, or sent back to wait.
+const attrEntered = "entered"
+
 // Counts implements service.Store: one BatchGetItem of every counter shard.
 func (s *Store) Counts(ctx context.Context) (map[generation.Tier]service.StatusCounts, error) {
+	raw, err := s.readCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[generation.Tier]service.StatusCounts, len(raw))
+	for t, attrs := range raw {
+		c := service.StatusCounts{}
+		for name, v := range attrs {
+			if name != attrEntered {
+				c[generation.Status(name)] = v
+			}
+		}
+		out[t] = c
+	}
+	return out, nil
+}
+
+// Line implements service.Store from the same counter shards as Counts.
+func (s *Store) Line(ctx context.Context) (map[generation.Tier]service.LineCounts, error) {
+	raw, err := s.readCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[generation.Tier]service.LineCounts, len(raw))
+	for t, attrs := range raw {
+		out[t] = service.LineCounts{Pending: attrs[string(generation.Pending)], Entered: attrs[attrEntered]}
+	}
+	return out, nil
+}
+
+// readCounters sums every counter shard's numbers per tier.
+func (s *Store) readCounters(ctx context.Context) (map[generation.Tier]map[string]int64, error) {
 	var ids []string
 	for _, t := range generation.Tiers {
 		for i := range s.opt.CounterShards {
 			ids = append(ids, counterKey(t, i))
 		}
 	}
-	out := map[generation.Tier]service.StatusCounts{}
+	out := map[generation.Tier]map[string]int64{}
 	err := s.batchGetItems(ctx, ids, func(av map[string]types.AttributeValue) error {
 		var key string
 		if err := attributevalue.Unmarshal(av[AttrGenerationID], &key); err != nil {
@@ -78,7 +118,7 @@ func (s *Store) Counts(ctx context.Context) (map[generation.Tier]service.StatusC
 		tier := generation.Tier(parts[1])
 		c := out[tier]
 		if c == nil {
-			c = service.StatusCounts{}
+			c = map[string]int64{}
 			out[tier] = c
 		}
 		for name, v := range av {
@@ -90,7 +130,7 @@ func (s *Store) Counts(ctx context.Context) (map[generation.Tier]service.StatusC
 			if err != nil {
 				return fmt.Errorf("counter %s.%s: %w", key, name, err)
 			}
-			c[generation.Status(name)] += x
+			c[name] += x
 		}
 		return nil
 	})

@@ -72,6 +72,11 @@ type Generation struct {
 	// a hold. Both clear when it is submitted.
 	WaitReason string
 	HeldSince  time.Time
+	// Ticket is how many generations of its tier had entered the line
+	// (been created or sent back to wait) before it was created: with the
+	// store's count of those that have entered since, it places g in its
+	// tier's line (service.Place).
+	Ticket int64
 	// Version increases with every stored change; stores write only if the
 	// version they read is still current (optimistic concurrency).
 	Version int64

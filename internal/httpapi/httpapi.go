@@ -36,6 +36,8 @@ type Songs interface {
 	Cancel(ctx context.Context, c identity.Caller, id string) (generation.Generation, error)
 	Delete(ctx context.Context, c identity.Caller, id string) error
 	Stats(ctx context.Context) (service.Stats, error)
+	// Places returns the place in line of each pending generation, by id.
+	Places(ctx context.Context, gens ...generation.Generation) map[string]service.Place
 }
 
 // Callbacks is what Suno's callback route needs of the service.
@@ -154,6 +156,8 @@ type CreateResponse struct {
 	Tier         generation.Tier   `json:"tier"`
 	Priority     int               `json:"priority"`
 	Message      string            `json:"message"`
+	// Queue is the new song's place in line.
+	Queue *service.Place `json:"queue,omitempty"`
 }
 
 func (a *api) create(w http.ResponseWriter, r *http.Request, c identity.Caller) {
@@ -173,7 +177,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, c identity.Caller) 
 		w.Header().Set("Idempotent-Replayed", "true")
 		msg = "Generation already created with this Idempotency-Key"
 	}
-	writeJSON(w, http.StatusAccepted, CreateResponse{g.ID, g.Status, g.Tier, g.Tier.Priority(), msg})
+	writeJSON(w, http.StatusAccepted, CreateResponse{g.ID, g.Status, g.Tier, g.Tier.Priority(), msg, res.Place})
 }
 
 // DecodeCreate reads a create body strictly, with errors that say what is
@@ -279,12 +283,23 @@ type StatusResponse struct {
 	// WaitReason is why a pending generation is held (suno_unavailable,
 	// suno_credits, tier_paused); Message says it in plain words.
 	WaitReason string `json:"waitReason,omitempty"`
-	Attempts   int    `json:"attempts"`
+	// Queue is a pending generation's place in line.
+	Queue    *service.Place `json:"queue,omitempty"`
+	Attempts int            `json:"attempts"`
 	// Version grows with every saved change; WebSocket events carry it too,
 	// so a client keeps whichever state is newer.
 	Version   int64     `json:"version"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// placed is View(g) with g's place in line, if places has it.
+func placed(g generation.Generation, places map[string]service.Place) StatusResponse {
+	v := View(g)
+	if p, ok := places[g.ID]; ok {
+		v.Queue = &p
+	}
+	return v
 }
 
 // View is the API's representation of g.
@@ -307,7 +322,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request, c identity.Caller) 
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, View(g))
+	writeJSON(w, http.StatusOK, placed(g, a.songs.Places(r.Context(), g)))
 }
 
 func (a *api) cancel(w http.ResponseWriter, r *http.Request, c identity.Caller) {
@@ -351,8 +366,9 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, c identity.Caller) {
 		return
 	}
 	out := ListResponse{Items: make([]StatusResponse, 0, len(p.Items)), NextCursor: p.NextCursor}
+	places := a.songs.Places(r.Context(), p.Items...)
 	for _, g := range p.Items {
-		out.Items = append(out.Items, View(g))
+		out.Items = append(out.Items, placed(g, places))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

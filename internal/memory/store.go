@@ -26,6 +26,8 @@ type Store struct {
 	now         func() time.Time
 	connections map[string]service.Connection
 	counts      map[generation.Tier]service.StatusCounts
+	// entered counts the generations that ever entered each tier's line.
+	entered map[generation.Tier]int64
 	// open and creates are each user's quota state: unfinished
 	// generations that hold a slot, and recent create times, oldest first.
 	open    map[string]int
@@ -62,6 +64,7 @@ func NewStore(opts ...StoreOption) *Store {
 		idempotency: map[string]idempotencyKey{},
 		connections: map[string]service.Connection{},
 		counts:      map[generation.Tier]service.StatusCounts{},
+		entered:     map[generation.Tier]int64{},
 		open:        map[string]int{},
 		creates:     map[string][]time.Time{},
 		paused:      map[generation.Tier]bool{},
@@ -85,6 +88,9 @@ func (s *Store) count(tier generation.Tier, st generation.Status, delta int64) {
 		s.counts[tier] = c
 	}
 	c[st] += delta
+	if st == generation.Pending && delta > 0 {
+		s.entered[tier] += delta
+	}
 }
 
 // Create implements service.Store.
@@ -263,6 +269,17 @@ func (s *Store) Counts(context.Context) (map[generation.Tier]service.StatusCount
 	return out, nil
 }
 
+// Line implements service.Store.
+func (s *Store) Line(context.Context) (map[generation.Tier]service.LineCounts, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[generation.Tier]service.LineCounts, len(s.counts))
+	for t, c := range s.counts {
+		out[t] = service.LineCounts{Pending: c[generation.Pending], Entered: s.entered[t]}
+	}
+	return out, nil
+}
+
 func copyCounts(c service.StatusCounts) service.StatusCounts {
 	out := make(service.StatusCounts, len(c))
 	for k, v := range c {
@@ -302,6 +319,25 @@ func (s *Store) DeleteConnection(_ context.Context, id string) error {
 	defer s.mu.Unlock()
 	delete(s.connections, id)
 	return nil
+}
+
+// ConnectedUsers implements service.Connections.
+func (s *Store) ConnectedUsers(_ context.Context, limit int) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range s.connections {
+		if len(out) >= limit {
+			break
+		}
+		if (c.ExpiresAt.IsZero() || c.ExpiresAt.After(now)) && !seen[c.UserID] {
+			seen[c.UserID] = true
+			out = append(out, c.UserID)
+		}
+	}
+	return out, nil
 }
 
 // UserConnections implements service.Connections. Expired connections are

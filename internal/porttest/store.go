@@ -68,6 +68,7 @@ func Store(t *testing.T, newStore StoreFactory) {
 	runArea(t, "Sweep", func(t *testing.T) { storeSweep(t, newStore) })
 	runArea(t, "Connections", func(t *testing.T) { storeConnections(t, newStore) })
 	runArea(t, "Operators", func(t *testing.T) { storeOperators(t, newStore) })
+	runArea(t, "Line", func(t *testing.T) { storeLine(t, newStore) })
 }
 
 // runJob claims g and takes it to the end, as a worker would; losing the

@@ -2,6 +2,7 @@ package porttest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,6 +44,32 @@ func storeConnections(t *testing.T, newStore StoreFactory) {
 			t.Fatal(err)
 		}
 		wantConnections(t, c, "u1", b)
+	})
+
+	t.Run("ConnectedUsers", func(t *testing.T) {
+		t.Parallel()
+		_, c := newStore(t)
+		now := time.Now().UTC()
+		for i, x := range []service.Connection{
+			{ID: "a1", UserID: "u1"}, {ID: "a2", UserID: "u1"}, {ID: "b1", UserID: "u2"}, {ID: "c1", UserID: "u3"},
+			{ID: "gone", UserID: "u4", ExpiresAt: now.Add(-time.Hour)},
+		} {
+			x.Tier, x.ConnectedAt = generation.Free, now.Add(time.Duration(i)*time.Second)
+			if x.ExpiresAt.IsZero() {
+				x.ExpiresAt = now.Add(time.Hour)
+			}
+			if err := c.PutConnection(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		users, err := c.ConnectedUsers(ctx, 10)
+		slices.Sort(users)
+		if err != nil || !slices.Equal(users, []string{"u1", "u2", "u3"}) {
+			t.Errorf("ConnectedUsers = %v, %v; want u1, u2, u3 once each, not the expired u4", users, err)
+		}
+		if users, err := c.ConnectedUsers(ctx, 2); err != nil || len(users) != 2 || users[0] == users[1] {
+			t.Errorf("ConnectedUsers(limit 2) = %v, %v; want two different users", users, err)
+		}
 	})
 
 	t.Run("ExpiredConnectionsAreLeftOut", func(t *testing.T) {

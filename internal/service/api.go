@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type APIPorts struct {
 // delete, and the queue's statistics.
 type API struct {
 	*core
+	line  *line
 	queue Queue
 	dead  DeadCounter
 	media MediaRemover
@@ -41,7 +43,8 @@ func NewAPI(p APIPorts, cfg Config) (*API, error) {
 	if cfg.Archive && p.Media == nil {
 		return nil, errMissingCopies
 	}
-	return &API{core: newCore(p.Core, cfg), queue: p.Queue, dead: p.DeadLetters, media: p.Media}, nil
+	c := newCore(p.Core, cfg)
+	return &API{core: c, line: newLine(p.Store, c.cfg.Line, c.now), queue: p.Queue, dead: p.DeadLetters, media: p.Media}, nil
 }
 
 // CreateResult is the answer to a create.
@@ -50,6 +53,9 @@ type CreateResult struct {
 	// Replayed is true when an earlier create with the same idempotency key
 	// is being returned.
 	Replayed bool
+	// Place is the new song's place in line; nil when the line could not
+	// be read (the create does not fail for it).
+	Place *Place
 }
 
 // Create validates req, stores a pending generation and enqueues its first
@@ -71,6 +77,12 @@ func (s *API) Create(ctx context.Context, c identity.Caller, req generation.Requ
 	g := generation.New(newID(), c.UserID, c.Tier, req, now, s.openDeadline(now).Sub(now))
 	quota := s.cfg.Quotas[c.Tier]
 	g.HoldsQuota = quota.Open > 0
+	counts, err := s.line.fresh(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "no place in line for a new song", "err", err)
+	} else {
+		g.Ticket = ticket(counts, g.Tier)
+	}
 	stored, created, err := s.store.Create(ctx, g, idempotencyKey, quota)
 	var qe *QuotaError
 	if errors.As(err, &qe) {
@@ -105,7 +117,28 @@ func (s *API) Create(ctx context.Context, c identity.Caller, req generation.Requ
 	if err := enqueueFirst(ctx, s.queue, stored); err != nil {
 		return CreateResult{}, err
 	}
-	return CreateResult{Generation: stored}, nil
+	res := CreateResult{Generation: stored}
+	if counts != nil {
+		// The counts read before the create, with it in them.
+		c := counts[stored.Tier]
+		c.Pending, c.Entered = c.Pending+1, c.Entered+1
+		withIt := maps.Clone(counts)
+		withIt[stored.Tier] = c
+		if p, ok := s.line.place(withIt, stored, now); ok {
+			res.Place = &p
+		}
+	}
+	return res, nil
+}
+
+// Places returns the place in line of each pending generation of gens,
+// by id: one read of the line counts, at most a second old.
+func (s *API) Places(ctx context.Context, gens ...generation.Generation) map[string]Place {
+	p, err := s.line.places(ctx, gens...)
+	if err != nil {
+		s.log.WarnContext(ctx, "no places in line", "err", err)
+	}
+	return p
 }
 
 // enqueueFirst sends the job of g's first attempt; it is enqueued as of

@@ -82,6 +82,8 @@ type Config struct {
 	// stale a credit reading may be before a held FREE song reads again.
 	CreditReserve int
 	CreditCheck   time.Duration
+	// Line is what a pending song's place in line is computed with.
+	Line LinePolicy
 	// Metrics receives the application metrics (created, submitted, ...).
 	Metrics metrics.Recorder
 	Now     func() time.Time

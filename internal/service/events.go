@@ -36,7 +36,11 @@ type ProgressData struct {
 	Attempts     int               `json:"attempts"`
 	// WaitReason is why a pending generation is held, if it is.
 	WaitReason string `json:"waitReason,omitempty"`
-	Version    int64  `json:"version"`
+	// Queue is a pending generation's place in line, when known. A
+	// progress event that only moves the place carries the same version
+	// as the state it places.
+	Queue   *Place `json:"queue,omitempty"`
+	Version int64  `json:"version"`
 }
 
 // CompleteData is the payload of generation:complete.
@@ -67,7 +71,18 @@ type CancelledData struct {
 }
 
 func progressEvent(g generation.Generation) Event {
-	return Event{EventProgress, ProgressData{g.ID, g.Progress, g.Status, g.Message, g.Attempts, g.WaitReason, g.Version}}
+	return Event{EventProgress, ProgressData{g.ID, g.Progress, g.Status, g.Message, g.Attempts, g.WaitReason, nil, g.Version}}
+}
+
+// placedEvent is EventFor(g) with g's place in line, if places has it.
+func placedEvent(g generation.Generation, places map[string]Place) Event {
+	ev := EventFor(g)
+	if p, ok := places[g.ID]; ok && ev.Event == EventProgress {
+		d := ev.Data.(ProgressData)
+		d.Queue = &p
+		ev.Data = d
+	}
+	return ev
 }
 
 func completeEvent(g generation.Generation) Event {

@@ -307,6 +307,7 @@ type harness struct {
 	mediaDir string
 	cfg      service.Config
 	roles    *service.Roles
+	hub      *memory.Hub
 }
 
 type harnessOption func(*harness)
@@ -329,7 +330,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	store := memory.NewStore(memory.WithClock(clk.Now))
 	queues := memory.NewQueues(memory.QueueConfig{Now: clk.Now, VisibilityTimeout: testVisibility})
 	h := &harness{
-		t: t, ctx: context.Background(), clock: clk,
+		t: t, ctx: context.Background(), clock: clk, hub: memory.NewHub(),
 		store:   &hookedStore{Store: store},
 		queues:  queues,
 		queue:   &recordingQueue{Queues: queues, clock: clk},
@@ -353,7 +354,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		o(h)
 	}
 	ports := service.Ports{
-		Store: h.store, Connections: store, Controls: store, Notifier: memory.NewHub(),
+		Store: h.store, Connections: store, Controls: store, Notifier: h.hub,
 		Queue: h.queue, DeadLetters: queues,
 		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.Now),
 		Suno:    h.suno,

@@ -45,6 +45,7 @@ type Store interface {
 	ListByUser(ctx context.Context, userID string, limit int, cursor string) (Page, error)
 	// Counts returns how many generations are in each status, per tier.
 	Counts(ctx context.Context) (map[generation.Tier]StatusCounts, error)
+	LineReader
 	// Delayed returns how many pending generations of each tier wait until
 	// after now (generation.Delayed): the part of the pending count that is
 	// not ready to run.
@@ -108,11 +109,29 @@ type Page struct {
 // StatusCounts counts generations by status.
 type StatusCounts map[generation.Status]int64
 
+// LineReader reads each tier's line: what a place in line is computed
+// from, without looking at the line itself.
+type LineReader interface {
+	// Line returns each tier's line counts, exact as the status counts.
+	Line(ctx context.Context) (map[generation.Tier]LineCounts, error)
+}
+
+// LineCounts is a tier's line: how many of its generations are pending,
+// and how many have ever entered the line as pending (created, or sent
+// back to wait by a retry or a hold).
+type LineCounts struct {
+	Pending int64
+	Entered int64
+}
+
 // Connections is the registry of open WebSocket connections.
 type Connections interface {
 	PutConnection(ctx context.Context, c Connection) error
 	DeleteConnection(ctx context.Context, id string) error
 	UserConnections(ctx context.Context, userID string) ([]Connection, error)
+	// ConnectedUsers returns up to limit users with a connection open (not
+	// expired), each once, in no particular order.
+	ConnectedUsers(ctx context.Context, limit int) ([]string, error)
 }
 
 // Connection is one open WebSocket of a user.

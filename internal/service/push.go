@@ -34,7 +34,11 @@ type pusher struct {
 // costs one read, made only when the owner has a connection open; the
 // versions in the events cover the moment between the read and the post.
 func (p *pusher) push(ctx context.Context, g generation.Generation) {
-	ev := EventFor(g)
+	p.pushEvent(ctx, g, EventFor(g))
+}
+
+// pushEvent is push with the event to send for g's state.
+func (p *pusher) pushEvent(ctx context.Context, g generation.Generation, ev Event) {
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		p.log.ErrorContext(ctx, "encode event", "event", ev.Event, "err", err)

@@ -21,6 +21,7 @@ type RealtimePorts struct {
 // do push to the connections it registers.
 type Realtime struct {
 	store    Store
+	line     *line
 	conns    Connections
 	cfg      Config
 	messages *messageLimiter
@@ -29,7 +30,7 @@ type Realtime struct {
 // NewRealtime returns the WebSocket side on p.
 func NewRealtime(p RealtimePorts, cfg Config) *Realtime {
 	cfg = cfg.withDefaults()
-	return &Realtime{store: p.Store, conns: p.Connections, cfg: cfg, messages: newMessageLimiter(cfg.MessageRate, cfg.MessageBurst)}
+	return &Realtime{store: p.Store, line: newLine(p.Store, cfg.Line, func() time.Time { return cfg.Now().UTC() }), conns: p.Connections, cfg: cfg, messages: newMessageLimiter(cfg.MessageRate, cfg.MessageBurst)}
 }
 
 func (s *Realtime) now() time.Time { return s.cfg.Now().UTC() }
@@ -138,13 +139,18 @@ func (s *Realtime) Sync(ctx context.Context, c identity.Caller) (SyncData, error
 		return SyncData{}, fmt.Errorf("sync: %w", err)
 	}
 	since := s.now().Add(-s.cfg.RecentWindow)
+	places, err := s.line.places(ctx, p.Items...)
+	if err != nil {
+		// The states matter more than the places: sync without them.
+		s.cfg.Logger.WarnContext(ctx, "sync without places in line", "err", err)
+	}
 	out := SyncData{Generations: []Event{}}
 	for i := len(p.Items) - 1; i >= 0; i-- {
 		g := p.Items[i]
 		if g.Status.Terminal() && g.UpdatedAt.Before(since) {
 			continue
 		}
-		out.Generations = append(out.Generations, EventFor(g))
+		out.Generations = append(out.Generations, placedEvent(g, places))
 	}
 	return out, nil
 }

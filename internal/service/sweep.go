@@ -26,6 +26,7 @@ type Sweeper struct {
 	*flow
 	controls PauseReader
 	accounts accounts
+	places   *placeNotices
 }
 
 // NewSweeper returns the sweeper on p.
@@ -34,7 +35,9 @@ func NewSweeper(p SweeperPorts, cfg Config) (*Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sweeper{flow: newFlow(p.Core, p.Queue, cfg), controls: p.Controls, accounts: accounts}, nil
+	f := newFlow(p.Core, p.Queue, cfg)
+	places := &placeNotices{store: p.Store, conns: p.Connections, line: newLine(p.Store, f.cfg.Line, f.now), push: f.push}
+	return &Sweeper{flow: f, controls: p.Controls, accounts: accounts, places: places}, nil
 }
 
 // SweepReport says what a sweep did.
@@ -44,6 +47,8 @@ type SweepReport struct {
 	Retried  int `json:"retried"`
 	Finished int `json:"finished"`
 	Errors   int `json:"errors"`
+	// PlacesPushed counts the places in line pushed to open pages.
+	PlacesPushed int `json:"placesPushed"`
 	// Credits are the Suno accounts' remaining credits, read by this
 	// sweep (-1 for one that could not be read).
 	Credits map[string]int `json:"credits"`
@@ -85,6 +90,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		case "finished":
 			r.Finished++
 		}
+	}
+	if r.PlacesPushed, err = s.places.round(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	return r, errors.Join(errs...)
 }

@@ -1,0 +1,147 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/ratelimit"
+	"github.com/songqueue/songqueue/internal/service"
+)
+
+// TestPlaceInLine: a waiting song's place counts the higher tiers' songs
+// and the earlier songs of its own tier, moves up as they go, and its
+// estimate is the accounts' combined rate; a held song keeps its place
+// but has no estimate.
+func TestPlaceInLine(t *testing.T) {
+	h := newHarness(t, func(h *harness) {
+		// Two accounts at Suno's 20 per 10 s: 4 submissions a second.
+		h.cfg.Line = service.LinePolicy{Limit: ratelimit.Policy{Rate: 20, Window: 10 * time.Second}, Accounts: 2}
+	})
+	place := func(g generation.Generation) service.Place {
+		t.Helper()
+		p, ok := h.roles.API.Places(h.ctx, h.get(g.ID))[g.ID]
+		if !ok {
+			t.Fatalf("%s has no place in line", g.Request.Prompt)
+		}
+		return p
+	}
+	// The estimate is the accounts' 4 a second, in whole seconds up.
+	wantPlace := func(when string, g generation.Generation, ahead int64) {
+		t.Helper()
+		p := place(g)
+		at := h.clock.Now().Add(time.Duration(ahead) * time.Second / 4)
+		if p.Ahead != ahead || p.EstimatedStart == nil || p.EstimatedStart.Before(at) || !p.EstimatedStart.Before(at.Add(time.Second)) {
+			t.Errorf("%s: %s is %+v (start %v); want %d ahead, starting at %v, rounded up to the second", when, g.Request.Prompt, p, p.EstimatedStart, ahead, at)
+		}
+	}
+	var free []generation.Generation
+	for _, p := range []string{"free 1", "free 2", "free 3"} {
+		free = append(free, h.create(generation.Free, p))
+	}
+	res, err := h.roles.API.Create(h.ctx, callerOf(generation.Enterprise), generation.Request{Prompt: "enterprise 1"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Place == nil || res.Place.Ahead != 0 {
+		t.Fatalf("the create answered place %+v; an ENTERPRISE song is first in line", res.Place)
+	}
+	for _, p := range []string{"enterprise 2", "enterprise 3"} {
+		h.create(generation.Enterprise, p)
+	}
+	// Three ENTERPRISE songs, then the FREE songs before it.
+	wantPlace("queued", free[1], 4)
+	wantPlace("queued", free[2], 5)
+
+	h.mustRunNext(generation.Enterprise, service.JobGenerate)
+	h.mustRunNext(generation.Free, service.JobGenerate)
+	h.clock.Advance(2 * time.Second) // the counts are read at most once a second
+	wantPlace("one ENTERPRISE and the first FREE song submitted", free[2], 3)
+	if _, ok := h.roles.API.Places(h.ctx, h.get(free[0].ID))[free[0].ID]; ok {
+		t.Error("a submitted song still has a place in line")
+	}
+	if _, err := h.cancel(free[1]); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(2 * time.Second)
+	wantPlace("the one before it cancelled", free[2], 2)
+
+	// Held: the place stays, the estimate goes.
+	g := h.get(free[2].ID)
+	if err := g.Hold("suno_unavailable", "Suno is unavailable", h.clock.Now(), h.clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.Save(h.ctx, g, generation.Pending); err != nil {
+		t.Fatal(err)
+	}
+	if p := place(free[2]); p.Ahead != 2 || p.EstimatedStart != nil {
+		t.Errorf("held: %+v; want 2 ahead and no estimate", p)
+	}
+}
+
+// TestSweepPushesPlacesThatMoved: the sweeper tells a person with the
+// page open where their waiting song is in line, again when the place
+// has moved, and not when it has not.
+func TestSweepPushesPlacesThatMoved(t *testing.T) {
+	h := newHarness(t)
+	var mu sync.Mutex
+	var events []service.ProgressData
+	h.hub.Attach("page", func(_ context.Context, b []byte) error {
+		var ev struct {
+			Event string
+			Data  service.ProgressData
+		}
+		if err := json.Unmarshal(b, &ev); err != nil || ev.Event != service.EventProgress {
+			t.Errorf("pushed %s (%v); want generation:progress", b, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, ev.Data)
+		return nil
+	}, func() {})
+	caller := callerOf(generation.Free)
+	if err := h.store.PutConnection(h.ctx, service.Connection{ID: "page", UserID: caller.UserID, Tier: caller.Tier, ConnectedAt: h.clock.Now(), ExpiresAt: h.clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		h.create(generation.Enterprise, fmt.Sprintf("enterprise %d", i))
+	}
+	mine := h.create(generation.Free, "mine")
+	sweep := func(want ...int64) {
+		t.Helper()
+		h.clock.Advance(2 * time.Second)
+		mu.Lock()
+		events = nil
+		mu.Unlock()
+		if _, err := h.roles.Sweeper.Sweep(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var got []int64
+		for _, e := range events {
+			if e.GenerationID != mine.ID || e.Queue == nil || e.Queue.EstimatedStart == nil || e.Version != h.get(mine.ID).Version {
+				t.Errorf("pushed %+v; want my song's place with its version", e)
+				continue
+			}
+			got = append(got, e.Queue.Ahead)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("places pushed: %v, want %v", got, want)
+		}
+	}
+	sweep(3)
+	sweep() // nothing moved
+	h.mustRunNext(generation.Enterprise, service.JobGenerate)
+	sweep(2)
+	h.mustRunNext(generation.Enterprise, service.JobGenerate)
+	h.mustRunNext(generation.Enterprise, service.JobGenerate)
+	sweep(0)
+	h.mustRunNext(generation.Free, service.JobGenerate)
+	sweep() // submitted: no place any more
+}
