@@ -29,6 +29,12 @@ type LinePolicy struct {
 	Accounts int
 }
 
+// queueLag is what a song's turn waits on top of the songs ahead: a job
+// the limiter turns away asks again after a queue delay, in whole seconds
+// on SQS, so it takes its turn up to a second late (measured: about one
+// second late at 10 a second, at every depth).
+const queueLag = time.Second
+
 // lineFresh is how long a reading of the line counts serves places: the
 // store is read at most once a second per process, whatever the traffic.
 const lineFresh = time.Second
@@ -138,14 +144,14 @@ func (l *line) place(counts map[generation.Tier]LineCounts, g generation.Generat
 		return p, true
 	}
 	rate := l.policy.Limit.Sustained() * float64(l.policy.Accounts)
-	start := now.Add(time.Duration(float64(ahead) / rate * float64(time.Second)))
+	start := now.Add(queueLag + time.Duration(float64(ahead)/rate*float64(time.Second)))
 	if g.WaitUntil.After(start) {
 		start = g.WaitUntil
 	}
-	// Whole seconds, rounded up: never before now.
+	// Whole milliseconds, rounded up: never before now.
 	start = start.UTC()
-	if r := start.Truncate(time.Second); !r.Equal(start) {
-		start = r.Add(time.Second)
+	if r := start.Truncate(time.Millisecond); !r.Equal(start) {
+		start = r.Add(time.Millisecond)
 	}
 	p.EstimatedStart = &start
 	return p, true

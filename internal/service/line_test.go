@@ -31,13 +31,14 @@ func TestPlaceInLine(t *testing.T) {
 		}
 		return p
 	}
-	// The estimate is the accounts' 4 a second, in whole seconds up.
+	// The estimate is the accounts' 4 a second, plus the queue's second
+	// of lag, in milliseconds up.
 	wantPlace := func(when string, g generation.Generation, ahead int64) {
 		t.Helper()
 		p := place(g)
-		at := h.clock.Now().Add(time.Duration(ahead) * time.Second / 4)
-		if p.Ahead != ahead || p.EstimatedStart == nil || p.EstimatedStart.Before(at) || !p.EstimatedStart.Before(at.Add(time.Second)) {
-			t.Errorf("%s: %s is %+v (start %v); want %d ahead, starting at %v, rounded up to the second", when, g.Request.Prompt, p, p.EstimatedStart, ahead, at)
+		at := h.clock.Now().Add(time.Second + time.Duration(ahead)*time.Second/4)
+		if p.Ahead != ahead || p.EstimatedStart == nil || p.EstimatedStart.Before(at) || !p.EstimatedStart.Before(at.Add(time.Millisecond)) {
+			t.Errorf("%s: %s is %+v (start %v); want %d ahead, starting at %v", when, g.Request.Prompt, p, p.EstimatedStart, ahead, at)
 		}
 	}
 	var free []generation.Generation
