@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -969,6 +970,13 @@ func TestBrowserOperatorView(t *testing.T) {
 	}
 	if hidden := eval[bool](free, itemExpr(pausedID)+`.querySelector("button.gen-remove").hidden`); !hidden {
 		free.errorf("a pending song shows a Remove button")
+	}
+	// A waiting person sees their place in line and how long, from the
+	// create's answer (nothing else of FREE waits: first in line).
+	place := waitFor[string](free, "the song's place in line", 5*time.Second,
+		itemExpr(pausedID)+`?.querySelector("p.gen-place:not([hidden])")?.textContent`)
+	if !regexp.MustCompile(`^#1 in line, (starting within a minute|about \d+ min)$`).MatchString(place) {
+		free.errorf("the waiting song's place reads %q; want \"#1 in line, …\"", place)
 	}
 
 	// The admin finds it in the operator list, pending; it stays pending

@@ -46,6 +46,8 @@ const list = new GenerationList({
   onCancel: cancel,
   onRemove: removeGeneration,
 });
+// A waiting song's "about m min" counts down between the server's updates.
+setInterval(() => list.tick(), 30_000);
 
 // One view for the page's life; each operator's session starts and stops it.
 const operator = new OperatorView((...args) => client.request(...args), {

@@ -111,6 +111,9 @@ export class GenerationList {
       g.error = str(s.error);
       g.tracks = Array.isArray(s.tracks) ? s.tracks : [];
       g.audioUrl = str(s.audioUrl);
+      g.queue = placeOf(s.queue);
+    } else if (versioned && s.version === g.version && s.queue) {
+      g.queue = placeOf(s.queue); // the same state, placed afresh
     }
     this.place(g, isNew);
     this.render(g);
@@ -143,6 +146,7 @@ export class GenerationList {
       status: str(resp.status) || "pending",
       tier: str(resp.tier),
       message: str(resp.message) || "Queued",
+      queue: placeOf(resp.queue),
       prompt: req.prompt.trim(),
       title: req.customMode ? req.title.trim() : "",
       instrumental: req.instrumental,
@@ -174,6 +178,12 @@ export class GenerationList {
     // Events carry the version of the state they show: one older than what
     // is shown (a late push, a sync answer racing a live event) is ignored.
     if (typeof data.version === "number") {
+      if (data.version === g.version && name === "generation:progress" && data.queue && g.status === "pending") {
+        // The same state with a new place in line: the sweeper's notice.
+        g.queue = placeOf(data.queue);
+        this.render(g);
+        return { g, before: null, created };
+      }
       if (data.version <= g.version) return { g, before: null, created };
       g.version = data.version;
     } else if (TERMINAL.has(g.status) && status !== g.status) {
@@ -195,6 +205,7 @@ export class GenerationList {
       case "generation:progress":
         g.progress = num(data.progress);
         g.message = message;
+        g.queue = placeOf(data.queue);
         if (typeof data.attempts === "number") g.attempts = data.attempts;
         if (status !== "failed") g.error = "";
         break;
@@ -215,6 +226,13 @@ export class GenerationList {
     }
     this.render(g);
     return { g, before, created };
+  }
+
+  /** Renders the waiting songs again, so their estimates count down. */
+  tick() {
+    for (const g of this.items.values()) {
+      if (g.status === "pending" && g.queue) this.render(g);
+    }
   }
 
   /** Shows a note under a generation, such as why it could not be cancelled. */
@@ -273,6 +291,8 @@ export class GenerationList {
       tracks: [],
       audioUrl: "",
       error: "",
+      // queue is the place in line of a waiting song: {ahead, start}.
+      queue: null,
       createdAt: "",
       placeholder: false,
       cancelBusy: false,
@@ -301,6 +321,7 @@ export class GenerationList {
     r.progress = el("progress", { className: "gen-progress", max: 100, value: 0 });
     r.percent = el("span", { className: "gen-percent", "aria-hidden": "true" });
     r.message = el("p", { className: "gen-message" });
+    r.place = el("p", { className: "gen-place", hidden: true });
     r.error = el("p", { className: "gen-error", hidden: true });
     r.notice = el("p", { className: "gen-notice", hidden: true });
     r.tracks = el("ol", { className: "gen-tracks", hidden: true });
@@ -323,6 +344,7 @@ export class GenerationList {
       ),
       el("div", { className: "gen-progress-row" }, r.progress, r.percent),
       r.message,
+      r.place,
       r.error,
       r.notice,
       r.tracks,
@@ -371,6 +393,8 @@ export class GenerationList {
     r.percent.textContent = `${progress}%`;
     r.message.textContent = g.message;
     r.message.hidden = !g.message;
+    r.place.textContent = g.status === "pending" ? placeText(g.queue, Date.now()) : "";
+    r.place.hidden = !r.place.textContent;
     r.error.textContent = g.status === "failed" ? g.error || "Unknown error" : "";
     r.error.hidden = g.status !== "failed";
     const cancellable = CANCELLABLE.has(g.status);
@@ -435,4 +459,24 @@ function trackItem(t, i, count, songName) {
 function formatDuration(seconds) {
   const s = Math.round(seconds);
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+/** A place in line from the API ({ahead, estimatedStart}), or null. */
+function placeOf(q) {
+  if (!q || typeof q !== "object" || typeof q.ahead !== "number" || q.ahead < 0) return null;
+  const start = Date.parse(q.estimatedStart);
+  return { ahead: q.ahead, start: Number.isNaN(start) ? null : start };
+}
+
+/**
+ * What a waiting person reads: "#3 in line, about 2 min". The estimate
+ * counts down on the page between the server's updates; without one (the
+ * song is held) the place is shown alone.
+ */
+export function placeText(place, now) {
+  if (!place) return "";
+  const where = `#${place.ahead + 1} in line`;
+  if (place.start === null) return where;
+  const min = Math.ceil((place.start - now) / 60000);
+  return min <= 1 ? `${where}, starting within a minute` : `${where}, about ${min} min`;
 }

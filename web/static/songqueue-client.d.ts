@@ -31,6 +31,8 @@ export interface CreateGenerationResponse {
   tier: Tier;
   priority: number;
   message: string;
+  /** The new song's place in line. */
+  queue?: Place;
   /** True when the Idempotency-Key was seen before: this is the first create's generation (Idempotent-Replayed header). */
   replayed: boolean;
 }
@@ -65,6 +67,11 @@ export interface Generation {
   audioUrl: string;
   archived: boolean;
   error: string;
+  errorCode?: string;
+  /** Why a pending song is held: "suno_unavailable" | "suno_credits". */
+  waitReason?: string;
+  /** A pending song's place in line. */
+  queue?: Place;
   attempts: number;
   /** Grows with every saved change; WebSocket events carry it too. */
   version: number;
@@ -205,12 +212,23 @@ export interface StandaloneRealtimeOptions extends RealtimeOptions {
 }
 
 /** generation:progress (status pending while waiting for a retry or a rate-limit token). */
+/** A pending song's place in line (docs/place-in-line.md). */
+export interface Place {
+  /** Songs the current policy submits before it. */
+  ahead: number;
+  /** RFC 3339; absent while the song is held (waitReason). */
+  estimatedStart?: string;
+}
+
 export interface ProgressEvent {
   generationId: string;
   progress: number;
   status: "pending" | "processing";
   message: string;
   attempts: number;
+  waitReason?: string;
+  /** A pending song's place; a move of the place alone comes with the same version. */
+  queue?: Place;
   version: number;
 }
 

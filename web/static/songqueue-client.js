@@ -422,8 +422,11 @@ class RealtimeClient {
     if (!data || typeof data.generationId !== "string") return;
     if (typeof data.version === "number") {
       const seen = this.#versions.get(data.generationId);
-      // A late push, or a sync answer racing a live event: not newer.
-      if (seen !== undefined && data.version <= seen) return;
+      // A late push, or a sync answer racing a live event: not newer. The
+      // one exception is a place in line moving: the same state, placed
+      // afresh, comes with the same version.
+      const placed = event === "generation:progress" && data.queue && data.version === seen;
+      if (seen !== undefined && data.version <= seen && !placed) return;
       this.#versions.set(data.generationId, data.version);
     }
     this.#emit(event, data, { event, source });

@@ -205,13 +205,15 @@ test("realtime: sync on every (re)connect, version filter, reconnect with backof
   ws.push({ event: "generation:progress", data: { generationId: "a", progress: 10, status: "processing", version: 2 } }); // older
   ws.push({ event: "generation:progress", data: { generationId: "a", progress: 30, status: "processing", version: 3 } }); // the same
   ws.push({ event: "generation:progress", data: { generationId: "a", progress: 70, status: "processing", version: 4 } });
+  // A place in line that moved: the same state (version), placed afresh.
+  ws.push({ event: "generation:progress", data: { generationId: "a", progress: 70, status: "processing", version: 4, queue: { ahead: 2 } } });
   ws.push({ event: "generation:complete", data: { generationId: "a", audioUrl: "http://x/a.mp3", tracks: [], status: "completed", version: 6 } });
   ws.push({ event: "error", data: { code: "rate_limited", message: "slow down" } });
   await until("the complete event", () => seen.some((s) => s.n === "generation:complete"));
   await until("the error event", () => seen.some((s) => s.n === "error"));
   assert.deepEqual(
-    seen.map((s) => `${s.n} ${s.data.progress ?? s.data.audioUrl ?? s.data.code}`),
-    ["generation:progress 70", "generation:complete http://x/a.mp3", "error rate_limited"],
+    seen.map((s) => `${s.n} ${s.data.queue ? `#${s.data.queue.ahead + 1}` : (s.data.progress ?? s.data.audioUrl ?? s.data.code)}`),
+    ["generation:progress 70", "generation:progress #3", "generation:complete http://x/a.mp3", "error rate_limited"],
   );
   assert.equal(rt.versionOf("a"), 6);
 
