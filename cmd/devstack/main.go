@@ -62,6 +62,7 @@ func run() error {
 		fmt.Printf("  songs      %s/media/ (kept in %s)\n", base, where)
 	}
 	fmt.Printf("  client     %s/songqueue-client.js (an ES module for frontends on other origins)\n", base)
+	fmt.Printf("  origins    %s may call the API (add a frontend's with CORS_ALLOW_ORIGINS=http://localhost:5173)\n", strings.Join(stack.AllowedOrigins, ", "))
 	fmt.Printf("\nDemo users (tokens valid 30 days, signed with JWT_SECRET):\n")
 	for _, u := range users {
 		role := string(u.Tier)

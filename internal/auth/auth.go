@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -101,9 +103,11 @@ func CallerFromClaims(claims map[string]any, tierClaim string) (identity.Caller,
 		return identity.Caller{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	c := identity.Caller{UserID: sub, Tier: tier, Expires: expiry(claims["exp"])}
-	for _, name := range []string{CognitoGroupsClaim, GroupsClaim} {
-		c.Groups = append(c.Groups, groupList(claims[name])...)
-	}
+	// Cognito's group names cannot hold a space, so API Gateway's text of
+	// its cognito:groups splits exactly; any other issuer's names may.
+	iss, _ := claims["iss"].(string)
+	c.Groups = append(c.Groups, groupList(claims[CognitoGroupsClaim], cognitoIssuer(iss))...)
+	c.Groups = append(c.Groups, groupList(claims[GroupsClaim], false)...)
 	return c, nil
 }
 
@@ -114,10 +118,19 @@ const (
 	GroupsClaim        = "groups"
 )
 
-// groupList reads a groups claim: a JSON array as a token carries it, or
-// the text API Gateway's JWT authorizer makes of one ("[admin ops]"), or a
-// comma- or space-separated list.
-func groupList(v any) []string {
+// groupList reads a groups claim as a list of whole names, never splitting
+// a name. The claim is a JSON array as a token carries it; or a string
+// holding one (["a","b c"]), as some issuers put it; or the text API
+// Gateway's JWT authorizer makes of an array for the function, its
+// elements joined by single spaces in brackets ("[a b c]"); or a single
+// name. That text is ambiguous when names may hold spaces: "[Billing
+// admin]" is one group or two. spaceFree says the issuer's names cannot
+// hold one (Cognito's, whose group names are letters, marks, symbols,
+// digits and punctuation); then the text splits on spaces. Otherwise
+// text of a single name ("[admin]") is that name, and text with a space
+// reads as no group at all, so that no reading of it can make an operator
+// of someone who is not one. A name is never split on a comma.
+func groupList(v any, spaceFree bool) []string {
 	var out []string
 	switch g := v.(type) {
 	case []any:
@@ -133,10 +146,59 @@ func groupList(v any) []string {
 			}
 		}
 	case string:
-		g = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(g), "["), "]")
-		out = strings.FieldsFunc(g, func(r rune) bool { return r == ',' || r == ' ' })
+		return groupText(g, spaceFree)
 	}
 	return out
+}
+
+// groupText reads a groups claim that came as a string (see groupList).
+func groupText(g string, spaceFree bool) []string {
+	if g == "" {
+		return nil
+	}
+	inner, bracketed := strings.CutPrefix(g, "[")
+	if bracketed {
+		inner, bracketed = strings.CutSuffix(inner, "]")
+	}
+	if !bracketed {
+		return []string{g} // one name
+	}
+	if spaceFree {
+		// API Gateway's text of Cognito's array: no element holds a space,
+		// so every space separates two. (Such an element cannot hold
+		// quotes either, but it may: Cognito allows punctuation, so a
+		// JSON-looking text is still split as text.)
+		return strings.FieldsFunc(inner, func(r rune) bool { return r == ' ' })
+	}
+	var list []any
+	if json.Unmarshal([]byte(g), &list) == nil {
+		return groupList(list, false)
+	}
+	if inner == "" || strings.ContainsFunc(inner, unicode.IsSpace) {
+		return nil // none, or ambiguous
+	}
+	return []string{inner}
+}
+
+// cognitoIssuer reports whether iss is a Cognito user pool's
+// (https://cognito-idp.<region>.amazonaws.com[.cn]/<pool id>). Claims that
+// API Gateway hands over were verified against the configured issuer, so
+// the name can be trusted.
+func cognitoIssuer(iss string) bool {
+	u, err := url.Parse(iss)
+	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" {
+		return false
+	}
+	region, ok := strings.CutPrefix(u.Hostname(), "cognito-idp.")
+	if !ok {
+		return false
+	}
+	for _, domain := range []string{".amazonaws.com", ".amazonaws.com.cn"} {
+		if r, ok := strings.CutSuffix(region, domain); ok && r != "" && !strings.Contains(r, ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // expiry reads an exp claim, a number of seconds (as a verified token

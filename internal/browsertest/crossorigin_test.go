@@ -149,10 +149,30 @@ type afterProbe struct {
 // preflights and CORS headers are exercised) and shows its progress
 // events, from the stack's WebSocket, to completion.
 func TestBrowserFrontendOnAnotherOrigin(t *testing.T) {
+	// The frontend's server, on a port of its own, so its origin can be
+	// configured before the stack starts; it serves the page once the
+	// stack's origin is known.
+	var page string
+	var frontHits sync.Map
+	front := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		frontHits.Store(r.Method+" "+r.URL.Path, true)
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte(page))
+	}))
+	frontOrigin := "http://" + front.Listener.Addr().String()
+
 	h := startHarness(t, func(cfg *devstack.Config) {
 		// One unfinished song per PRO user, so a second create is refused
 		// with 429 and Retry-After, which the page must be able to read.
 		cfg.Pipeline.Quotas[generation.Pro] = service.Quota{Open: 1, Daily: 200}
+		// The frontend's origin, as a developer adds theirs: the stack
+		// allows only its own page's and those listed (CORS_ALLOW_ORIGINS).
+		cfg.CORSOrigins = []string{frontOrigin}
 	})
 	stackOrigin := h.stack.URL // http://127.0.0.1:PORT
 
@@ -169,18 +189,8 @@ func TestBrowserFrontendOnAnotherOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := strings.ReplaceAll(string(fixture), "__STACK__", stackOrigin)
-	var frontHits sync.Map
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		frontHits.Store(r.Method+" "+r.URL.Path, true)
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write([]byte(page))
-	}))
+	page = strings.ReplaceAll(string(fixture), "__STACK__", stackOrigin)
+	front.Start()
 	t.Cleanup(front.Close)
 	frontURL, _ := url.Parse(front.URL)
 	if frontURL.Host == h.stackURL.Host {
@@ -308,8 +318,16 @@ func TestBrowserFrontendOnAnotherOrigin(t *testing.T) {
 
 	// 4. The traffic: the page from its own server, and everything else,
 	// the module included, from the stack, across origins.
+	// The demo tokens are not for other sites, the allowed ones included:
+	// the page cannot read them.
+	if got := evalAwait[string](b, `fetch("`+stackOrigin+`/api/dev/users").then((r) => "read " + r.status, (e) => "refused: " + e)`); !strings.HasPrefix(got, "refused") {
+		b.errorf("the frontend fetched the stack's /api/dev/users: %s", got)
+	}
+
 	exchanges, logs := w.snapshot()
-	frontOrigin := "http://" + frontURL.Host
+	if frontOrigin != "http://"+frontURL.Host {
+		t.Fatalf("the frontend is at %s, not %s", frontURL.Host, frontOrigin)
+	}
 	var apiCalls, preflights, sockets int
 	sawModule := false
 	for _, e := range exchanges {
@@ -358,8 +376,14 @@ func TestBrowserFrontendOnAnotherOrigin(t *testing.T) {
 			if origin != frontOrigin {
 				b.errorf("%s %s went without Origin %s (sent %q)", e.method, u.Path, frontOrigin, origin)
 			}
-			if allow != "*" && allow != frontOrigin {
-				b.errorf("%s %s: answer %d without Access-Control-Allow-Origin (%q)", e.method, u.Path, e.status, allow)
+			if u.Path == "/api/dev/users" {
+				if allow != "" {
+					b.errorf("%s %s: answered with Access-Control-Allow-Origin %q", e.method, u.Path, allow)
+				}
+				continue
+			}
+			if allow != frontOrigin {
+				b.errorf("%s %s: answer %d with Access-Control-Allow-Origin %q, want %s", e.method, u.Path, e.status, allow, frontOrigin)
 			}
 		default:
 			// The player's audio (media or the fake's files) is no API call.
@@ -400,7 +424,7 @@ func TestBrowserFrontendOnAnotherOrigin(t *testing.T) {
 		if l.Level != log.EntryLevelError {
 			continue
 		}
-		expected := strings.Contains(l.URL, "/api/generation/status/no-such-generation") ||
+		expected := strings.Contains(l.URL, "/api/generation/status/no-such-generation") || strings.Contains(l.URL+" "+l.Text, "/api/dev/users") ||
 			strings.Contains(l.URL, "/api/generation/create") && strings.Contains(l.Text, "429")
 		if !expected {
 			b.errorf("browser log error: %s %s (%s)", l.Source, l.Text, l.URL)

@@ -22,13 +22,11 @@ type Policy struct {
 	MaxAge        time.Duration
 }
 
-// Default is the API's policy for origins (CORS_ALLOW_ORIGINS; "*" when
-// empty). Tokens travel in the Authorization header, never in cookies, so
-// credentials are not allowed and "*" is safe.
+// Default is the API's policy for origins: exact origins, or "*" for any
+// (the template's CorsAllowOrigins; the local stack's own page's and
+// CORS_ALLOW_ORIGINS). No origins allow none. Tokens travel in the
+// Authorization header, never in cookies, so credentials are not allowed.
 func Default(origins []string) Policy {
-	if len(origins) == 0 {
-		origins = []string{"*"}
-	}
 	return Policy{
 		AllowOrigins:  origins,
 		AllowHeaders:  []string{"authorization", "content-type", "idempotency-key"},

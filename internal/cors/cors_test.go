@@ -41,7 +41,12 @@ func TestPolicy(t *testing.T) {
 	if do("OPTIONS", "http://localhost:5173", nil); reached != 3 {
 		t.Errorf("a plain OPTIONS did not reach the API")
 	}
-	if any := cors.Default(nil); !any.AllowsOrigin("http://anything:1") || any.AllowsOrigin("") {
-		t.Errorf("the default policy: %+v", any)
+	// No origins: none allowed (the local stack adds its own page's).
+	if none := cors.Default(nil); none.AllowsOrigin("http://anything:1") || none.AllowsOrigin("https://evil.example") || none.AllowsOrigin("") {
+		t.Errorf("the policy of no origins allows some: %+v", none)
+	}
+	// "*" only when asked for (CorsAllowOrigins' default in AWS).
+	if any := cors.Default(cors.ParseOrigins("*")); !any.AllowsOrigin("http://anything:1") || any.AllowsOrigin("") {
+		t.Errorf("the policy of *: %+v", any)
 	}
 }

@@ -31,9 +31,12 @@ type Config struct {
 	// demo tokens, the in-process fake Suno and the @connections routes
 	// (TRUSTED_CLIENTS, CIDRs; e.g. Docker's bridge for sam local).
 	TrustedClients string
-	// CORSOrigins are the origins whose pages may call the API and open
-	// the WebSocket (CORS_ALLOW_ORIGINS, comma-separated, default "*"), as
-	// the HTTP API's CorsConfiguration in template.yaml (package cors).
+	// CORSOrigins are the origins, beside the stack's own page's
+	// (http://localhost:PORT and http://127.0.0.1:PORT), whose pages may
+	// call the API and open the WebSocket (CORS_ALLOW_ORIGINS,
+	// comma-separated, e.g. http://localhost:5173; "*" for any), as the
+	// HTTP API's CorsConfiguration in template.yaml (package cors). The
+	// developer's routes (/api/dev/*, @connections) allow none.
 	CORSOrigins []string
 	JWTSecret   string // JWT_SECRET; a fixed development secret by default
 	// Concurrency is each tier's most worker invocations at once

@@ -23,18 +23,22 @@ func TestFairnessWithinATier(t *testing.T) {
 	}
 }
 
-func fairness(t *testing.T, b backend) {
+func fairness(t *testing.T, b backend) { fairnessBetween(t, b, "backlog", "quiet") }
+
+// fairnessBetween is the fairness scenario with the backlog's and the
+// quiet job's owners named hogID and quietID.
+func fairnessBetween(t *testing.T, b backend, hogID, quietID string) {
 	clock := &recordingSuno{}
 	s := startStack(t, b, func(c *devstack.Config) {
 		c.RateLimit.Rate, c.RateLimit.Burst = 2, 2 // 2 a second
 		c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 10*time.Millisecond, 20*time.Millisecond, 30*time.Millisecond
 	}, devstack.Options{WrapSuno: clock.wrap})
-	hog := user(t, s, "backlog", generation.Free)
+	hog := user(t, s, hogID, generation.Free)
 	for i := range 40 {
 		hog.create(fmt.Sprintf("backlog song %d", i))
 	}
 	time.Sleep(time.Second)
-	quiet := user(t, s, "quiet", generation.Free)
+	quiet := user(t, s, quietID, generation.Free)
 	created := time.Now()
 	quiet.create("one quiet song")
 	deadline := time.Now().Add(30 * time.Second)

@@ -3,6 +3,7 @@ package devstack
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,7 +35,7 @@ func TestDeveloperRoutesAnswerOnlyThisMachine(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	status := func(tr trusted, remote string) int {
 		r := httptest.NewRequest("GET", "/api/dev/users", nil)
-		r.RemoteAddr = remote
+		r.RemoteAddr, r.Host = remote, "localhost:3001"
 		w := httptest.NewRecorder()
 		tr.only(ok).ServeHTTP(w, r)
 		return w.Code
@@ -63,5 +64,69 @@ func TestDeveloperRoutesAnswerOnlyThisMachine(t *testing.T) {
 	}
 	if _, err := parseTrusted("everyone"); err == nil {
 		t.Error("a bad TRUSTED_CLIENTS was accepted")
+	}
+}
+
+// TestDeveloperRoutesAnswerOnlyLoopbackNames: a page that had its own
+// name resolve to 127.0.0.1 (DNS rebinding) reaches the stack from this
+// machine, but with its own name in Host; the developer routes refuse it.
+func TestDeveloperRoutesAnswerOnlyLoopbackNames(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	none, _ := parseTrusted("")
+	docker, _ := parseTrusted("172.17.0.0/16")
+	for _, c := range []struct {
+		tr           trusted
+		remote, host string
+		want         int
+	}{
+		{none, "127.0.0.1:5000", "localhost:3001", http.StatusOK},
+		{none, "127.0.0.1:5000", "localhost", http.StatusOK},
+		{none, "127.0.0.1:5000", "LOCALHOST:3001", http.StatusOK},
+		{none, "127.0.0.1:5000", "127.0.0.1:3001", http.StatusOK},
+		{none, "127.0.0.1:5000", "127.0.0.2:3001", http.StatusOK},
+		{none, "[::1]:5000", "[::1]:3001", http.StatusOK},
+		{none, "[::1]:5000", "[::1]", http.StatusOK},
+		{none, "127.0.0.1:5000", "app.localhost:3001", http.StatusOK},
+		{none, "127.0.0.1:5000", "evil.example:3001", http.StatusForbidden},
+		{none, "127.0.0.1:5000", "evil.example", http.StatusForbidden},
+		{none, "127.0.0.1:5000", "localhost.evil.example:3001", http.StatusForbidden},
+		{none, "127.0.0.1:5000", "evillocalhost:3001", http.StatusForbidden},
+		{none, "127.0.0.1:5000", "192.168.1.20:3001", http.StatusForbidden},
+		{none, "127.0.0.1:5000", "", http.StatusForbidden},
+		{none, "127.0.0.1:5000", "host.docker.internal:3001", http.StatusForbidden},
+		// The containers of sam local (TRUSTED_CLIENTS) call the stack by
+		// the name Docker gives the host, or by address; a rebinding page
+		// never sends either (it sends its own name).
+		{docker, "172.17.0.2:5000", "host.docker.internal:3001", http.StatusOK},
+		{docker, "172.17.0.2:5000", "172.17.0.1:3001", http.StatusOK},
+		{docker, "172.17.0.2:5000", "evil.example:3001", http.StatusForbidden},
+		{docker, "127.0.0.1:5000", "172.17.0.1:3001", http.StatusForbidden},
+	} {
+		r := httptest.NewRequest("GET", "/api/dev/token", nil)
+		r.RemoteAddr, r.Host = c.remote, c.host
+		w := httptest.NewRecorder()
+		c.tr.only(ok).ServeHTTP(w, r)
+		if w.Code != c.want {
+			t.Errorf("client %s, Host %q: %d, want %d", c.remote, c.host, w.Code, c.want)
+		}
+		if w.Code == http.StatusForbidden && (w.Header().Get("Content-Type") != "application/json" || !strings.HasPrefix(w.Body.String(), `{"error":{"code":"forbidden","message":"`)) {
+			t.Errorf("client %s, Host %q: refused with %q %q, want the API's JSON error", c.remote, c.host, w.Header().Get("Content-Type"), w.Body)
+		}
+	}
+}
+
+func TestOwnOrigins(t *testing.T) {
+	for host, want := range map[string][]string{
+		"127.0.0.1":    {"http://localhost:3001", "http://127.0.0.1:3001"},
+		"localhost":    {"http://localhost:3001", "http://127.0.0.1:3001"},
+		"::1":          {"http://localhost:3001", "http://127.0.0.1:3001", "http://[::1]:3001"},
+		"0.0.0.0":      {"http://localhost:3001", "http://127.0.0.1:3001"},
+		"::":           {"http://localhost:3001", "http://127.0.0.1:3001"},
+		"":             {"http://localhost:3001", "http://127.0.0.1:3001"},
+		"192.168.1.20": {"http://localhost:3001", "http://127.0.0.1:3001", "http://192.168.1.20:3001"},
+	} {
+		if got := ownOrigins(host, 3001); !slices.Equal(got, want) {
+			t.Errorf("HOST=%s: %v, want %v", host, got, want)
+		}
 	}
 }

@@ -76,6 +76,9 @@ type Stack struct {
 	Store        *memory.Store
 	MemoryQueues *memory.Queues
 	Tokens       auth.HS256
+	// AllowedOrigins are the origins whose pages may call the API and open
+	// the WebSocket: the stack's own page's and Config.CORSOrigins.
+	AllowedOrigins []string
 
 	server   *http.Server
 	draining atomic.Bool
@@ -179,13 +182,22 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	}
 	s.Config, s.Roles, s.Generations, s.Queue = cfg, roles, b.ports.Store, b.ports.Queue
 
-	// API Gateway's CORS answers before any function sees the request.
-	policy := cors.Default(cfg.CORSOrigins)
+	// API Gateway's CORS answers before any function sees the request. It
+	// allows the stack's own page and the configured origins.
+	s.AllowedOrigins = ownOrigins(cfg.Host, ln.Addr().(*net.TCPAddr).Port)
+	for _, o := range cfg.CORSOrigins {
+		if !slices.Contains(s.AllowedOrigins, o) {
+			s.AllowedOrigins = append(s.AllowedOrigins, o)
+		}
+	}
+	policy := cors.Default(s.AllowedOrigins)
 	rt := &realtime{svc: roles.Realtime, verifier: s.Tokens, hub: hub, cors: policy, log: log}
 	routes := httpapi.Routes{Songs: roles.API, Operators: roles.Operators, Callbacks: roles.Callbacks}
 	mux.Handle("/api/", policy.Handler(withRequestID(s.unlessDraining(httpapi.New(routes, httpapi.BearerAuth{Verifier: s.Tokens}, log)))))
-	mux.Handle("/api/dev/users", policy.Handler(local.only(http.HandlerFunc(s.serveDemoUsers))))
-	mux.Handle("/api/dev/token", policy.Handler(local.only(http.HandlerFunc(s.serveDemoToken))))
+	// The developer's routes have no CORS: no page of another site may
+	// read a demo token (local.only).
+	mux.Handle("/api/dev/users", local.only(http.HandlerFunc(s.serveDemoUsers)))
+	mux.Handle("/api/dev/token", local.only(http.HandlerFunc(s.serveDemoToken)))
 	mux.HandleFunc("GET /ws", rt.serveWS)
 	if b.media != nil {
 		mux.Handle("/media/", http.StripPrefix("/media", b.media))

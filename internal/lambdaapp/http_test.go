@@ -131,8 +131,10 @@ func TestHTTPHandlerTakesTheCallerFromJWTClaims(t *testing.T) {
 		}
 		return ev
 	}
-	// API Gateway hands a list claim over as text: "[admin ops]".
-	res, _ := handle(context.Background(), withClaims(map[string]string{"sub": "u-1", "custom:tier": "PRO", "iss": "x", "cognito:groups": "[admin ops]"}))
+	// API Gateway hands a list claim over as text: "[admin ops]", which
+	// splits on spaces for a Cognito user pool's groups (their names hold
+	// none; internal/auth).
+	res, _ := handle(context.Background(), withClaims(map[string]string{"sub": "u-1", "custom:tier": "PRO", "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf", "cognito:groups": "[admin ops]"}))
 	if res.StatusCode != 200 || !reflect.DeepEqual(got, identity.Caller{UserID: "u-1", Tier: generation.Pro, Groups: []string{"admin", "ops"}}) {
 		t.Fatalf("status %d, caller %+v", res.StatusCode, got)
 	}

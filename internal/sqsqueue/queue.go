@@ -2,6 +2,8 @@ package sqsqueue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,9 +95,23 @@ func (q *Queues) Send(ctx context.Context, job service.Job, delay time.Duration)
 	if job.UserID != "" {
 		// SQS fair queues: a user's backlog does not delay other users'
 		// messages of the same queue.
-		in.MessageGroupId = aws.String(job.UserID)
+		in.MessageGroupId = aws.String(MessageGroupID(job.UserID))
 	}
 	return q.send(ctx, job.Tier, in)
+}
+
+// MessageGroupID is the SQS message group of a user's jobs, the same for
+// every message of that user. The user id (a token's sub) cannot be used
+// as it is: SQS takes only 1 to 128 characters, each an ASCII letter or
+// digit or punctuation among !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~, and an
+// identity provider's sub may hold spaces and other letters, or be
+// longer. So every id is hashed, "u-" and the unpadded base64url of its
+// SHA-256 (45 characters): two users share a group only if their ids
+// collide in SHA-256, and an id that already looks like a group id is
+// hashed too, so it cannot land in another user's group.
+func MessageGroupID(userID string) string {
+	sum := sha256.Sum256([]byte(userID))
+	return "u-" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 func (q *Queues) send(ctx context.Context, t generation.Tier, in *sqs.SendMessageInput) error {
@@ -327,7 +343,7 @@ func (q *Queues) Redrive(ctx context.Context, t generation.Tier) (int, error) {
 			// Back in the owner's message group, as Send put it.
 			var job service.Job
 			if json.Unmarshal(m.Body, &job) == nil && job.UserID != "" {
-				entries[i].MessageGroupId = aws.String(job.UserID)
+				entries[i].MessageGroupId = aws.String(MessageGroupID(job.UserID))
 			}
 		}
 		res, err := q.sqs.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(u.Queue), Entries: entries})
