@@ -9,10 +9,14 @@ import (
 
 	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/lambdaapp"
+	"github.com/songqueue/songqueue/internal/lambdaapp/awssecrets"
 )
 
 func main() {
 	ctx := context.Background()
-	env := lambdaapp.Must(lambdaapp.Load(ctx, app.Options{}))
+	// The reader is for SUNO_API_KEYS_SECRET_ARN only: a JSON list of Suno
+	// keys is read to name the accounts in the operators' view. No other
+	// secret is read here.
+	env := lambdaapp.Must(lambdaapp.Load(ctx, app.Options{Secrets: awssecrets.New}))
 	lambda.Start(lambdaapp.APIHandler(env, lambdaapp.Must(app.API(ctx, env))))
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,11 @@ const (
 //	SUNO_MEDIA_HOSTS                      hosts track URLs may point at (DefaultMediaHosts; the local
 //	                                      stack adds its fake's)
 //	SUNO_API_KEY_SECRET_ARN | SUNO_API_KEY_PARAMETER | SUNO_API_KEY
+//	                                      the one Suno account's key
+//	SUNO_API_KEYS, SUNO_API_KEY_SECRET_ARNS, SUNO_API_KEYS_SECRET_ARN
+//	                                      several accounts: keys, secrets of one key each, one
+//	                                      secret holding a JSON list of keys (not with the
+//	                                      single account's secret or parameter)
 //	CALLBACK_BASE_URL                     public base URL Suno calls back; empty: polling only
 //	CALLBACK_SECRET_ARN | CALLBACK_SECRET the key that signs callback URLs
 //	JWT_ISSUER, JWT_AUDIENCE, JWKS_URL, TIER_CLAIM, DEV_JWT_SECRET
@@ -89,10 +95,15 @@ type Config struct {
 	SunoBaseURL       string // empty: sunoapi.org, or the local stack's fake
 	SunoKey           SecretRef
 	// SunoKeys name several Suno accounts (SUNO_API_KEYS, comma-separated
-	// keys; in AWS SUNO_API_KEY_SECRET_ARNS, comma-separated secrets),
-	// each with its own rate window, breaker and credits; empty: the one
+	// keys; in AWS SUNO_API_KEY_SECRET_ARNS, comma-separated secrets of
+	// one key each, read when first needed), each with its own rate
+	// window, breaker and credits. Empty, and no SunoKeysSecret: the one
 	// account of SunoKey.
-	SunoKeys        []SecretRef
+	SunoKeys []SecretRef
+	// SunoKeysSecret is one Secrets Manager secret holding several
+	// accounts' keys as a JSON list (SUNO_API_KEYS_SECRET_ARN), read when
+	// the accounts are assembled (their number is in it), after SunoKeys.
+	SunoKeysSecret  SecretRef
 	CallbackBaseURL string
 	CallbackSecret  SecretRef
 	// Auth says how tokens are verified: JWT_ISSUER, JWT_AUDIENCE,
@@ -143,6 +154,7 @@ func DefaultConfig() Config {
 		WorkerTimeout:    DefaultWorkerTimeout,
 		Auth:             auth.DefaultSettings(),
 		SunoKey:          SecretRef{Name: "SUNO_API_KEY"},
+		SunoKeysSecret:   SecretRef{Name: "SUNO_API_KEYS"},
 		CallbackSecret:   SecretRef{Name: "CALLBACK_SECRET"},
 		Pipeline:         withQuotas(service.DefaultConfig()),
 		RateLimit:        ratelimit.DefaultPolicy(),
@@ -211,6 +223,7 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	for i, arn := range splitList(getenv("SUNO_API_KEY_SECRET_ARNS")) {
 		c.SunoKeys = append(c.SunoKeys, SecretRef{Name: fmt.Sprintf("SUNO_API_KEY_SECRET_ARNS[%d]", i+1), SecretARN: arn})
 	}
+	c.SunoKeysSecret = SecretRef{Name: "SUNO_API_KEYS", SecretARN: strings.TrimSpace(getenv("SUNO_API_KEYS_SECRET_ARN"))}
 	r.String("CALLBACK_BASE_URL", &c.CallbackBaseURL)
 	c.CallbackBaseURL = strings.TrimRight(c.CallbackBaseURL, "/")
 	c.CallbackSecret = SecretRef{Name: "CALLBACK_SECRET", SecretARN: getenv("CALLBACK_SECRET_ARN"), Value: getenv("CALLBACK_SECRET")}
@@ -294,6 +307,10 @@ const DefaultWorkerTimeout = 30 * time.Second
 //     than the limit would let a window hold more than Suno allows.
 //   - GENERATION_DEADLINE >= GENERATION_POLL_INTERVAL: an attempt must
 //     live to its first poll.
+//   - The one Suno account's secret or parameter (SUNO_API_KEY_SECRET_ARN,
+//     SUNO_API_KEY_PARAMETER) is not set beside a list of accounts
+//     (SUNO_API_KEYS, SUNO_API_KEY_SECRET_ARNS, SUNO_API_KEYS_SECRET_ARN):
+//     the list would silently leave that key unused.
 func (c Config) Check() error {
 	var errs []error
 	p := c.Pipeline
@@ -315,6 +332,9 @@ func (c Config) Check() error {
 	}
 	if p.Deadline > 0 && p.PollInterval > 0 && p.Deadline < p.PollInterval {
 		errs = append(errs, fmt.Errorf("GENERATION_DEADLINE=%s is shorter than GENERATION_POLL_INTERVAL=%s: an attempt would end before its first poll; raise the deadline", p.Deadline, p.PollInterval))
+	}
+	if err := c.checkSunoKeys(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -375,11 +395,35 @@ func splitList(v string) []string {
 	return out
 }
 
-// SunoAccountRefs are the Suno accounts' keys: SunoKeys, or the one
-// SunoKey.
-func (c Config) SunoAccountRefs() []SecretRef {
-	if len(c.SunoKeys) > 0 {
-		return c.SunoKeys
+// checkSunoKeys refuses the one account's secret or parameter beside a
+// list of accounts: one of the two would be ignored. (The plain
+// SUNO_API_KEY may stay beside a list: the local stack's fake and its
+// exposure check ask for it.)
+func (c Config) checkSunoKeys() error {
+	var single string
+	switch {
+	case c.SunoKey.SecretARN != "":
+		single = "SUNO_API_KEY_SECRET_ARN"
+	case c.SunoKey.Parameter != "":
+		single = "SUNO_API_KEY_PARAMETER"
+	default:
+		return nil
 	}
-	return []SecretRef{c.SunoKey}
+	var lists []string
+	for _, r := range c.SunoKeys {
+		name := "SUNO_API_KEYS"
+		if r.SecretARN != "" {
+			name = "SUNO_API_KEY_SECRET_ARNS"
+		}
+		if !slices.Contains(lists, name) {
+			lists = append(lists, name)
+		}
+	}
+	if c.SunoKeysSecret.Set() {
+		lists = append(lists, "SUNO_API_KEYS_SECRET_ARN")
+	}
+	if len(lists) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s names one Suno account and %s several: name every account in the list (the first one's key first, to keep its rate window and breaker) and unset %s", single, strings.Join(lists, " and "), single)
 }

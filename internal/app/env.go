@@ -9,10 +9,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +67,7 @@ type Env struct {
 	now     func() time.Time
 
 	secretsMu   sync.Mutex
+	sunoRefs    []SecretRef // the accounts' keys, once known
 	sunoSecrets map[int]*secret
 	cbSecret    *secret
 }
@@ -120,7 +125,7 @@ func Telemetry(w io.Writer, format logging.Format, level slog.Level, namespace s
 // Pipeline is the service's configuration in this environment.
 func (e *Env) Pipeline() service.Config {
 	p := e.Config.Pipeline
-	p.Line = service.LinePolicy{Limit: e.Config.RateLimit, Accounts: len(e.Config.SunoAccountRefs())}
+	p.Line = service.LinePolicy{Limit: e.Config.RateLimit, Accounts: e.sunoAccountCount()}
 	p.Now = e.opt.Now
 	p.Logger = e.Log
 	p.Metrics = e.Metrics
@@ -132,9 +137,103 @@ func (e *Env) awsConfigOrEmpty() aws.Config {
 	return c
 }
 
-// sunoKey is Suno account i's API key, read when first needed.
-func (e *Env) sunoKey(i int) (func(context.Context) (string, error), error) {
-	ref := e.Config.SunoAccountRefs()[i]
+// sunoAccountRefs are the Suno accounts' keys, in order: SUNO_API_KEYS,
+// SUNO_API_KEY_SECRET_ARNS, then the keys of the JSON list in
+// SUNO_API_KEYS_SECRET_ARN, which is read now (how many accounts there are
+// is in it, and the roles are assembled on the accounts); none of them:
+// the one account of SUNO_API_KEY_SECRET_ARN, SUNO_API_KEY_PARAMETER or
+// SUNO_API_KEY. Only the list's secret is read here: the others are read
+// when first needed (sunoKey). A failed read is not kept.
+func (e *Env) sunoAccountRefs(ctx context.Context) ([]SecretRef, error) {
+	e.secretsMu.Lock()
+	defer e.secretsMu.Unlock()
+	if e.sunoRefs != nil {
+		return e.sunoRefs, nil
+	}
+	c := e.Config
+	refs := slices.Clone(c.SunoKeys)
+	if arn := c.SunoKeysSecret.SecretARN; arn != "" {
+		if e.opt.Secrets == nil {
+			return nil, errors.New("configuration: SUNO_API_KEYS_SECRET_ARN is set but this function was built without a secret reader")
+		}
+		v, err := e.opt.Secrets(e.awsConfigOrEmpty()).SecretString(ctx, arn)
+		if err != nil {
+			return nil, fmt.Errorf("read SUNO_API_KEYS_SECRET_ARN from Secrets Manager (%s): %w", arn, err)
+		}
+		keys, err := parseKeyList(v)
+		if err != nil {
+			return nil, fmt.Errorf("configuration: SUNO_API_KEYS_SECRET_ARN (%s): %w", arn, err)
+		}
+		for i, k := range keys {
+			refs = append(refs, SecretRef{Name: fmt.Sprintf("SUNO_API_KEYS_SECRET_ARN[%d]", i+1), Value: k})
+		}
+	}
+	if len(refs) == 0 {
+		refs = []SecretRef{c.SunoKey}
+	}
+	e.sunoRefs = refs
+	return refs, nil
+}
+
+// sunoAccountCount is how many Suno accounts there are, for a place in
+// line's estimate: the accounts once known (sunoAccountRefs; every role
+// asks for them before its pipeline), else those named without a read.
+func (e *Env) sunoAccountCount() int {
+	e.secretsMu.Lock()
+	defer e.secretsMu.Unlock()
+	if e.sunoRefs != nil {
+		return len(e.sunoRefs)
+	}
+	return max(1, len(e.Config.SunoKeys))
+}
+
+// parseKeyList reads the value of the secret in SUNO_API_KEYS_SECRET_ARN:
+// a JSON list of keys, one account each (["key-1","key-2"]), or one key as
+// plain text. Its errors never quote the value.
+func parseKeyList(v string) ([]string, error) {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		return nil, errors.New("the secret is empty")
+	case v[0] == '{':
+		return nil, errors.New(`the secret holds a JSON object; store a JSON list of keys (["key-1","key-2"]), or one key as plain text`)
+	case v[0] != '[':
+		if strings.Contains(v, ",") {
+			return nil, errors.New(`the secret is plain text with a comma; store several keys as a JSON list (["key-1","key-2"])`)
+		}
+		return []string{v}, nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal([]byte(v), &raw); err != nil {
+		// The decoder's message may quote a character of the value.
+		if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+			return nil, fmt.Errorf(`the secret is not a JSON list of keys (["key-1","key-2"]): invalid JSON at byte %d`, se.Offset)
+		}
+		return nil, errors.New(`the secret is not a JSON list of keys (["key-1","key-2"])`)
+	}
+	if len(raw) == 0 {
+		return nil, errors.New("the secret's list holds no key")
+	}
+	keys := make([]string, 0, len(raw))
+	for i, r := range raw {
+		var k string
+		if err := json.Unmarshal(r, &k); err != nil {
+			return nil, fmt.Errorf("element %d of the secret's list is not a string", i+1)
+		}
+		if k = strings.TrimSpace(k); k == "" {
+			return nil, fmt.Errorf("element %d of the secret's list is empty", i+1)
+		}
+		if j := slices.Index(keys, k); j >= 0 {
+			return nil, fmt.Errorf("elements %d and %d of the secret's list are the same key: two accounts on one key would go over its Suno window", j+1, i+1)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// sunoKey is the API key of Suno account i (ref, of sunoAccountRefs),
+// read when first needed.
+func (e *Env) sunoKey(i int, ref SecretRef) (func(context.Context) (string, error), error) {
 	if !ref.Set() {
 		return func(context.Context) (string, error) { return "", nil }, nil
 	}
@@ -146,7 +245,7 @@ func (e *Env) sunoKey(i int) (func(context.Context) (string, error), error) {
 	s := e.sunoSecrets[i]
 	if s == nil {
 		var err error
-		if s, err = newSecret(ref, e.opt.Secrets, e.awsConfigOrEmpty, 1); err != nil {
+		if s, err = newSecret(ref, e.opt.Secrets, e.awsConfigOrEmpty, 1, true); err != nil {
 			return nil, err
 		}
 		e.sunoSecrets[i] = s
@@ -166,7 +265,7 @@ func (e *Env) callbackKey(prefetch bool) (service.Key, error) {
 	e.secretsMu.Lock()
 	defer e.secretsMu.Unlock()
 	if e.cbSecret == nil {
-		s, err := newSecret(e.Config.CallbackSecret, e.opt.Secrets, e.awsConfigOrEmpty, minCallbackSecret)
+		s, err := newSecret(e.Config.CallbackSecret, e.opt.Secrets, e.awsConfigOrEmpty, minCallbackSecret, false)
 		if err != nil {
 			return nil, err
 		}

@@ -41,8 +41,13 @@ func API(ctx context.Context, e *Env) (*APIRoles, error) {
 		return nil, err
 	}
 	// The operators see the accounts' breakers; the API function reads
-	// no Suno key.
-	return apiRoles(e, core, e.wrapQueue(queues), queues, store, e.accountBreakers(a.limiter), m)
+	// no Suno key (but for the list of SUNO_API_KEYS_SECRET_ARN, which
+	// says how many accounts there are).
+	accounts, err := e.accountBreakers(ctx, a.limiter)
+	if err != nil {
+		return nil, err
+	}
+	return apiRoles(e, core, e.wrapQueue(queues), queues, store, accounts, m)
 }
 
 // Callback assembles Suno's callback function: DynamoDB, the queues (a
@@ -62,9 +67,15 @@ func Callback(ctx context.Context, e *Env) (*service.Callbacks, error) {
 
 // WebSocket assembles the WebSocket function: the generations (for sync)
 // and the connections, nothing else.
-func WebSocket(_ context.Context, e *Env) (*service.Realtime, error) {
+func WebSocket(ctx context.Context, e *Env) (*service.Realtime, error) {
 	a, err := e.newAWS()
 	if err != nil {
+		return nil, err
+	}
+	// sync's places in line are estimated at the accounts' combined rate:
+	// a JSON list of accounts (SUNO_API_KEYS_SECRET_ARN) is read to count
+	// them; no Suno key is read otherwise.
+	if _, err := e.sunoAccountRefs(ctx); err != nil {
 		return nil, err
 	}
 	store := a.store()
@@ -107,7 +118,7 @@ func (e *Env) sunoRole(ctx context.Context) (*awsBackend, *sqsqueue.Queues, []se
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	accounts, err := e.accounts(a.limiter)
+	accounts, err := e.accounts(ctx, a.limiter)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -119,7 +130,7 @@ func (e *Env) sunoRole(ctx context.Context) (*awsBackend, *sqsqueue.Queues, []se
 // breakers from limiter), the Fetcher and the callback signer are the
 // environment's.
 func Local(e *Env, p service.Ports, limiter func(state string) service.Account) (*service.Roles, error) {
-	accounts, err := e.accounts(limiter)
+	accounts, err := e.accounts(context.Background(), limiter)
 	if err != nil {
 		return nil, err
 	}
@@ -182,14 +193,17 @@ func (e *Env) pipeline(archive bool) service.Config {
 
 // accountBreakers are the Suno accounts' breakers, by name, without
 // their clients.
-func (e *Env) accountBreakers(limiter func(state string) service.Account) []service.AccountBreakers {
-	refs := e.Config.SunoAccountRefs()
+func (e *Env) accountBreakers(ctx context.Context, limiter func(state string) service.Account) ([]service.AccountBreakers, error) {
+	refs, err := e.sunoAccountRefs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]service.AccountBreakers, len(refs))
 	for i := range refs {
 		name, state := accountNames(i, len(refs))
 		out[i] = service.AccountBreakers{Name: name, Breakers: limiter(state)}
 	}
-	return out
+	return out, nil
 }
 
 // accountNames are account i's name (of n) and its state's name.
@@ -208,18 +222,21 @@ func accountNames(i, n int) (name, state string) {
 // client and, from limiter, its rate window and breaker (limiter is given
 // the account's state name: "suno" for the first account, as with one
 // key, then "suno-2", "suno-3", ...).
-func (e *Env) accounts(limiter func(state string) service.Account) ([]service.SunoAccount, error) {
+func (e *Env) accounts(ctx context.Context, limiter func(state string) service.Account) ([]service.SunoAccount, error) {
 	base := e.Config.SunoBaseURL
-	refs := e.Config.SunoAccountRefs()
+	refs, err := e.sunoAccountRefs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if base == "" {
 		base = suno.DefaultBaseURL
 		if !refs[0].Set() {
-			e.Log.Warn("no Suno API key configured; sunoapi.org will refuse the calls", "set", "SUNO_API_KEY_SECRET_ARN, SUNO_API_KEY_PARAMETER or SUNO_API_KEY")
+			e.Log.Warn("no Suno API key configured; sunoapi.org will refuse the calls", "set", "SUNO_API_KEY_SECRET_ARN, SUNO_API_KEY_PARAMETER or SUNO_API_KEY (one account); SUNO_API_KEY_SECRET_ARNS, SUNO_API_KEYS_SECRET_ARN or SUNO_API_KEYS (several)")
 		}
 	}
 	out := make([]service.SunoAccount, len(refs))
-	for i := range refs {
-		key, err := e.sunoKey(i)
+	for i, ref := range refs {
+		key, err := e.sunoKey(i, ref)
 		if err != nil {
 			return nil, err
 		}

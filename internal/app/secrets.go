@@ -32,6 +32,9 @@ type secret struct {
 	ref       SecretRef
 	newReader func() SecretReader
 	minLen    int
+	// oneKey: the value is one Suno key, never a JSON list or object
+	// (which SUNO_API_KEYS_SECRET_ARN takes).
+	oneKey bool
 
 	mu    sync.Mutex
 	value string
@@ -39,16 +42,19 @@ type secret struct {
 
 // newSecret checks at once what can be checked without a request: a
 // reference that needs a reader the function was built without, or a
-// plain value too short.
-func newSecret(ref SecretRef, secrets func(aws.Config) SecretReader, awsCfg func() aws.Config, minLen int) (*secret, error) {
+// plain value too short (or, for oneKey, JSON).
+func newSecret(ref SecretRef, secrets func(aws.Config) SecretReader, awsCfg func() aws.Config, minLen int, oneKey bool) (*secret, error) {
 	if (ref.SecretARN != "" || ref.Parameter != "") && secrets == nil {
-		which := ref.Name + "_SECRET_ARN"
-		if ref.SecretARN == "" {
-			which = ref.Name + "_PARAMETER"
+		which := ref.Name // SUNO_API_KEY_SECRET_ARNS[2]
+		if !strings.Contains(which, "[") {
+			which += "_SECRET_ARN"
+			if ref.SecretARN == "" {
+				which = ref.Name + "_PARAMETER"
+			}
 		}
 		return nil, fmt.Errorf("configuration: %s is set but this function was built without a secret reader", which)
 	}
-	s := &secret{ref: ref, minLen: minLen}
+	s := &secret{ref: ref, minLen: minLen, oneKey: oneKey}
 	if secrets != nil {
 		var once sync.Once
 		var r SecretReader
@@ -112,7 +118,26 @@ func (s *secret) check(v string) (string, error) {
 	if len(v) < s.minLen {
 		return "", fmt.Errorf("the %s is %d characters long; use at least %d", strings.ToLower(strings.ReplaceAll(s.ref.Name, "_", " ")), len(v), s.minLen)
 	}
+	if s.oneKey && (v[0] == '[' || v[0] == '{') {
+		return "", fmt.Errorf("%s holds JSON, not one key: several accounts' keys go in SUNO_API_KEYS, in SUNO_API_KEY_SECRET_ARNS (a secret each) or as a JSON list in the secret of SUNO_API_KEYS_SECRET_ARN", s.ref.where())
+	}
 	return v, nil
+}
+
+// where names the variable the value comes from, for messages (never
+// the value): SUNO_API_KEY_SECRET_ARN and its secret, an element of
+// SUNO_API_KEY_SECRET_ARNS, SUNO_API_KEY_PARAMETER, or the variable itself.
+func (r SecretRef) where() string {
+	list := strings.Contains(r.Name, "[")
+	switch {
+	case r.SecretARN != "" && list:
+		return fmt.Sprintf("the secret %s (%s)", r.Name, r.SecretARN)
+	case r.SecretARN != "":
+		return fmt.Sprintf("the secret %s_SECRET_ARN (%s)", r.Name, r.SecretARN)
+	case r.Parameter != "":
+		return fmt.Sprintf("the parameter %s_PARAMETER (%s)", r.Name, r.Parameter)
+	}
+	return r.Name
 }
 
 // errNoSecret is the answer of a secret that is not configured.

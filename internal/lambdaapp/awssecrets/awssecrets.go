@@ -1,6 +1,7 @@
 // Package awssecrets reads the functions' secrets from AWS Secrets Manager
 // and SSM Parameter Store. Only the functions that read a secret (worker,
-// sweeper, callback) link it in.
+// sweeper, callback; the API and WebSocket functions for
+// SUNO_API_KEYS_SECRET_ARN, to count the accounts) link it in.
 //
 // It makes the two calls it needs (GetSecretValue, GetParameter) itself,
 // signed with the SDK's Signature V4 signer, rather than through the SDK's
