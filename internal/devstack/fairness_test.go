@@ -52,8 +52,15 @@ func fairnessBetween(t *testing.T, b backend, hogID, quietID string) {
 				}
 			}
 			t.Logf("the quiet user's job reached Suno %s after its create, behind %d of the backlog", wait.Round(10*time.Millisecond), before)
-			if wait > 4*time.Second {
-				t.Errorf("the quiet user waited %s behind %d backlog jobs; want a few seconds", wait, before)
+			// Unfair, it would wait for most of the backlog: 20 s. moto has
+			// no fair queues and its latency grows with the machine's load,
+			// so the emulator gets more room than the memory queues.
+			bound := 4 * time.Second
+			if b.name != "memory" {
+				bound = 8 * time.Second
+			}
+			if wait > bound {
+				t.Errorf("the quiet user waited %s behind %d backlog jobs; want under %s", wait, before, bound)
 			}
 			return
 		}
