@@ -173,6 +173,20 @@ func versionOf(av map[string]types.AttributeValue) int64 {
 	return v
 }
 
+// Usage implements service.WindowReader: one strongly consistent read of
+// the window.
+func (l *Limiter) Usage(ctx context.Context) (service.WindowUsage, error) {
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(l.table), Key: keyOf(l.key), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("grants, gver"),
+	})
+	if err != nil {
+		return service.WindowUsage{}, fmt.Errorf("read the rate window: %w", err)
+	}
+	n, span := l.policy.Limit()
+	return service.WindowUsage{Limit: n, Window: span, Used: l.policy.Used(windowOf(out.Item).state, l.now())}, nil
+}
+
 // Breaker implements service.Breakers: one strongly consistent read.
 func (l *Limiter) Breaker(ctx context.Context) (health.Breaker, error) {
 	b, _, err := l.readBreaker(ctx)

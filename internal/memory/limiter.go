@@ -41,6 +41,14 @@ func (l *Limiter) Take(_ context.Context, tier generation.Tier, waited time.Dura
 	return service.Grant{OK: ok, RetryAfter: wait, Breaker: l.breaker, BreakerKnown: true}, nil
 }
 
+// Usage implements service.WindowReader.
+func (l *Limiter) Usage(context.Context) (service.WindowUsage, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, span := l.policy.Limit()
+	return service.WindowUsage{Limit: n, Window: span, Used: l.policy.Used(l.window, l.now())}, nil
+}
+
 // Breaker implements service.Breakers.
 func (l *Limiter) Breaker(context.Context) (health.Breaker, error) {
 	l.mu.Lock()

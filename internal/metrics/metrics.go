@@ -48,6 +48,9 @@ const (
 	Released       Name = "Released"       // a held song was submitted
 	SunoAvailable  Name = "SunoAvailable"  // 1 when a Suno account's breaker closes, 0 when it opens or a probe fails
 	SunoCredits    Name = "SunoCredits"    // an account's remaining credits, as last read
+	// SunoSubmissions counts the submissions of one Suno account: the
+	// tokens of its rate window it used.
+	SunoSubmissions Name = "SunoSubmissions"
 )
 
 // Unit returns the unit n is published with. It is derived from the name so

@@ -105,6 +105,39 @@ func Limiter(t *testing.T, newLimiter LimiterFactory) {
 		}
 	})
 
+	t.Run("UsageCountsTheWindow", func(t *testing.T) {
+		t.Parallel()
+		clock := NewClock(start)
+		l, ok := newLimiter(t, policy, clock.Now)().(service.WindowReader)
+		if !ok {
+			t.Fatal("the limiter reports no usage: a service.Account must (WindowReader)")
+		}
+		usage := func() service.WindowUsage {
+			t.Helper()
+			u, err := l.Usage(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+		if u := usage(); u.Limit != 10 || u.Window != time.Second || u.Used != 0 {
+			t.Fatalf("empty window: %+v; want 10 per second, none used", u)
+		}
+		granted := 0
+		for range 5 {
+			if ok, _ := take(t, l.(service.RateLimiter), generation.Enterprise, 0); ok {
+				granted++
+			}
+		}
+		if u := usage(); granted != 5 || u.Used != 5 {
+			t.Errorf("after %d tokens of 5 asked: %+v; want 5 used", granted, u)
+		}
+		clock.Advance(1100 * time.Millisecond)
+		if u := usage(); u.Used != 0 {
+			t.Errorf("a window later: %+v; want none used", u)
+		}
+	})
+
 	t.Run("WindowHoldsTheLimit", func(t *testing.T) {
 		t.Parallel()
 		clock := NewClock(start)

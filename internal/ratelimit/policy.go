@@ -364,6 +364,20 @@ func (p Policy) Decide(s State, now time.Time, tier generation.Tier, waited time
 	return next, true, 0
 }
 
+// Used is how many of s's grants fall in the window that ends at now:
+// what an operator reads as the tokens the account has used.
+func (p Policy) Used(s State, now time.Time) int {
+	_, span := p.Limit()
+	from := now.Add(-span).UnixMicro()
+	n := 0
+	for _, t := range s.Grants {
+		if t > from {
+			n++
+		}
+	}
+	return n
+}
+
 // Encode writes the state compactly for a store: the grants, the first
 // as its time and the others as their distance from the grant before,
 // separated by dots; then a semicolon and each rank's last grant as its

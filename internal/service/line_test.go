@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 )
@@ -145,4 +146,33 @@ func TestSweepPushesPlacesThatMoved(t *testing.T) {
 	sweep(0)
 	h.mustRunNext(generation.Free, service.JobGenerate)
 	sweep() // submitted: no place any more
+}
+
+// TestOperatorsSeeEachAccountsWindow: the admin view shows an account's
+// limit and how many tokens the window that ends now holds.
+func TestOperatorsSeeEachAccountsWindow(t *testing.T) {
+	h := newHarness(t) // one account, 100 a second
+	op := identity.Caller{UserID: "op", Tier: generation.Enterprise, Groups: []string{"admin"}}
+	used := func() service.AccountRate {
+		t.Helper()
+		accs, err := h.roles.Operators.SunoAccounts(h.ctx, op)
+		if err != nil || len(accs) != 1 || accs[0].Rate == nil {
+			t.Fatalf("SunoAccounts = %+v, %v; want one account with its rate", accs, err)
+		}
+		return *accs[0].Rate
+	}
+	if r := used(); r.Limit != 100 || r.WindowSeconds != 1 || r.Used != 0 {
+		t.Fatalf("before any song: %+v; want 100 per 1 s, none used", r)
+	}
+	for i := range 3 {
+		h.create(generation.Pro, fmt.Sprintf("song %d", i))
+		h.mustRunNext(generation.Pro, service.JobGenerate)
+	}
+	if r := used(); r.Used != 3 {
+		t.Errorf("after three submissions: %+v; want 3 used", r)
+	}
+	h.clock.Advance(2 * time.Second)
+	if r := used(); r.Used != 0 {
+		t.Errorf("a window later: %+v; want none used", r)
+	}
 }

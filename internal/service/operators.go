@@ -28,11 +28,14 @@ type OperatorPorts struct {
 	Accounts []AccountBreakers
 }
 
-// AccountBreakers are a Suno account's breaker, by its name: what the
-// operators need of an account (they never call Suno).
+// AccountBreakers are a Suno account's breaker and rate window, by its
+// name: what the operators need of an account (they never call Suno).
 type AccountBreakers struct {
 	Name     string
-	Breakers Breakers
+	Breakers interface {
+		Breakers
+		WindowReader
+	}
 }
 
 // Operators serves the operators: every user's generations, retries,
@@ -243,12 +246,15 @@ func (s *Operators) Redrive(ctx context.Context, c identity.Caller, tiers []gene
 	return out, nil
 }
 
-// AccountHealth is what an operator sees of a Suno account: its breaker
-// and credits.
+// AccountHealth is what an operator sees of a Suno account: its breaker,
+// credits and rate window.
 type AccountHealth struct {
 	Account string       `json:"account"`
 	State   health.State `json:"state"`
-	Since   *time.Time   `json:"since,omitempty"`
+	// Rate is the account's limit, and Used how many submissions the
+	// window that ends now holds: the tokens in use.
+	Rate  *AccountRate `json:"rate,omitempty"`
+	Since *time.Time   `json:"since,omitempty"`
 	// Outage is why it is open; LastError what Suno last answered, in
 	// plain words.
 	Outage    generation.Outage `json:"outage,omitempty"`
@@ -259,7 +265,15 @@ type AccountHealth struct {
 	CreditsAt *time.Time `json:"creditsAt,omitempty"`
 }
 
-// SunoAccounts reports each Suno account's breaker and credits.
+// AccountRate is an account's rate window as an operator reads it.
+type AccountRate struct {
+	Limit         int     `json:"limit"`
+	WindowSeconds float64 `json:"windowSeconds"`
+	Used          int     `json:"used"`
+}
+
+// SunoAccounts reports each Suno account's breaker, credits and rate
+// window.
 func (s *Operators) SunoAccounts(ctx context.Context, c identity.Caller) ([]AccountHealth, error) {
 	if err := s.mustAdmin(c); err != nil {
 		return nil, err
@@ -270,7 +284,13 @@ func (s *Operators) SunoAccounts(ctx context.Context, c identity.Caller) ([]Acco
 		if err != nil {
 			return nil, fmt.Errorf("read the breaker of Suno account %s: %w", acc.Name, err)
 		}
-		out = append(out, accountView(acc.Name, b))
+		v := accountView(acc.Name, b)
+		u, err := acc.Breakers.Usage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the rate window of Suno account %s: %w", acc.Name, err)
+		}
+		v.Rate = &AccountRate{Limit: u.Limit, WindowSeconds: u.Window.Seconds(), Used: u.Used}
+		out = append(out, v)
 	}
 	return out, nil
 }

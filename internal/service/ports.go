@@ -235,6 +235,21 @@ type Breakers interface {
 type Account interface {
 	RateLimiter
 	Breakers
+	WindowReader
+}
+
+// WindowReader reads how much of an account's rate window is in use, for
+// operators.
+type WindowReader interface {
+	Usage(ctx context.Context) (WindowUsage, error)
+}
+
+// WindowUsage is an account's rate window: at most Limit submissions in
+// any Window, Used of them in the one that ends now.
+type WindowUsage struct {
+	Limit  int
+	Window time.Duration
+	Used   int
 }
 
 // Suno is the music-generation API: the worker submits and asks.
