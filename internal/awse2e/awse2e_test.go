@@ -244,8 +244,11 @@ var budget = map[string]int{
 	// 4 of them check, before a progress push, that the state is still the
 	// stored one (events never go backwards; made only when the owner has a
 	// connection open); 1 reads whether the tier is paused.
-	"DynamoDB.GetItem":                         9,
-	"DynamoDB.UpdateItem":                      1,
+	"DynamoDB.GetItem":    9,
+	"DynamoDB.UpdateItem": 1,
+	// The create reads the line counts for the song's ticket: its place
+	// in line (docs/place-in-line.md).
+	"DynamoDB.BatchGetItem":                    1,
 	"DynamoDB.Query":                           5,
 	"SQS.SendMessage":                          2,
 	"SQS.ReceiveMessage":                       2,

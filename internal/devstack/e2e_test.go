@@ -97,6 +97,8 @@ var scenarios = map[string]func(t *testing.T, b backend){
 	"CrashBetweenCopyAndCompletion":       scenarioCrashBetweenCopyAndCompletion,
 	"FailedCopyCompletesWithSunoURLs":     scenarioFailedCopyCompletesWithSunoURLs,
 	"ForeignMediaHostIsNotFetched":        scenarioForeignMediaHostIsNotFetched,
+	"BulkRetryOfFailedSongs":              scenarioBulkRetryOfFailedSongs,
+	"BulkCancelOfOneUsersQueue":           scenarioBulkCancelOfOneUsersQueue,
 }
 
 // TestEndToEnd drives the local stack over real HTTP and WebSocket, on

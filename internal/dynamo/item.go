@@ -52,6 +52,7 @@ type item struct {
 	WaitReason   string      `dynamodbav:"waitReason,omitempty"`
 	HeldSince    string      `dynamodbav:"heldSince,omitempty"`
 	Ticket       int64       `dynamodbav:"ticket,omitempty"`
+	BulkID       string      `dynamodbav:"bulkId,omitempty"`
 	Attempts     int         `dynamodbav:"attempts"`
 	CreatedAt    string      `dynamodbav:"createdAt"`
 	UpdatedAt    string      `dynamodbav:"updatedAt"`
@@ -107,7 +108,7 @@ func toItem(g generation.Generation) item {
 	it := item{
 		GenerationID: g.ID, UserID: g.UserID, Tier: string(g.Tier), Status: string(g.Status),
 		Progress: g.Progress, Message: g.Message, TaskID: g.TaskID, Error: g.Error, Attempts: g.Attempts, HoldsQuota: g.HoldsQuota, Archived: g.Archived,
-		ErrorCode: g.ErrorCode, WaitReason: g.WaitReason, Account: g.Account, Ticket: g.Ticket,
+		ErrorCode: g.ErrorCode, WaitReason: g.WaitReason, Account: g.Account, Ticket: g.Ticket, BulkID: g.BulkID,
 		Request: requestItem{
 			Prompt: g.Request.Prompt, Style: g.Request.Style, Title: g.Request.Title,
 			Instrumental: g.Request.Instrumental, Model: g.Request.Model, CustomMode: g.Request.CustomMode,
@@ -147,7 +148,7 @@ func (it item) generation() (generation.Generation, error) {
 	g := generation.Generation{
 		ID: it.GenerationID, UserID: it.UserID, Tier: generation.Tier(it.Tier), Status: generation.Status(it.Status),
 		Progress: it.Progress, Message: it.Message, TaskID: it.TaskID, Error: it.Error, Attempts: it.Attempts, HoldsQuota: it.HoldsQuota, Archived: it.Archived,
-		ErrorCode: it.ErrorCode, WaitReason: it.WaitReason, Account: it.Account, Ticket: it.Ticket,
+		ErrorCode: it.ErrorCode, WaitReason: it.WaitReason, Account: it.Account, Ticket: it.Ticket, BulkID: it.BulkID,
 		Request: generation.Request{
 			Prompt: it.Request.Prompt, Style: it.Request.Style, Title: it.Request.Title,
 			Instrumental: it.Request.Instrumental, Model: it.Request.Model, CustomMode: it.Request.CustomMode,

@@ -1,6 +1,9 @@
 package generation
 
-import "errors"
+import (
+	"errors"
+	"slices"
+)
 
 // FailureKind says what a failed attempt means for the job.
 type FailureKind int
@@ -349,3 +352,8 @@ func (f *Failure) FailureMessage() string {
 // know, or no longer knows (it forgot it, or was restarted): the attempt
 // cannot finish and is retried like any transient failure.
 var ErrUnknownTask = &Failure{Kind: Transient, Code: CodeUnknownTask, Reason: "Suno does not know the task (any more)"}
+
+// KnownErrorCode reports whether code is one of ErrorCodes.
+func KnownErrorCode(code string) bool {
+	return slices.Contains(ErrorCodes, code)
+}

@@ -77,6 +77,9 @@ type Generation struct {
 	// store's count of those that have entered since, it places g in its
 	// tier's line (service.Place).
 	Ticket int64
+	// BulkID is the operator's bulk action that last changed g, written
+	// with the change: a bulk action that runs again finds what it did.
+	BulkID string
 	// Version increases with every stored change; stores write only if the
 	// version they read is still current (optimistic concurrency).
 	Version int64

@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/identity"
@@ -21,6 +24,9 @@ type Admin interface {
 	Redrive(ctx context.Context, c identity.Caller, tiers []generation.Tier) (map[generation.Tier]int, error)
 	SunoAccounts(ctx context.Context, c identity.Caller) ([]service.AccountHealth, error)
 	ProbeSuno(ctx context.Context, c identity.Caller, account string) (service.AccountHealth, error)
+	StartBulk(ctx context.Context, c identity.Caller, r service.BulkRequest) (service.BulkAnswer, error)
+	BulkStatus(ctx context.Context, c identity.Caller, id string) (service.Bulk, error)
+	Audit(ctx context.Context, c identity.Caller, limit int) ([]service.AuditEntry, error)
 }
 
 func (a *api) adminRoutes(mux *http.ServeMux) {
@@ -33,6 +39,126 @@ func (a *api) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/admin/deadletters/redrive", a.authed(a.adminRedrive))
 	mux.HandleFunc("GET /api/admin/suno", a.authed(a.adminSuno))
 	mux.HandleFunc("POST /api/admin/suno/{account}/probe", a.authed(a.adminProbe))
+	mux.HandleFunc("POST /api/admin/bulk", a.authed(a.adminBulk))
+	mux.HandleFunc("GET /api/admin/bulk/{bulkId}", a.authed(a.adminBulkStatus))
+	mux.HandleFunc("GET /api/admin/audit", a.authed(a.adminAudit))
+}
+
+// bulkBody is a bulk request as sent: dryRun defaults to true, so that
+// nothing changes until an operator confirms.
+type bulkBody struct {
+	Action string `json:"action"`
+	Filter struct {
+		Status        generation.Status `json:"status"`
+		Tier          string            `json:"tier"`
+		UserID        string            `json:"userId"`
+		Error         string            `json:"error"`
+		CreatedAfter  *time.Time        `json:"createdAfter"`
+		CreatedBefore *time.Time        `json:"createdBefore"`
+	} `json:"filter"`
+	DryRun *bool `json:"dryRun"`
+}
+
+// BulkDryRunResponse is a dry run's count and a sample of the songs.
+type BulkDryRunResponse struct {
+	Matched int         `json:"matched"`
+	Sample  []AdminItem `json:"sample"`
+}
+
+// BulkStartedResponse is a confirmed bulk action.
+type BulkStartedResponse struct {
+	BulkID  string `json:"bulkId"`
+	Matched int    `json:"matched"`
+}
+
+func (a *api) adminBulk(w http.ResponseWriter, r *http.Request, c identity.Caller) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil || len(data) > MaxBody {
+		a.fail(w, r, errTooLarge)
+		return
+	}
+	var body bulkBody
+	if err := decodeStrict(data, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	req := service.BulkRequest{Action: service.BulkAction(body.Action), DryRun: body.DryRun == nil || *body.DryRun}
+	req.Filter.Status, req.Filter.Tier, req.Filter.UserID, req.Filter.ErrorCode = body.Filter.Status, generation.Tier(strings.ToUpper(body.Filter.Tier)), body.Filter.UserID, body.Filter.Error
+	if body.Filter.CreatedAfter != nil {
+		req.Filter.CreatedAfter = *body.Filter.CreatedAfter
+	}
+	if body.Filter.CreatedBefore != nil {
+		req.Filter.CreatedBefore = *body.Filter.CreatedBefore
+	}
+	ans, err := a.ops.StartBulk(r.Context(), c, req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if req.DryRun {
+		out := BulkDryRunResponse{Matched: ans.Matched, Sample: make([]AdminItem, 0, len(ans.Sample))}
+		for _, g := range ans.Sample {
+			out.Sample = append(out.Sample, adminView(g))
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, BulkStartedResponse{BulkID: ans.BulkID, Matched: ans.Matched})
+}
+
+// BulkStatusResponse is how far a bulk action has got.
+type BulkStatusResponse struct {
+	BulkID    string         `json:"bulkId"`
+	Action    string         `json:"action"`
+	Status    string         `json:"status"`
+	Matched   int            `json:"matched"`
+	Changed   int            `json:"changed"`
+	Filter    service.Filter `json:"filter"`
+	By        string         `json:"by"`
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
+}
+
+func (a *api) adminBulkStatus(w http.ResponseWriter, r *http.Request, c identity.Caller) {
+	b, err := a.ops.BulkStatus(r.Context(), c, r.PathValue("bulkId"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, BulkStatusResponse{b.ID, string(b.Action), b.Status, b.Matched, b.Changed, b.Filter, b.By, b.CreatedAt, b.UpdatedAt})
+}
+
+// AuditResponse is the latest operator actions, newest first.
+type AuditResponse struct {
+	Entries []service.AuditEntry `json:"entries"`
+}
+
+func (a *api) adminAudit(w http.ResponseWriter, r *http.Request, c identity.Caller) {
+	limit, err := auditLimit(r.URL.Query().Get("limit"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	entries, err := a.ops.Audit(r.Context(), c, limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if entries == nil {
+		entries = []service.AuditEntry{}
+	}
+	writeJSON(w, http.StatusOK, AuditResponse{Entries: entries})
+}
+
+func auditLimit(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 200 {
+		return 0, badBody("invalid_limit", "limit must be a whole number between 1 and 200")
+	}
+	return n, nil
 }
 
 // SunoResponse is each Suno account's health.

@@ -28,6 +28,8 @@ type Store struct {
 	counts      map[generation.Tier]service.StatusCounts
 	// entered counts the generations that ever entered each tier's line.
 	entered map[generation.Tier]int64
+	bulks   map[string]service.Bulk
+	audit   []service.AuditEntry
 	// open and creates are each user's quota state: unfinished
 	// generations that hold a slot, and recent create times, oldest first.
 	open    map[string]int

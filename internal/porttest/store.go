@@ -69,6 +69,7 @@ func Store(t *testing.T, newStore StoreFactory) {
 	runArea(t, "Connections", func(t *testing.T) { storeConnections(t, newStore) })
 	runArea(t, "Operators", func(t *testing.T) { storeOperators(t, newStore) })
 	runArea(t, "Line", func(t *testing.T) { storeLine(t, newStore) })
+	runArea(t, "Bulk", func(t *testing.T) { storeBulk(t, newStore) })
 }
 
 // runJob claims g and takes it to the end, as a worker would; losing the

@@ -16,6 +16,8 @@ const (
 	JobPoll JobKind = "poll"
 	// JobArchive copies a finished task's files into the stack's storage.
 	JobArchive JobKind = "archive"
+	// JobBulk works through a page of an operator's bulk action (bulk.go).
+	JobBulk JobKind = "bulk"
 )
 
 // Job is the body of a queue message.
@@ -48,6 +50,8 @@ type Job struct {
 	// NotBefore is when the job may run, for delays longer than a queue
 	// supports.
 	NotBefore time.Time `json:"notBefore,omitzero"`
+	// BulkID is the bulk action a bulk job works through.
+	BulkID string `json:"bulkId,omitempty"`
 }
 
 // generateJob asks for attempt of g, in line since enqueuedAt: the first

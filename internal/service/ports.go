@@ -46,6 +46,8 @@ type Store interface {
 	// Counts returns how many generations are in each status, per tier.
 	Counts(ctx context.Context) (map[generation.Tier]StatusCounts, error)
 	LineReader
+	BulkStore
+	AuditLog
 	// Delayed returns how many pending generations of each tier wait until
 	// after now (generation.Delayed): the part of the pending count that is
 	// not ready to run.
@@ -63,14 +65,52 @@ type Store interface {
 
 // Filter narrows an operator's listing; zero fields match everything.
 type Filter struct {
-	Status generation.Status
-	Tier   generation.Tier
-	UserID string
+	Status generation.Status `json:"status,omitempty"`
+	Tier   generation.Tier   `json:"tier,omitempty"`
+	UserID string            `json:"userId,omitempty"`
+	// ErrorCode is a failed generation's failure code (openapi's
+	// ErrorCode).
+	ErrorCode string `json:"error,omitempty"`
+	// CreatedAfter and CreatedBefore bound when it was created
+	// (exclusive).
+	CreatedAfter  time.Time `json:"createdAfter,omitzero"`
+	CreatedBefore time.Time `json:"createdBefore,omitzero"`
 }
 
 // Match reports whether g passes f.
 func (f Filter) Match(g generation.Generation) bool {
-	return (f.Status == "" || g.Status == f.Status) && (f.Tier == "" || g.Tier == f.Tier) && (f.UserID == "" || g.UserID == f.UserID)
+	return (f.Status == "" || g.Status == f.Status) && (f.Tier == "" || g.Tier == f.Tier) && (f.UserID == "" || g.UserID == f.UserID) &&
+		(f.ErrorCode == "" || g.ErrorCode == f.ErrorCode) &&
+		(f.CreatedAfter.IsZero() || g.CreatedAt.After(f.CreatedAfter)) &&
+		(f.CreatedBefore.IsZero() || g.CreatedAt.Before(f.CreatedBefore))
+}
+
+// BulkStore keeps operators' bulk actions (bulk.go).
+type BulkStore interface {
+	// CreateBulk stores b, which must be new (ErrConflict otherwise).
+	CreateBulk(ctx context.Context, b Bulk) error
+	// Bulk returns the bulk action or ErrNotFound.
+	Bulk(ctx context.Context, id string) (Bulk, error)
+	// SaveBulk writes b if the stored version is still b.Version and
+	// returns it with its new version; otherwise ErrConflict.
+	SaveBulk(ctx context.Context, b Bulk) (Bulk, error)
+}
+
+// AuditLog keeps what operators did, newest first.
+type AuditLog interface {
+	RecordAudit(ctx context.Context, e AuditEntry) error
+	// RecentAudit returns up to limit entries, newest first.
+	RecentAudit(ctx context.Context, limit int) ([]AuditEntry, error)
+}
+
+// AuditEntry is one operator action: who did what to what, and how it
+// went.
+type AuditEntry struct {
+	At       time.Time `json:"at"`
+	Operator string    `json:"operator"`
+	Action   string    `json:"action"`
+	Target   string    `json:"target"`
+	Outcome  string    `json:"outcome"`
 }
 
 // Controls hold what operators switch: which tiers are paused. Every

@@ -83,6 +83,9 @@ func redelivered(ctx context.Context) bool {
 
 // HandleJob runs one job.
 func (w *Worker) HandleJob(ctx context.Context, job Job) error {
+	if job.Kind == JobBulk && job.BulkID != "" && job.Tier.Valid() {
+		return w.bulk(ctx, job)
+	}
 	if job.GenerationID == "" || !job.Tier.Valid() {
 		// A message nobody can act on must not loop until the DLQ takes it;
 		// but it must not vanish silently either, so fail it loudly.
