@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -101,6 +102,9 @@ func (s *Store) Create(ctx context.Context, g generation.Generation, key string,
 				return generation.Generation{}, false, fmt.Errorf("idempotency item for key %q is unreadable: %v", key, err)
 			}
 			first, err := s.Get(ctx, old.Target)
+			if errors.Is(err, service.ErrNotFound) {
+				return generation.Generation{}, false, service.ErrKeyDeleted
+			}
 			if err != nil {
 				return generation.Generation{}, false, fmt.Errorf("generation %s of idempotency key %q: %w", old.Target, key, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -115,6 +116,9 @@ func (s *Store) replay(ctx context.Context, userID, key string) (generation.Gene
 		return generation.Generation{}, false, nil
 	}
 	g, err := s.Get(ctx, target.Value)
+	if errors.Is(err, service.ErrNotFound) {
+		return generation.Generation{}, false, service.ErrKeyDeleted
+	}
 	if err != nil {
 		return generation.Generation{}, false, err
 	}

@@ -100,7 +100,11 @@ func (s *Store) Create(_ context.Context, g generation.Generation, key string, q
 	idem := g.UserID + "\x00" + key
 	if key != "" {
 		if k, ok := s.idempotency[idem]; ok && s.now().Before(k.expires) {
-			return clone(s.generations[k.generationID]), false, nil
+			first, ok := s.generations[k.generationID]
+			if !ok {
+				return generation.Generation{}, false, service.ErrKeyDeleted
+			}
+			return clone(first), false, nil
 		}
 	}
 	if _, ok := s.generations[g.ID]; ok {

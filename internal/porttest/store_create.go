@@ -12,7 +12,8 @@ import (
 )
 
 // storeCreate is the contract of Create and Get: a create is stored once,
-// an idempotency key replays the first generation, and the open and daily
+// an idempotency key replays the first generation (or, once that was
+// deleted, answers ErrKeyDeleted until the key expires), and the open and daily
 // quotas hold exactly, under concurrency too.
 func storeCreate(t *testing.T, newStore StoreFactory) {
 	ctx := context.Background()
@@ -70,6 +71,38 @@ func storeCreate(t *testing.T, newStore StoreFactory) {
 		create(t, s, newGeneration("u2", generation.Free, base), "key-1")
 		create(t, s, newGeneration("u1", generation.Free, base), "key-2")
 		wantCounts(t, s, map[generation.Tier]service.StatusCounts{generation.Free: {generation.Pending: 3}})
+	})
+
+	t.Run("IdempotencyKeyOfDeletedGeneration", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		first := create(t, s, newGeneration("u1", generation.Free, base), "key-gone")
+		must(t, first.Cancel(base))
+		first = save(t, s, first, generation.Pending)
+		must(t, s.Delete(ctx, first))
+		// The key is still remembered: a retry of the first create can
+		// neither return its deleted song nor make a second one.
+		again := newGeneration("u1", generation.Free, base.Add(time.Second))
+		if got, created, err := s.Create(ctx, again, "key-gone", service.Quota{}); !errors.Is(err, service.ErrKeyDeleted) || created {
+			t.Fatalf("Create with the key of a deleted generation = %+v, created %v, %v; want ErrKeyDeleted", got, created, err)
+		}
+		if _, err := s.Get(ctx, again.ID); !errors.Is(err, service.ErrNotFound) {
+			t.Errorf("the refused create stored %s anyway (Get = %v)", again.ID, err)
+		}
+		// The same answer when the quota is full: it is the key's answer,
+		// as a replay is.
+		open := newGeneration("u1", generation.Free, base)
+		open.HoldsQuota = true
+		if _, created, err := s.Create(ctx, open, "", service.Quota{Open: 1}); err != nil || !created {
+			t.Fatalf("create: %v %v", created, err)
+		}
+		if _, _, err := s.Create(ctx, newGeneration("u1", generation.Free, base), "key-gone", service.Quota{Open: 1, Daily: 1}); !errors.Is(err, service.ErrKeyDeleted) {
+			t.Fatalf("Create with the key of a deleted generation and a full quota = %v; want ErrKeyDeleted", err)
+		}
+		wantCounts(t, s, map[generation.Tier]service.StatusCounts{generation.Free: {generation.Pending: 1}})
+		// Another key, and another user's same key, are new songs.
+		create(t, s, newGeneration("u1", generation.Free, base), "key-new")
+		create(t, s, newGeneration("u2", generation.Free, base), "key-gone")
 	})
 
 	t.Run("IdempotencyKeyRace", func(t *testing.T) {

@@ -90,6 +90,12 @@ func (s *API) Create(ctx context.Context, c identity.Caller, req generation.Requ
 		s.log.InfoContext(ctx, "create refused by quota", "userId", c.UserID, "tier", c.Tier, "limit", qe.Limit, "max", qe.Max)
 		return CreateResult{}, quotaExceeded(c.Tier, qe, now)
 	}
+	if errors.Is(err, ErrKeyDeleted) {
+		// A key is for retries of one create: its song is gone, and a
+		// retry must not make a second one (Stripe's semantics).
+		return CreateResult{}, &Error{Kind: KindConflict, Code: "generation_deleted",
+			Message: "the generation this Idempotency-Key created has been deleted, so this request cannot be replayed; use a new key for a new song"}
+	}
 	if err != nil {
 		return CreateResult{}, fmt.Errorf("store generation: %w", err)
 	}
