@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,6 +15,9 @@ type RealtimePorts struct {
 	// Store gives sync the caller's generations.
 	Store       Store
 	Connections Connections
+	// Notifier tells a connection whose token has expired so, and closes
+	// it; without one such a connection is only forgotten and refused.
+	Notifier Notifier
 }
 
 // Realtime serves the WebSocket routes: connect, disconnect and the
@@ -23,6 +27,7 @@ type Realtime struct {
 	store    Store
 	line     *line
 	conns    Connections
+	notifier Notifier
 	cfg      Config
 	messages *messageLimiter
 }
@@ -30,7 +35,7 @@ type Realtime struct {
 // NewRealtime returns the WebSocket side on p.
 func NewRealtime(p RealtimePorts, cfg Config) *Realtime {
 	cfg = cfg.withDefaults()
-	return &Realtime{store: p.Store, line: newLine(p.Store, cfg.Line, func() time.Time { return cfg.Now().UTC() }), conns: p.Connections, cfg: cfg, messages: newMessageLimiter(cfg.MessageRate, cfg.MessageBurst)}
+	return &Realtime{store: p.Store, line: newLine(p.Store, cfg.Line, func() time.Time { return cfg.Now().UTC() }), conns: p.Connections, notifier: p.Notifier, cfg: cfg, messages: newMessageLimiter(cfg.MessageRate, cfg.MessageBurst)}
 }
 
 func (s *Realtime) now() time.Time { return s.cfg.Now().UTC() }
@@ -96,9 +101,17 @@ type SyncData struct {
 // HandleMessage answers a client message. Unknown or malformed messages get
 // an error event rather than a dropped connection.
 //
+// A message on a connection whose token has expired (c.Expires passed) is
+// not served: the answer is a token_expired error, which is also posted to
+// the connection before it is closed and forgotten, so the client learns
+// why even where the transport's reply cannot reach a closed connection.
+//
 // Each connection's messages are rate-limited: beyond the limit the answer
 // is a rate_limited error and nothing is done.
 func (s *Realtime) HandleMessage(ctx context.Context, c identity.Caller, connectionID string, body []byte) (Event, error) {
+	if !c.Expires.IsZero() && !c.Expires.After(s.now()) {
+		return s.expired(ctx, c, connectionID), nil
+	}
 	if !s.messages.allow(connectionID, s.now()) {
 		return badAction("rate_limited", fmt.Sprintf("at most %g messages a second per connection; slow down", s.cfg.MessageRate)), nil
 	}
@@ -122,6 +135,29 @@ func (s *Realtime) HandleMessage(ctx context.Context, c identity.Caller, connect
 		return Event{Event: EventSync, Data: data}, nil
 	}
 	return badAction("unknown_action", `action must be "ping" or "sync"`), nil
+}
+
+// expired refuses a message on a connection whose token has expired: it
+// tells the connection, closes it and forgets it. Each step is best
+// effort; the refusal stands whatever fails.
+func (s *Realtime) expired(ctx context.Context, c identity.Caller, connectionID string) Event {
+	ev := badAction("token_expired", "your token has expired; reconnect with a fresh one (?token=<JWT>)")
+	log := s.cfg.Logger.With("connection", connectionID, "userId", c.UserID)
+	log.InfoContext(ctx, "message on a connection whose token has expired: closed", "expired", c.Expires)
+	if s.notifier != nil {
+		if payload, err := json.Marshal(ev); err == nil {
+			if err := s.notifier.Post(ctx, connectionID, payload); err != nil && !errors.Is(err, ErrGone) {
+				log.WarnContext(ctx, "tell an expired connection", "err", err)
+			}
+		}
+		if err := s.notifier.Close(ctx, connectionID); err != nil && !errors.Is(err, ErrGone) {
+			log.WarnContext(ctx, "close an expired connection", "err", err)
+		}
+	}
+	if err := s.conns.DeleteConnection(context.WithoutCancel(ctx), connectionID); err != nil {
+		log.WarnContext(ctx, "forget an expired connection", "err", err)
+	}
+	return ev
 }
 
 func badAction(code, msg string) Event {
