@@ -69,7 +69,7 @@ func (s *Store) Create(ctx context.Context, g generation.Generation, key string,
 			if err != nil {
 				return generation.Generation{}, false, err
 			}
-			if refused := quota.Admit(st.open, st.creates, now); refused != nil {
+			if refused := quota.Admit(st.open, st.held, st.creates, now); refused != nil {
 				// A replay is never refused.
 				if key != "" {
 					if first, ok, err := s.replay(ctx, g.UserID, key); err != nil || ok {

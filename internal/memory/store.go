@@ -28,9 +28,12 @@ type Store struct {
 	counts      map[generation.Tier]service.StatusCounts
 	// entered counts the generations that ever entered each tier's line.
 	entered map[generation.Tier]int64
-	// open and creates are each user's quota state: unfinished
-	// generations that hold a slot, and recent create times, oldest first.
+	// open, held and creates are each user's quota state: unfinished
+	// generations that hold a slot, the release times of slots kept by
+	// songs cancelled while Suno was making them, and recent create times,
+	// oldest first.
 	open    map[string]int
+	held    map[string][]time.Time
 	creates map[string][]time.Time
 	paused  map[generation.Tier]bool
 }
@@ -66,6 +69,7 @@ func NewStore(opts ...StoreOption) *Store {
 		counts:      map[generation.Tier]service.StatusCounts{},
 		entered:     map[generation.Tier]int64{},
 		open:        map[string]int{},
+		held:        map[string][]time.Time{},
 		creates:     map[string][]time.Time{},
 		paused:      map[generation.Tier]bool{},
 	}
@@ -111,7 +115,11 @@ func (s *Store) Create(_ context.Context, g generation.Generation, key string, q
 		return generation.Generation{}, false, service.ErrConflict
 	}
 	now := s.now()
-	if err := quota.Admit(s.open[g.UserID], s.creates[g.UserID], now); err != nil {
+	s.held[g.UserID] = service.Holding(s.held[g.UserID], now)
+	if len(s.held[g.UserID]) == 0 {
+		delete(s.held, g.UserID)
+	}
+	if err := quota.Admit(s.open[g.UserID], s.held[g.UserID], s.creates[g.UserID], now); err != nil {
 		return generation.Generation{}, false, err
 	}
 	if g.HoldsQuota {
@@ -158,6 +166,9 @@ func (s *Store) Save(_ context.Context, g generation.Generation, from generation
 		s.count(g.Tier, g.Status, 1)
 		if g.HoldsQuota && !from.Terminal() && g.Status.Terminal() {
 			s.open[g.UserID]--
+			if now := s.now(); g.SlotUntil.After(now) {
+				s.held[g.UserID] = append(service.Holding(s.held[g.UserID], now), g.SlotUntil)
+			}
 		}
 	}
 	return clone(g), nil
