@@ -320,10 +320,22 @@ func (s *Store) Overdue(_ context.Context, now time.Time, limit int) ([]generati
 	return out, nil
 }
 
-// PutConnection implements service.Connections.
-func (s *Store) PutConnection(_ context.Context, c service.Connection) error {
+// PutConnection implements service.Connections: the cap is checked and
+// the connection written under the store's lock.
+func (s *Store) PutConnection(_ context.Context, c service.Connection, limit int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if limit > 0 {
+		now, open := s.now(), 0
+		for _, o := range s.connections {
+			if o.UserID == c.UserID && o.ID != c.ID && (o.ExpiresAt.IsZero() || o.ExpiresAt.After(now)) {
+				open++
+			}
+		}
+		if open >= limit {
+			return service.ErrTooManyConnections
+		}
+	}
 	s.connections[c.ID] = c
 	return nil
 }

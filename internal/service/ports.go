@@ -23,6 +23,9 @@ var (
 	ErrConflict = errors.New("conflict: item changed concurrently")
 	// ErrGone means a WebSocket connection no longer exists.
 	ErrGone = errors.New("connection gone")
+	// ErrTooManyConnections means a user already has the most WebSocket
+	// connections open that they may.
+	ErrTooManyConnections = errors.New("too many connections")
 	// ErrKeyDeleted means an idempotency key is still remembered but the
 	// generation it created has been deleted: a retry with the key can
 	// neither return that generation nor make another one.
@@ -131,7 +134,12 @@ type LineCounts struct {
 
 // Connections is the registry of open WebSocket connections.
 type Connections interface {
-	PutConnection(ctx context.Context, c Connection) error
+	// PutConnection registers c (again, if its id is registered). With a
+	// limit above zero it registers it only while c's user has fewer than
+	// limit other live (not expired) connections, checked and written
+	// atomically, so concurrent connects cannot exceed it; otherwise it
+	// returns ErrTooManyConnections and registers nothing.
+	PutConnection(ctx context.Context, c Connection, limit int) error
 	DeleteConnection(ctx context.Context, id string) error
 	UserConnections(ctx context.Context, userID string) ([]Connection, error)
 	// ConnectedUsers returns up to limit users with a connection open (not

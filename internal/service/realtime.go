@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/identity"
 )
 
@@ -41,25 +43,34 @@ func NewRealtime(p RealtimePorts, cfg Config) *Realtime {
 func (s *Realtime) now() time.Time { return s.cfg.Now().UTC() }
 
 // Connect registers a WebSocket connection of an authenticated caller, up
-// to MaxConnectionsPerUser open at once (beyond, a KindQuota error: 429).
-// The connection lives no longer than the caller's token.
+// to MaxConnectionsPerUser open at once (beyond, a KindQuota error: 429),
+// checked by the store in the write, so a burst of connects cannot slip
+// past it. The connection lives no longer than the caller's token.
 func (s *Realtime) Connect(ctx context.Context, c identity.Caller, connectionID string) error {
 	now := s.now()
-	if err := s.CheckConnections(ctx, c); err != nil {
-		return err
-	}
 	conn := Connection{ID: connectionID, UserID: c.UserID, Tier: c.Tier, ConnectedAt: now, ExpiresAt: now.Add(s.cfg.ConnectionTTL)}
 	if !c.Expires.IsZero() && c.Expires.Before(conn.ExpiresAt) {
 		conn.ExpiresAt = c.Expires
 	}
-	if err := s.conns.PutConnection(ctx, conn); err != nil {
+	err := s.conns.PutConnection(ctx, conn, max(s.cfg.MaxConnectionsPerUser, 0))
+	if errors.Is(err, ErrTooManyConnections) {
+		return s.tooManyConnections()
+	}
+	if err != nil {
 		return fmt.Errorf("register connection %s: %w", connectionID, err)
 	}
 	return nil
 }
 
+func (s *Realtime) tooManyConnections() *Error {
+	return &Error{Kind: KindQuota, Code: "too_many_connections", RetryAfter: 30 * time.Second,
+		Message: fmt.Sprintf("a user may have %d WebSocket connections open at once; close one first", s.cfg.MaxConnectionsPerUser)}
+}
+
 // CheckConnections refuses a caller who already has the most connections
-// open that a user may.
+// open that a user may: a cheap early answer, before a transport accepts
+// a connection (the local stack refuses before the upgrade). Connect
+// checks again, exactly.
 func (s *Realtime) CheckConnections(ctx context.Context, c identity.Caller) error {
 	if s.cfg.MaxConnectionsPerUser <= 0 {
 		return nil
@@ -75,8 +86,7 @@ func (s *Realtime) CheckConnections(ctx context.Context, c identity.Caller) erro
 		}
 	}
 	if open >= s.cfg.MaxConnectionsPerUser {
-		return &Error{Kind: KindQuota, Code: "too_many_connections", RetryAfter: 30 * time.Second,
-			Message: fmt.Sprintf("a user may have %d WebSocket connections open at once; close one first", s.cfg.MaxConnectionsPerUser)}
+		return s.tooManyConnections()
 	}
 	return nil
 }
@@ -96,7 +106,17 @@ const MaxClientMessage = 4 << 10
 // unfinished or finished within the recent window, oldest first.
 type SyncData struct {
 	Generations []Event `json:"generations"`
+	// More says that some of those generations were left out to keep the
+	// answer within one WebSocket message (MaxSyncBytes): the unfinished
+	// come first, then the finished by their last change, newest first,
+	// as many as fit. The client reads the rest with GET /api/generation
+	// (newest first, paged).
+	More bool `json:"more,omitempty"`
 }
+
+// MaxSyncBytes bounds the encoded answer to a sync: API Gateway refuses to
+// send a WebSocket message over 128 KB, and the answer is one message.
+const MaxSyncBytes = 120 << 10
 
 // HandleMessage answers a client message. Unknown or malformed messages get
 // an error event rather than a dropped connection.
@@ -180,13 +200,55 @@ func (s *Realtime) Sync(ctx context.Context, c identity.Caller) (SyncData, error
 		// The states matter more than the places: sync without them.
 		s.cfg.Logger.WarnContext(ctx, "sync without places in line", "err", err)
 	}
+	var wanted []generation.Generation
+	for _, g := range p.Items {
+		if !g.Status.Terminal() || !g.UpdatedAt.Before(since) {
+			wanted = append(wanted, g)
+		}
+	}
+	return boundSync(wanted, places), nil
+}
+
+// boundSync is the sync answer for gens (newest first): as many of their
+// events as fit in MaxSyncBytes, the unfinished generations first (newest
+// first) and then the finished ones by their last change, newest first;
+// in the answer, oldest first.
+func boundSync(gens []generation.Generation, places map[string]Place) SyncData {
+	order := make([]int, len(gens))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ga, gb := gens[a], gens[b]
+		if fa, fb := ga.Status.Terminal(), gb.Status.Terminal(); fa != fb {
+			if fa {
+				return 1
+			}
+			return -1
+		}
+		if ga.Status.Terminal() {
+			return gb.UpdatedAt.Compare(ga.UpdatedAt)
+		}
+		return 0 // as listed: newest first
+	})
+	// The envelope, with the flag, then each event and its comma.
+	size := len(`{"event":"sync","data":{"generations":[],"more":true}}`)
+	events := make([]*Event, len(gens))
 	out := SyncData{Generations: []Event{}}
-	for i := len(p.Items) - 1; i >= 0; i-- {
-		g := p.Items[i]
-		if g.Status.Terminal() && g.UpdatedAt.Before(since) {
+	for _, i := range order {
+		ev := placedEvent(gens[i], places)
+		b, err := json.Marshal(ev)
+		if err != nil || size+len(b)+1 > MaxSyncBytes {
+			out.More = true
 			continue
 		}
-		out.Generations = append(out.Generations, placedEvent(g, places))
+		size += len(b) + 1
+		events[i] = &ev
 	}
-	return out, nil
+	for i := len(events) - 1; i >= 0; i-- {
+		if events[i] != nil {
+			out.Generations = append(out.Generations, *events[i])
+		}
+	}
+	return out
 }
