@@ -65,8 +65,9 @@ func Callback(ctx context.Context, e *Env) (*service.Callbacks, error) {
 	return service.NewCallbacks(service.CallbackPorts{Core: a.core(), Queue: e.wrapQueue(queues), Accounts: accounts, Callbacks: signer}, e.pipeline(a.archives(false)))
 }
 
-// WebSocket assembles the WebSocket function: the generations (for sync)
-// and the connections, nothing else.
+// WebSocket assembles the WebSocket function: the generations (for sync),
+// the connections, and the management API (to close a connection whose
+// token has expired), nothing else.
 func WebSocket(ctx context.Context, e *Env) (*service.Realtime, error) {
 	a, err := e.newAWS()
 	if err != nil {
@@ -79,7 +80,10 @@ func WebSocket(ctx context.Context, e *Env) (*service.Realtime, error) {
 		return nil, err
 	}
 	store := a.store()
-	return service.NewRealtime(service.RealtimePorts{Store: store, Connections: store}, e.Pipeline()), nil
+	// The management API tells a connection whose token has expired so,
+	// and closes it.
+	notifier := a.core().Notifier
+	return service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Notifier: notifier}, e.Pipeline()), nil
 }
 
 // Worker assembles the worker function: DynamoDB (generations, the rate

@@ -42,9 +42,9 @@ func (c client) createFull(prompt, key string) createAnswer {
 
 // scenarioQuotas: 20 concurrent creates by one FREE user with an open quota
 // of 3 accept exactly 3 and refuse 17 with 429, Retry-After and a message
-// that names the limit; a replay is never refused; a cancel frees a slot;
-// the daily quota refuses the next create with a Retry-After at the end of
-// the 24 hours.
+// that names the limit; a replay is never refused; a cancel of a song Suno
+// is making frees its slot once Suno's time for it is up; the daily quota
+// refuses the next create with a Retry-After at the end of the 24 hours.
 func scenarioQuotas(t *testing.T, b backend) {
 	s := startStack(t, b, func(c *devstack.Config) {
 		c.Pipeline.Quotas = map[generation.Tier]service.Quota{generation.Free: {Open: 3, Daily: 5}}
@@ -96,20 +96,42 @@ func scenarioQuotas(t *testing.T, b backend) {
 	if firstKey == "" {
 		t.Fatal("no replay of an accepted create was answered with its generation")
 	}
-	// Cancelling frees a slot: two more creates fit, one at a time (daily 5).
-	for i, a := range accepted[:2] {
-		if code, body := u.do("POST", "/api/generation/"+a.body["generationId"].(string)+"/cancel", nil); code != http.StatusOK {
+	// A song cancelled while Suno makes it keeps its slot until Suno's time
+	// for it is up (Pipeline.Deadline, 10 s here), as Suno still spends on
+	// it; then the slots free, and two more creates fit (daily 5).
+	var heldUntil time.Time
+	for _, a := range accepted {
+		id := a.body["generationId"].(string)
+		u.waitStatus(id, "submitted", func(st map[string]any) bool {
+			p, _ := st["progress"].(float64)
+			return st["status"] == "processing" && p >= 30
+		}, 20*time.Second)
+		if until := time.Now().Add(10 * time.Second); until.After(heldUntil) {
+			heldUntil = until // at the latest
+		}
+		if code, body := u.do("POST", "/api/generation/"+id+"/cancel", nil); code != http.StatusOK {
 			t.Fatalf("cancel: %d %v", code, body)
 		}
-		if a := u.createFull("another long song [fake:slow=1m]", "more-"+strconv.Itoa(i)); a.code != http.StatusAccepted {
-			t.Fatalf("create after a cancel: %d %v", a.code, a.body)
+	}
+	if a := u.createFull("too soon after the cancels", ""); a.code != http.StatusTooManyRequests {
+		t.Fatalf("create while the cancelled songs are at Suno: %d %v; want 429", a.code, a.body)
+	}
+	for i := range 2 {
+		for {
+			a := u.createFull("another long song [fake:slow=1m]", "more-"+strconv.Itoa(i))
+			if a.code == http.StatusAccepted {
+				break
+			}
+			if a.code != http.StatusTooManyRequests || time.Now().After(heldUntil.Add(5*time.Second)) {
+				t.Fatalf("create once the cancelled songs' time at Suno is up: %d %v", a.code, a.body)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	// Five creates in 24 hours: the daily quota refuses the next, even with
-	// a slot free, until the first create leaves the window.
-	if code, _ := u.do("POST", "/api/generation/"+accepted[2].body["generationId"].(string)+"/cancel", nil); code != http.StatusOK {
-		t.Fatal("cancel")
-	}
+	// a slot free (every hold over), until the first create leaves the
+	// window.
+	time.Sleep(time.Until(heldUntil))
 	a := u.createFull("one too many", "")
 	n, _ := strconv.Atoi(a.retryAfter)
 	if e, _ := a.body["error"].(map[string]any); a.code != http.StatusTooManyRequests || e["code"] != "quota_exceeded" ||

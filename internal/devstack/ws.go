@@ -96,6 +96,13 @@ func (rt *realtime) serveWS(w http.ResponseWriter, r *http.Request) {
 	}, func() { conn.Close(websocket.StatusPolicyViolation, "token expired; reconnect with a fresh one") })
 	defer rt.hub.Detach(id)
 	if err := rt.svc.Connect(ctx, caller, id); err != nil {
+		// The cap, checked again in the write: a burst of connects that
+		// all passed the check above.
+		var se *service.Error
+		if errors.As(err, &se) && se.Kind == service.KindQuota {
+			conn.Close(websocket.StatusTryAgainLater, "too many connections; close one first")
+			return
+		}
 		rt.log.Warn("connect", "err", err)
 		conn.Close(websocket.StatusInternalError, "could not register the connection")
 		return

@@ -2,6 +2,7 @@ package dynamo_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strconv"
 	"testing"
 	"time"
@@ -134,12 +135,17 @@ func TestTTLAttributes(t *testing.T) {
 	}
 
 	conn := service.Connection{ID: "c1", UserID: "u1", ConnectedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
-	if err := s.PutConnection(ctx, conn); err != nil {
+	if err := s.PutConnection(ctx, conn, 10); err != nil {
 		t.Fatal(err)
 	}
 	item := getItem(t, c.DynamoDB, n.Connections, map[string]types.AttributeValue{dynamo.AttrConnectionID: &types.AttributeValueMemberS{Value: "c1"}})
 	if got := epochSeconds(t, item); got < conn.ExpiresAt.Unix() || got > conn.ExpiresAt.Unix()+1 {
 		t.Errorf("connection expires at %d, want %d", got, conn.ExpiresAt.Unix())
+	}
+	// The user's connection slots (the cap's item) go with the last one.
+	item = getItem(t, c.DynamoDB, n.Connections, map[string]types.AttributeValue{dynamo.AttrConnectionID: &types.AttributeValueMemberS{Value: "slots#" + base64.RawURLEncoding.EncodeToString([]byte("u1"))}})
+	if got := epochSeconds(t, item); got < conn.ExpiresAt.Unix() || got > conn.ExpiresAt.Unix()+1 {
+		t.Errorf("connection slots expire at %d, want %d", got, conn.ExpiresAt.Unix())
 	}
 
 	l := dynamo.NewLimiter(c.DynamoDB, n.Generations, "suno", ratelimit.Policy{Rate: 10}, func() time.Time { return now })

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,7 +69,7 @@ func (s *Store) Create(ctx context.Context, g generation.Generation, key string,
 			if err != nil {
 				return generation.Generation{}, false, err
 			}
-			if refused := quota.Admit(st.open, st.creates, now); refused != nil {
+			if refused := quota.Admit(st.open, st.held, st.creates, now); refused != nil {
 				// A replay is never refused.
 				if key != "" {
 					if first, ok, err := s.replay(ctx, g.UserID, key); err != nil || ok {
@@ -101,6 +102,9 @@ func (s *Store) Create(ctx context.Context, g generation.Generation, key string,
 				return generation.Generation{}, false, fmt.Errorf("idempotency item for key %q is unreadable: %v", key, err)
 			}
 			first, err := s.Get(ctx, old.Target)
+			if errors.Is(err, service.ErrNotFound) {
+				return generation.Generation{}, false, service.ErrKeyDeleted
+			}
 			if err != nil {
 				return generation.Generation{}, false, fmt.Errorf("generation %s of idempotency key %q: %w", old.Target, key, err)
 			}

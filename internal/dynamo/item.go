@@ -60,6 +60,7 @@ type item struct {
 	Deadline     string      `dynamodbav:"deadline,omitempty"`
 	Version      int64       `dynamodbav:"version"`
 	HoldsQuota   bool        `dynamodbav:"holdsQuota,omitempty"`
+	SlotUntil    string      `dynamodbav:"slotUntil,omitempty"`
 	Archived     bool        `dynamodbav:"archived,omitempty"`
 	// CreatedKey orders a user's generations in byUser: createdAt#id.
 	CreatedKey string `dynamodbav:"createdKey"`
@@ -130,6 +131,7 @@ func toItem(g generation.Generation) item {
 		it.WaitTier, it.WaitUntil = string(g.Tier), formatTime(g.WaitUntil)
 	}
 	it.TierState = tierState(g.Tier, g.Status)
+	it.SlotUntil = formatTime(g.SlotUntil)
 	if !g.HeldSince.IsZero() {
 		it.HeldSince = formatTime(g.HeldSince)
 	}
@@ -163,7 +165,7 @@ func (it item) generation() (generation.Generation, error) {
 		dst *time.Time
 		src string
 	}{{&g.CreatedAt, it.CreatedAt}, {&g.UpdatedAt, it.UpdatedAt}, {&g.LeaseUntil, it.LeaseUntil}, {&g.Deadline, it.Deadline},
-		{&g.SubmittedAt, it.SubmittedAt}, {&g.WaitUntil, it.WaitUntil}, {&g.HeldSince, it.HeldSince}} {
+		{&g.SubmittedAt, it.SubmittedAt}, {&g.WaitUntil, it.WaitUntil}, {&g.HeldSince, it.HeldSince}, {&g.SlotUntil, it.SlotUntil}} {
 		t, err := parseTime(f.src)
 		if err != nil {
 			return generation.Generation{}, fmt.Errorf("generation %s: bad time %q: %w", it.GenerationID, f.src, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -20,6 +21,10 @@ import (
 //
 //	generationId  quota#<user id, base64url>
 //	open          unfinished generations holding a slot (ADD on create and on the end)
+//	held          the release times (Unix milliseconds) of the slots kept by
+//	              songs cancelled while Suno was making them
+//	              (generation.SlotUntil): appended by the cancel, which
+//	              bumps ver; the expired ones dropped by the next create
 //	creates       the recent create times, oldest first, as big-endian uint64
 //	              Unix milliseconds: at most QUOTA_DAILY of them (1,000: 8 KB)
 //	ver           bumped by every create, which writes only if it is still
@@ -31,6 +36,7 @@ func quotaKey(userID string) string {
 type quotaState struct {
 	exists  bool
 	open    int
+	held    []time.Time
 	creates []time.Time
 	ver     int64
 }
@@ -48,6 +54,14 @@ func (s *Store) readQuota(ctx context.Context, userID string) (quotaState, error
 	}
 	if n, ok := out.Item["ver"].(*types.AttributeValueMemberN); ok {
 		st.ver, _ = strconv.ParseInt(n.Value, 10, 64)
+	}
+	if l, ok := out.Item["held"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if n, ok := v.(*types.AttributeValueMemberN); ok {
+				ms, _ := strconv.ParseInt(n.Value, 10, 64)
+				st.held = append(st.held, time.UnixMilli(ms))
+			}
+		}
 	}
 	if b, ok := out.Item["creates"].(*types.AttributeValueMemberB); ok {
 		for i := 0; i+8 <= len(b.Value); i += 8 {
@@ -75,6 +89,14 @@ func (s *Store) quotaUpdate(g generation.Generation, st quotaState, q service.Qu
 		update += ", creates = :creates"
 		values[":creates"] = &types.AttributeValueMemberB{Value: packed}
 	}
+	if live := service.Holding(st.held, now); len(live) < len(st.held) {
+		if len(live) == 0 {
+			update += " REMOVE held"
+		} else {
+			update += ", held = :held"
+			values[":held"] = heldList(live)
+		}
+	}
 	cond := "attribute_not_exists(ver)"
 	if st.exists {
 		cond = "ver = :ver"
@@ -87,15 +109,40 @@ func (s *Store) quotaUpdate(g generation.Generation, st quotaState, q service.Qu
 	}}
 }
 
-// quotaRelease frees g's slot when it ends. It has no condition: a missing
-// item must never keep a generation from finishing.
+// quotaRelease frees g's slot when it ends; a song cancelled while Suno
+// was making it keeps the slot until g.SlotUntil, in the held list, and
+// bumps the version so that a create that read the list before writes it
+// again only after reading it anew. It has no condition: a missing item
+// must never keep a generation from finishing.
 func (s *Store) quotaRelease(g generation.Generation) types.TransactWriteItem {
+	update := "ADD #open :dec"
+	values := map[string]types.AttributeValue{":dec": num(-1)}
+	if g.SlotUntil.After(s.opt.Now()) {
+		update = "ADD #open :dec, ver :one SET held = list_append(if_not_exists(held, :none), :until)"
+		values[":one"] = num(1)
+		values[":none"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
+		values[":until"] = heldList([]time.Time{g.SlotUntil})
+	}
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(s.generations), Key: keyOf(quotaKey(g.UserID)),
-		UpdateExpression:          aws.String("ADD #open :dec"),
+		UpdateExpression:          aws.String(update),
 		ExpressionAttributeNames:  map[string]string{"#open": "open"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":dec": num(-1)},
+		ExpressionAttributeValues: values,
 	}}
+}
+
+// heldList is the held attribute's value for times.
+func heldList(times []time.Time) types.AttributeValue {
+	l := make([]types.AttributeValue, len(times))
+	for i, t := range times {
+		// Rounded up, so a hold never ends early.
+		ms := t.UnixMilli()
+		if t.After(time.UnixMilli(ms)) {
+			ms++
+		}
+		l[i] = num(ms)
+	}
+	return &types.AttributeValueMemberL{Value: l}
 }
 
 // replay returns the generation a live idempotency key of user points to.
@@ -115,6 +162,9 @@ func (s *Store) replay(ctx context.Context, userID, key string) (generation.Gene
 		return generation.Generation{}, false, nil
 	}
 	g, err := s.Get(ctx, target.Value)
+	if errors.Is(err, service.ErrNotFound) {
+		return generation.Generation{}, false, service.ErrKeyDeleted
+	}
 	if err != nil {
 		return generation.Generation{}, false, err
 	}

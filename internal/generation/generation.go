@@ -86,6 +86,12 @@ type Generation struct {
 	// HoldsQuota says the generation counts against its owner's quota of
 	// open generations until it ends; the store frees the slot then.
 	HoldsQuota bool
+	// SlotUntil is set on a generation cancelled while Suno was making it:
+	// when Suno's task would have ended. Its slot stays taken until then
+	// (the store keeps the hold with the owner's quota), so a cancel does
+	// not free room for another song while Suno still spends credits on
+	// this one.
+	SlotUntil time.Time
 	// Archived says the tracks' files are copies in the stack's own
 	// storage, which outlive Suno's (deleted after about 15 days).
 	Archived bool

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,6 +109,38 @@ func TestWebSocketHandler(t *testing.T) {
 	}
 	if conns, _ := store.UserConnections(ctx, "u-1"); len(conns) != 0 {
 		t.Fatalf("connection kept after disconnect: %+v", conns)
+	}
+}
+
+// TestWebSocketMessageAfterTokenExpiry: the authorizer's context carries
+// the token's expiry to every message of the connection; once it has
+// passed, a message is answered with a token_expired error and the
+// connection is forgotten, however long API Gateway would keep it open.
+func TestWebSocketMessageAfterTokenExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a := newMemoryApp(t, nil, app.Options{Now: clock})
+	handle := WebSocketHandler(a.env, a.roles.Realtime)
+	ctx := context.Background()
+	// API Gateway hands the authorizer's context over as JSON: numbers
+	// arrive as float64.
+	who := map[string]any{"userId": "u-1", "tier": "PRO", "exp": float64(now.Add(time.Minute).Unix())}
+	if res, _ := handle(ctx, wsEvent("$connect", "c-1", who, "")); res.StatusCode != 200 {
+		t.Fatalf("connect: %d", res.StatusCode)
+	}
+	if res, _ := handle(ctx, wsEvent("$default", "c-1", who, `{"action":"sync"}`)); res.StatusCode != 200 || !strings.Contains(res.Body, `"event":"sync"`) {
+		t.Fatalf("sync before expiry = %d %s", res.StatusCode, res.Body)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	res, _ := handle(ctx, wsEvent("$default", "c-1", who, `{"action":"sync"}`))
+	if !strings.Contains(res.Body, `"code":"token_expired"`) || strings.Contains(res.Body, `"event":"sync"`) {
+		t.Fatalf("sync after expiry = %d %s; want a token_expired error", res.StatusCode, res.Body)
+	}
+	if conns, _ := a.Store.UserConnections(ctx, "u-1"); len(conns) != 0 {
+		t.Fatalf("the expired connection is still registered: %+v", conns)
 	}
 }
 

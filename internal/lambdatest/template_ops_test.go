@@ -175,7 +175,8 @@ func TestTemplateGrants(t *testing.T) {
 }
 
 // TestTemplateMediaGrants: S3 for the songs' copies exactly as the code
-// uses it. The worker uploads (s3media.Put: PutObject); the API deletes a
+// uses it. The worker uploads (s3media.Put: PutObject) and removes the
+// copies of a song deleted while it copied; the API deletes a
 // generation's copies (s3media.Delete: ListObjectsV2 of its prefix, then
 // DeleteObjects, authorised per object as DeleteObject); the callback and
 // the sweeper only queue archive jobs and the WebSocket functions never
@@ -187,7 +188,7 @@ func TestTemplateMediaGrants(t *testing.T) {
 	objects := canonical(map[string]any{"Fn::Sub": "${MediaBucket.Arn}/" + s3media.Prefix + "*"})
 	bucket := canonical(map[string]any{"Fn::GetAtt": []any{"MediaBucket", "Arn"}})
 	want := map[string]map[string][]string{
-		"WorkerRole": {objects: {"s3:PutObject"}},
+		"WorkerRole": {objects: {"s3:DeleteObject", "s3:PutObject"}, bucket: {"s3:ListBucket"}},
 		"ApiRole":    {objects: {"s3:DeleteObject"}, bucket: {"s3:ListBucket"}},
 	}
 	for id, r := range tpl["Resources"].(map[string]any) {
@@ -210,20 +211,22 @@ func TestTemplateMediaGrants(t *testing.T) {
 		}
 	}
 	// The listing is of the copies' prefix only.
-	var listed bool
-	for _, pol := range props(t, tpl, "ApiRole")["Policies"].([]any) {
-		walkStatements(pol.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"], func(st map[string]any) {
-			if !strings.Contains(canonical(st["Action"]), `"s3:ListBucket"`) {
-				return
-			}
-			listed = true
-			if c := canonical(st["Condition"]); c != canonical(map[string]any{"StringLike": map[string]any{"s3:prefix": s3media.Prefix + "*"}}) {
-				t.Errorf("ApiRole lists the media bucket under %s; want only s3:prefix %s*", c, s3media.Prefix)
-			}
-		})
-	}
-	if !listed {
-		t.Errorf("ApiRole cannot list a generation's copies")
+	for _, role := range []string{"ApiRole", "WorkerRole"} {
+		var listed bool
+		for _, pol := range props(t, tpl, role)["Policies"].([]any) {
+			walkStatements(pol.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"], func(st map[string]any) {
+				if !strings.Contains(canonical(st["Action"]), `"s3:ListBucket"`) {
+					return
+				}
+				listed = true
+				if c := canonical(st["Condition"]); c != canonical(map[string]any{"StringLike": map[string]any{"s3:prefix": s3media.Prefix + "*"}}) {
+					t.Errorf("%s lists the media bucket under %s; want only s3:prefix %s*", role, c, s3media.Prefix)
+				}
+			})
+		}
+		if !listed {
+			t.Errorf("%s cannot list a generation's copies", role)
+		}
 	}
 }
 

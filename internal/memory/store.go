@@ -30,9 +30,12 @@ type Store struct {
 	entered map[generation.Tier]int64
 	bulks   map[string]service.Bulk
 	audit   []service.AuditEntry
-	// open and creates are each user's quota state: unfinished
-	// generations that hold a slot, and recent create times, oldest first.
+	// open, held and creates are each user's quota state: unfinished
+	// generations that hold a slot, the release times of slots kept by
+	// songs cancelled while Suno was making them, and recent create times,
+	// oldest first.
 	open    map[string]int
+	held    map[string][]time.Time
 	creates map[string][]time.Time
 	paused  map[generation.Tier]bool
 }
@@ -68,6 +71,7 @@ func NewStore(opts ...StoreOption) *Store {
 		counts:      map[generation.Tier]service.StatusCounts{},
 		entered:     map[generation.Tier]int64{},
 		open:        map[string]int{},
+		held:        map[string][]time.Time{},
 		creates:     map[string][]time.Time{},
 		paused:      map[generation.Tier]bool{},
 	}
@@ -102,14 +106,22 @@ func (s *Store) Create(_ context.Context, g generation.Generation, key string, q
 	idem := g.UserID + "\x00" + key
 	if key != "" {
 		if k, ok := s.idempotency[idem]; ok && s.now().Before(k.expires) {
-			return clone(s.generations[k.generationID]), false, nil
+			first, ok := s.generations[k.generationID]
+			if !ok {
+				return generation.Generation{}, false, service.ErrKeyDeleted
+			}
+			return clone(first), false, nil
 		}
 	}
 	if _, ok := s.generations[g.ID]; ok {
 		return generation.Generation{}, false, service.ErrConflict
 	}
 	now := s.now()
-	if err := quota.Admit(s.open[g.UserID], s.creates[g.UserID], now); err != nil {
+	s.held[g.UserID] = service.Holding(s.held[g.UserID], now)
+	if len(s.held[g.UserID]) == 0 {
+		delete(s.held, g.UserID)
+	}
+	if err := quota.Admit(s.open[g.UserID], s.held[g.UserID], s.creates[g.UserID], now); err != nil {
 		return generation.Generation{}, false, err
 	}
 	if g.HoldsQuota {
@@ -156,6 +168,9 @@ func (s *Store) Save(_ context.Context, g generation.Generation, from generation
 		s.count(g.Tier, g.Status, 1)
 		if g.HoldsQuota && !from.Terminal() && g.Status.Terminal() {
 			s.open[g.UserID]--
+			if now := s.now(); g.SlotUntil.After(now) {
+				s.held[g.UserID] = append(service.Holding(s.held[g.UserID], now), g.SlotUntil)
+			}
 		}
 	}
 	return clone(g), nil
@@ -307,10 +322,22 @@ func (s *Store) Overdue(_ context.Context, now time.Time, limit int) ([]generati
 	return out, nil
 }
 
-// PutConnection implements service.Connections.
-func (s *Store) PutConnection(_ context.Context, c service.Connection) error {
+// PutConnection implements service.Connections: the cap is checked and
+// the connection written under the store's lock.
+func (s *Store) PutConnection(_ context.Context, c service.Connection, limit int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if limit > 0 {
+		now, open := s.now(), 0
+		for _, o := range s.connections {
+			if o.UserID == c.UserID && o.ID != c.ID && (o.ExpiresAt.IsZero() || o.ExpiresAt.After(now)) {
+				open++
+			}
+		}
+		if open >= limit {
+			return service.ErrTooManyConnections
+		}
+	}
 	s.connections[c.ID] = c
 	return nil
 }

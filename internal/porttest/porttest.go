@@ -71,7 +71,7 @@ func eventually(t *testing.T, timeout time.Duration, check func() string) {
 // normal makes two generations that differ only in representation (time
 // zone, monotonic clock, nil or empty tracks) compare equal.
 func normal(g generation.Generation) generation.Generation {
-	for _, p := range []*time.Time{&g.CreatedAt, &g.UpdatedAt, &g.LeaseUntil, &g.Deadline} {
+	for _, p := range []*time.Time{&g.CreatedAt, &g.UpdatedAt, &g.LeaseUntil, &g.Deadline, &g.SlotUntil} {
 		if p.IsZero() {
 			*p = time.Time{}
 		} else {

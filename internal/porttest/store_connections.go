@@ -2,7 +2,10 @@ package porttest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,7 +14,8 @@ import (
 )
 
 // storeConnections is the contract of service.Connections: put, delete and
-// list a user's live connections.
+// list a user's live connections, and a per-user cap that holds under
+// concurrent connects.
 func storeConnections(t *testing.T, newStore StoreFactory) {
 	ctx := context.Background()
 
@@ -24,7 +28,7 @@ func storeConnections(t *testing.T, newStore StoreFactory) {
 		}
 		a, b, other := conn("conn-a=", "u1", generation.Pro), conn("conn-b=", "u1", generation.Pro), conn("conn-c=", "u2", generation.Free)
 		for _, x := range []service.Connection{b, a, other} {
-			if err := c.PutConnection(ctx, x); err != nil {
+			if err := c.PutConnection(ctx, x, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -40,10 +44,84 @@ func storeConnections(t *testing.T, newStore StoreFactory) {
 			t.Errorf("DeleteConnection of an unknown id = %v, want nil", err)
 		}
 		b.Tier = generation.Premium
-		if err := c.PutConnection(ctx, b); err != nil {
+		if err := c.PutConnection(ctx, b, 0); err != nil {
 			t.Fatal(err)
 		}
 		wantConnections(t, c, "u1", b)
+	})
+
+	t.Run("ConnectionCap", func(t *testing.T) {
+		t.Parallel()
+		_, c := newStore(t)
+		now := time.Now().UTC()
+		conn := func(id, user string) service.Connection {
+			return service.Connection{ID: id, UserID: user, Tier: generation.Pro, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}
+		}
+		for _, id := range []string{"cap-a", "cap-b"} {
+			if err := c.PutConnection(ctx, conn(id, "capped"), 2); err != nil {
+				t.Fatalf("connection %s within the cap: %v", id, err)
+			}
+		}
+		if err := c.PutConnection(ctx, conn("cap-c", "capped"), 2); !errors.Is(err, service.ErrTooManyConnections) {
+			t.Fatalf("a third connection with a cap of 2 = %v, want ErrTooManyConnections", err)
+		}
+		wantConnections(t, c, "capped", conn("cap-a", "capped"), conn("cap-b", "capped"))
+		// The same connection again takes no other slot; another user's
+		// are their own; an expired one and a closed one free theirs.
+		again := conn("cap-b", "capped")
+		again.Tier = generation.Premium
+		must(t, c.PutConnection(ctx, again, 2))
+		must(t, c.PutConnection(ctx, conn("other-a", "other"), 2))
+		must(t, c.DeleteConnection(ctx, "cap-a"))
+		must(t, c.PutConnection(ctx, conn("cap-c", "capped"), 2))
+		if err := c.PutConnection(ctx, conn("cap-d", "capped"), 2); !errors.Is(err, service.ErrTooManyConnections) {
+			t.Fatalf("a third connection after a close and a connect = %v, want ErrTooManyConnections", err)
+		}
+		brief := conn("brief", "short")
+		brief.ExpiresAt = now.Add(-time.Second)
+		must(t, c.PutConnection(ctx, brief, 1))
+		must(t, c.PutConnection(ctx, conn("after-brief", "short"), 1))
+		// Without a cap, anything goes.
+		must(t, c.PutConnection(ctx, conn("cap-e", "capped"), 0))
+		// What keeps the cap is no user's connection.
+		users, err := c.ConnectedUsers(ctx, 10)
+		slices.Sort(users)
+		if err != nil || !slices.Equal(users, []string{"capped", "other", "short"}) {
+			t.Errorf("ConnectedUsers = %v, %v; want capped, other, short", users, err)
+		}
+	})
+
+	t.Run("ConnectionCapUnderConcurrency", func(t *testing.T) {
+		t.Parallel()
+		_, c := newStore(t)
+		now := time.Now().UTC()
+		const limit, tries = 3, 12
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		accepted, refused := 0, 0
+		for i := range tries {
+			wg.Go(func() {
+				err := c.PutConnection(ctx, service.Connection{ID: fmt.Sprintf("burst-%02d", i), UserID: "burst", Tier: generation.Free,
+					ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}, limit)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					accepted++
+				case errors.Is(err, service.ErrTooManyConnections):
+					refused++
+				default:
+					t.Errorf("concurrent connect: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if accepted != limit || refused != tries-limit {
+			t.Fatalf("%d concurrent connects with a cap of %d: %d accepted, %d refused", tries, limit, accepted, refused)
+		}
+		if got, err := c.UserConnections(ctx, "burst"); err != nil || len(got) != limit {
+			t.Fatalf("UserConnections after the burst = %d, %v; want %d", len(got), err, limit)
+		}
 	})
 
 	t.Run("ConnectedUsers", func(t *testing.T) {
@@ -58,7 +136,7 @@ func storeConnections(t *testing.T, newStore StoreFactory) {
 			if x.ExpiresAt.IsZero() {
 				x.ExpiresAt = now.Add(time.Hour)
 			}
-			if err := c.PutConnection(ctx, x); err != nil {
+			if err := c.PutConnection(ctx, x, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -80,7 +158,7 @@ func storeConnections(t *testing.T, newStore StoreFactory) {
 		forever := service.Connection{ID: "no-expiry", UserID: "u1", Tier: generation.Free, ConnectedAt: now}
 		stale := service.Connection{ID: "stale", UserID: "u1", Tier: generation.Free, ConnectedAt: now.Add(-3 * time.Hour), ExpiresAt: now.Add(-time.Hour)}
 		for _, x := range []service.Connection{live, forever, stale} {
-			if err := c.PutConnection(ctx, x); err != nil {
+			if err := c.PutConnection(ctx, x, 0); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -12,7 +12,9 @@ import (
 )
 
 // storeCreate is the contract of Create and Get: a create is stored once,
-// an idempotency key replays the first generation, and the open and daily
+// an idempotency key replays the first generation (or, once that was
+// deleted, answers ErrKeyDeleted until the key expires), a song cancelled
+// at Suno keeps its open slot until its SlotUntil, and the open and daily
 // quotas hold exactly, under concurrency too.
 func storeCreate(t *testing.T, newStore StoreFactory) {
 	ctx := context.Background()
@@ -70,6 +72,38 @@ func storeCreate(t *testing.T, newStore StoreFactory) {
 		create(t, s, newGeneration("u2", generation.Free, base), "key-1")
 		create(t, s, newGeneration("u1", generation.Free, base), "key-2")
 		wantCounts(t, s, map[generation.Tier]service.StatusCounts{generation.Free: {generation.Pending: 3}})
+	})
+
+	t.Run("IdempotencyKeyOfDeletedGeneration", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		first := create(t, s, newGeneration("u1", generation.Free, base), "key-gone")
+		must(t, first.Cancel(base))
+		first = save(t, s, first, generation.Pending)
+		must(t, s.Delete(ctx, first))
+		// The key is still remembered: a retry of the first create can
+		// neither return its deleted song nor make a second one.
+		again := newGeneration("u1", generation.Free, base.Add(time.Second))
+		if got, created, err := s.Create(ctx, again, "key-gone", service.Quota{}); !errors.Is(err, service.ErrKeyDeleted) || created {
+			t.Fatalf("Create with the key of a deleted generation = %+v, created %v, %v; want ErrKeyDeleted", got, created, err)
+		}
+		if _, err := s.Get(ctx, again.ID); !errors.Is(err, service.ErrNotFound) {
+			t.Errorf("the refused create stored %s anyway (Get = %v)", again.ID, err)
+		}
+		// The same answer when the quota is full: it is the key's answer,
+		// as a replay is.
+		open := newGeneration("u1", generation.Free, base)
+		open.HoldsQuota = true
+		if _, created, err := s.Create(ctx, open, "", service.Quota{Open: 1}); err != nil || !created {
+			t.Fatalf("create: %v %v", created, err)
+		}
+		if _, _, err := s.Create(ctx, newGeneration("u1", generation.Free, base), "key-gone", service.Quota{Open: 1, Daily: 1}); !errors.Is(err, service.ErrKeyDeleted) {
+			t.Fatalf("Create with the key of a deleted generation and a full quota = %v; want ErrKeyDeleted", err)
+		}
+		wantCounts(t, s, map[generation.Tier]service.StatusCounts{generation.Free: {generation.Pending: 1}})
+		// Another key, and another user's same key, are new songs.
+		create(t, s, newGeneration("u1", generation.Free, base), "key-new")
+		create(t, s, newGeneration("u2", generation.Free, base), "key-gone")
 	})
 
 	t.Run("IdempotencyKeyRace", func(t *testing.T) {
@@ -157,6 +191,53 @@ func storeCreate(t *testing.T, newStore StoreFactory) {
 		// Another user's quota is their own.
 		if _, _, err := s.Create(ctx, newGeneration("modest", generation.Free, base), "", q); err != nil {
 			t.Fatalf("another user: %v", err)
+		}
+	})
+
+	t.Run("CancelAtSunoKeepsTheSlot", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		q := service.Quota{Open: 1}
+		holding := func() generation.Generation {
+			g := newGeneration("keeper", generation.Pro, base)
+			g.HoldsQuota = true
+			return g
+		}
+		g, created, err := s.Create(ctx, holding(), "", q)
+		if err != nil || !created {
+			t.Fatalf("create: %v %v", created, err)
+		}
+		must(t, g.Claim(1, base, time.Minute))
+		g = save(t, s, g, generation.Pending)
+		must(t, g.Submitted("task", base, time.Minute))
+		g = save(t, s, g, generation.Processing)
+		// Cancelled while Suno makes it: the slot stays taken until
+		// SlotUntil, even once the song is deleted.
+		until := time.Now().Add(2 * time.Second)
+		must(t, g.Cancel(base))
+		g.SlotUntil = until
+		g = save(t, s, g, generation.Processing)
+		must(t, s.Delete(ctx, g))
+		var qe *service.QuotaError
+		if _, _, err := s.Create(ctx, holding(), "", q); !errors.As(err, &qe) || qe.Limit != "open" {
+			t.Fatalf("create while a cancelled song keeps its slot: %v; want the open quota", err)
+		}
+		if _, created, err := s.Create(ctx, newGeneration("other", generation.Pro, base), "", q); err != nil || !created {
+			t.Fatalf("another user: %v %v", created, err)
+		}
+		time.Sleep(time.Until(until) + 50*time.Millisecond)
+		next, created, err := s.Create(ctx, holding(), "", q)
+		if err != nil || !created {
+			t.Fatalf("create once the hold ended: %v %v", created, err)
+		}
+		// A cancel whose hold has already ended frees the slot at once.
+		must(t, next.Claim(1, base, time.Minute))
+		next = save(t, s, next, generation.Pending)
+		must(t, next.Cancel(base))
+		next.SlotUntil = time.Now().Add(-time.Second)
+		save(t, s, next, generation.Processing)
+		if _, created, err := s.Create(ctx, holding(), "", q); err != nil || !created {
+			t.Fatalf("create after a cancel without a hold: %v %v", created, err)
 		}
 	})
 

@@ -90,6 +90,12 @@ func (s *API) Create(ctx context.Context, c identity.Caller, req generation.Requ
 		s.log.InfoContext(ctx, "create refused by quota", "userId", c.UserID, "tier", c.Tier, "limit", qe.Limit, "max", qe.Max)
 		return CreateResult{}, quotaExceeded(c.Tier, qe, now)
 	}
+	if errors.Is(err, ErrKeyDeleted) {
+		// A key is for retries of one create: its song is gone, and a
+		// retry must not make a second one (Stripe's semantics).
+		return CreateResult{}, &Error{Kind: KindConflict, Code: "generation_deleted",
+			Message: "the generation this Idempotency-Key created has been deleted, so this request cannot be replayed; use a new key for a new song"}
+	}
 	if err != nil {
 		return CreateResult{}, fmt.Errorf("store generation: %w", err)
 	}
@@ -216,7 +222,15 @@ func (s *API) Cancel(ctx context.Context, c identity.Caller, id string) (generat
 	if err != nil {
 		return g, err
 	}
-	g, err = s.update(ctx, g, func(g *generation.Generation) error { return g.Cancel(s.now()) })
+	g, err = s.update(ctx, g, func(g *generation.Generation) error {
+		now := s.now()
+		until := s.slotUntil(*g, now)
+		if err := g.Cancel(now); err != nil {
+			return err
+		}
+		g.SlotUntil = until
+		return nil
+	})
 	var te *generation.TransitionError
 	switch {
 	case errors.Is(err, generation.ErrNoChange):
@@ -231,6 +245,26 @@ func (s *API) Cancel(ctx context.Context, c identity.Caller, id string) (generat
 	s.count(ctx, g, metrics.One(metrics.Cancelled))
 	s.push.push(ctx, g)
 	return g, nil
+}
+
+// slotUntil is how long a cancel of g, as it is now, keeps its owner's
+// open-quota slot: while Suno may still be making the song (claimed for a
+// submission, or submitted and not yet done), until Suno's time for the
+// attempt is up; else not at all (zero). Cancelling then frees no room for
+// another song while Suno still spends credits on this one, so a loop of
+// creates and cancels spends no faster than the open quota allows.
+func (s *API) slotUntil(g generation.Generation, now time.Time) time.Time {
+	if !g.HoldsQuota || g.Status != generation.Processing || g.Progress >= generation.ProgressSaving {
+		return time.Time{}
+	}
+	start := g.SubmittedAt
+	if g.TaskID == "" || start.IsZero() {
+		start = now // a worker may be submitting it right now
+	}
+	if until := start.Add(s.cfg.Deadline); until.After(now) {
+		return until
+	}
+	return time.Time{}
 }
 
 // Delete removes the caller's finished generation from their history.
@@ -346,7 +380,7 @@ func quotaExceeded(tier generation.Tier, qe *QuotaError, now time.Time) *Error {
 		msg = fmt.Sprintf("you have created %d generations in the last 24 hours, the most a %s account may; the next fits in %s (at %s)",
 			qe.Max, tier, retry, now.Add(retry).UTC().Format("15:04 UTC"))
 	default:
-		msg = fmt.Sprintf("you have %d unfinished generations, the most a %s account may have at once; one frees when a song finishes or you cancel one",
+		msg = fmt.Sprintf("you have %d unfinished generations, the most a %s account may have at once; one frees when a song finishes or you cancel one (a song cancelled while Suno was making it keeps its place until Suno's time for it is up)",
 			qe.Max, tier)
 	}
 	return &Error{Kind: KindQuota, Code: "quota_exceeded", Message: msg, RetryAfter: retry}

@@ -22,10 +22,25 @@ import (
 // a conditional write of the saving state.
 
 // archive runs an archive job.
+//
+// The owner may delete a finished song (cancelled while saving, or
+// completed before its copy) while the job copies its files: the delete
+// removes the copies it finds, and the job may write more after. So the
+// job looks for the song after writing, in the conditional write that
+// records the outcome, and removes what it wrote when the song is gone;
+// a job that finds its song gone before copying (another try after a
+// failed copy, a delivery after such a removal failed) removes any copies
+// too.
 func (w *Worker) archive(ctx context.Context, job Job) error {
 	g, found, err := w.load(ctx, job.GenerationID)
-	if err != nil || !found {
-		return err // nil when deleted meanwhile
+	if err != nil {
+		return err
+	}
+	if !found {
+		if !w.archiving() {
+			return nil
+		}
+		return w.dropCopies(ctx, job.GenerationID)
 	}
 	saving := g.Status == generation.Processing && g.Progress == generation.ProgressSaving && g.TaskID == job.TaskID
 	late := g.Status == generation.Completed && !g.Archived
@@ -38,12 +53,30 @@ func (w *Worker) archive(ctx context.Context, job Job) error {
 		// follows must still be written.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		return w.copyFailed(ctx, g, job, err)
+		err = w.copyFailed(ctx, g, job, err)
+	} else {
+		_, err = w.complete(ctx, g, completion{taskID: job.TaskID, tracks: tracks, archived: true})
+		if isSettled(err) {
+			err = nil
+		}
 	}
-	_, err = w.complete(ctx, g, completion{taskID: job.TaskID, tracks: tracks, archived: true})
-	if err != nil && !isSettled(err) {
-		return err
+	if errors.Is(err, ErrNotFound) {
+		// Deleted while the copy ran: what it wrote would stay for good.
+		return w.dropCopies(ctx, g.ID)
 	}
+	return err
+}
+
+// dropCopies removes the copies of a generation that no longer exists. A
+// failure comes back as the job's, so the job is delivered again and
+// tries again.
+func (w *Worker) dropCopies(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.media.Delete(ctx, id); err != nil {
+		return fmt.Errorf("remove the copies of deleted generation %s: %w", id, err)
+	}
+	w.log.InfoContext(ctx, "copies of a generation deleted during its copy removed", "generationId", id)
 	return nil
 }
 

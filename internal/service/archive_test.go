@@ -2,6 +2,10 @@ package service_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -64,5 +68,75 @@ func TestArchiveFetchesOnlyFromMediaHosts(t *testing.T) {
 	got, _ := store.Get(ctx, g.ID)
 	if got.Status != generation.Completed || got.Archived || got.Tracks[0].AudioURL != tracks[0].AudioURL {
 		t.Errorf("after the refused copy: %+v; want completed with the URLs it had, not archived", got)
+	}
+}
+
+// TestArchiveOfADeletedSongLeavesNoCopies: a song cancelled and deleted
+// while its archive job copies its files (the delete removes what it
+// finds, then the job writes more) keeps no copies: the job finds the song
+// gone after writing and removes what it wrote, whether the copy then
+// completes or fails and comes back for another try.
+func TestArchiveOfADeletedSongLeavesNoCopies(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// deleteAt is the fetch during which the owner deletes the song,
+		// before anything was written; failAt, if set, is a fetch that
+		// fails, so the job is tried again.
+		deleteAt, failAt int
+	}{
+		{"CopyCompletes", 1, 0},
+		{"CopyFailsAndIsRetried", 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, withArchive(0, 3))
+			g := h.create(generation.Pro, "delete me while you copy")
+			h.mustRunNext(generation.Pro, service.JobGenerate)
+			g = h.get(g.ID)
+			h.suno.setTask(g.TaskID, generation.TaskDone)
+			h.mustRunNext(generation.Pro, service.JobPoll)
+			mustBe(t, h.get(g.ID), generation.Processing, generation.ProgressSaving)
+			h.fetcher.onFetch = func(n int, _ string) error {
+				switch n {
+				case tc.deleteAt:
+					h.mustCancel(g)
+					if err := h.roles.API.Delete(h.ctx, callerOf(g.Tier), g.ID); err != nil {
+						t.Errorf("delete while copying: %v", err)
+					}
+				case tc.failAt:
+					return &media.Error{URL: "x", Reason: "connection reset by peer"}
+				}
+				return nil
+			}
+			// Every job to the end, as the queue would deliver them: one
+			// that fails comes back after its visibility timeout.
+			var failed []error
+			for i := 0; h.depth(generation.Pro) > 0; i++ {
+				if i == 10 {
+					t.Fatal("jobs still queued after 10 runs")
+				}
+				if job, err := h.runNext(generation.Pro); err != nil {
+					failed = append(failed, fmt.Errorf("%s job: %w", job.Kind, err))
+				}
+			}
+			if _, err := h.store.Get(h.ctx, g.ID); !errors.Is(err, service.ErrNotFound) {
+				t.Fatalf("the song is back: %v", err)
+			}
+			if got := h.fetcher.fetches(); len(got) < tc.deleteAt {
+				t.Fatalf("%d fetches; the delete never ran", len(got))
+			}
+			var left []string
+			_ = filepath.WalkDir(h.mediaDir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					left = append(left, p)
+				}
+				return nil
+			})
+			if len(left) != 0 {
+				t.Fatalf("copies of the deleted song left in storage: %v", left)
+			}
+			if len(failed) != 0 {
+				t.Fatalf("jobs failed: %v", failed)
+			}
+		})
 	}
 }

@@ -80,7 +80,7 @@ func Assemble(p Ports, cfg Config) (*Roles, error) {
 		API:       api,
 		Operators: ops,
 		Callbacks: callbacks,
-		Realtime:  NewRealtime(RealtimePorts{Store: p.Store, Connections: p.Connections}, cfg),
+		Realtime:  NewRealtime(RealtimePorts{Store: p.Store, Connections: p.Connections, Notifier: p.Notifier}, cfg),
 		Worker:    worker,
 		Sweeper:   sweeper,
 	}, nil

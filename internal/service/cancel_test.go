@@ -3,6 +3,7 @@ package service_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
@@ -172,5 +173,47 @@ func TestCancelCompletedIsRefused(t *testing.T) {
 	}
 	if got := h.get(g.ID); got.Status != generation.Completed || got.Version != done.Version {
 		t.Fatalf("the refused cancel changed the song: %+v", got)
+	}
+}
+
+// TestCancelAtSunoKeepsTheQuotaSlot: a song cancelled while Suno makes it
+// keeps its owner's open-quota slot until Suno's time for the attempt is
+// up, so a loop of creates and cancels cannot keep Suno busier than the
+// open quota allows; a song cancelled before it reached Suno frees its
+// slot at once.
+func TestCancelAtSunoKeepsTheQuotaSlot(t *testing.T) {
+	h := newHarness(t, func(h *harness) {
+		h.cfg.Quotas = map[generation.Tier]service.Quota{generation.Enterprise: {Open: 1}}
+	})
+	caller := callerOf(generation.Enterprise)
+	create := func(prompt string) (service.CreateResult, error) {
+		return h.roles.API.Create(h.ctx, caller, generation.Request{Prompt: prompt}, "")
+	}
+	g := h.create(generation.Enterprise, "at Suno")
+	h.mustRunNext(generation.Enterprise, service.JobGenerate)
+	atSuno := h.get(g.ID)
+	if atSuno.TaskID == "" {
+		t.Fatalf("not submitted: %+v", atSuno)
+	}
+	h.mustCancel(g)
+
+	_, err := create("right after the cancel")
+	var se *service.Error
+	if !errors.As(err, &se) || se.Code != "quota_exceeded" {
+		t.Fatalf("create while the cancelled song is at Suno: %v; want quota_exceeded", err)
+	}
+	h.clock.Advance(atSuno.SubmittedAt.Add(h.cfg.Deadline).Sub(h.clock.Now()) - time.Second)
+	if _, err := create("a second before Suno's time is up"); !errors.As(err, &se) || se.Code != "quota_exceeded" {
+		t.Fatalf("create a second before Suno's time is up: %v; want quota_exceeded", err)
+	}
+	h.clock.Advance(time.Second)
+	second, err := create("once Suno's time is up")
+	if err != nil {
+		t.Fatalf("create once Suno's time for the cancelled song is up: %v", err)
+	}
+	// Not yet at Suno: its cancel frees the slot at once.
+	h.mustCancel(second.Generation)
+	if _, err := create("after cancelling a queued song"); err != nil {
+		t.Fatalf("create after cancelling a song still in the queue: %v", err)
 	}
 }

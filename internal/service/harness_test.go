@@ -199,9 +199,23 @@ type scriptedFetcher struct {
 	dir      string
 	failures int
 	calls    []string
+	// onFetch, if set, runs first in each fetch (n counts them from 1);
+	// an error it returns is the fetch's.
+	onFetch func(n int, url string) error
 }
 
 func (f *scriptedFetcher) Fetch(_ context.Context, u string, kind media.Kind) (*media.File, error) {
+	f.mu.Lock()
+	hook, n := f.onFetch, len(f.calls)+1
+	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(n, u); err != nil {
+			f.mu.Lock()
+			f.calls = append(f.calls, u)
+			f.mu.Unlock()
+			return nil, err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, u)

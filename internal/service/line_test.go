@@ -107,7 +107,7 @@ func TestSweepPushesPlacesThatMoved(t *testing.T) {
 		return nil
 	}, func() {})
 	caller := callerOf(generation.Free)
-	if err := h.store.PutConnection(h.ctx, service.Connection{ID: "page", UserID: caller.UserID, Tier: caller.Tier, ConnectedAt: h.clock.Now(), ExpiresAt: h.clock.Now().Add(time.Hour)}); err != nil {
+	if err := h.store.PutConnection(h.ctx, service.Connection{ID: "page", UserID: caller.UserID, Tier: caller.Tier, ConnectedAt: h.clock.Now(), ExpiresAt: h.clock.Now().Add(time.Hour)}, 0); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {

@@ -23,14 +23,22 @@ var (
 	ErrConflict = errors.New("conflict: item changed concurrently")
 	// ErrGone means a WebSocket connection no longer exists.
 	ErrGone = errors.New("connection gone")
+	// ErrTooManyConnections means a user already has the most WebSocket
+	// connections open that they may.
+	ErrTooManyConnections = errors.New("too many connections")
+	// ErrKeyDeleted means an idempotency key is still remembered but the
+	// generation it created has been deleted: a retry with the key can
+	// neither return that generation nor make another one.
+	ErrKeyDeleted = errors.New("the generation of this idempotency key has been deleted")
 )
 
 // Store keeps generations, the user's history.
 type Store interface {
 	// Create stores g, which must be new. With a non-empty idempotency key,
 	// a second Create by the same user with the same key stores nothing and
-	// returns the first generation with created false, whatever the quota.
-	// Otherwise the create must fit g's owner's quota, checked and counted
+	// returns the first generation with created false, whatever the quota;
+	// when that generation has since been deleted while the key is still
+	// remembered, it stores nothing and returns ErrKeyDeleted. Otherwise the create must fit g's owner's quota, checked and counted
 	// in the same atomic write: a create beyond it stores nothing and
 	// returns a *QuotaError.
 	Create(ctx context.Context, g generation.Generation, idempotencyKey string, quota Quota) (stored generation.Generation, created bool, err error)
@@ -166,7 +174,12 @@ type LineCounts struct {
 
 // Connections is the registry of open WebSocket connections.
 type Connections interface {
-	PutConnection(ctx context.Context, c Connection) error
+	// PutConnection registers c (again, if its id is registered). With a
+	// limit above zero it registers it only while c's user has fewer than
+	// limit other live (not expired) connections, checked and written
+	// atomically, so concurrent connects cannot exceed it; otherwise it
+	// returns ErrTooManyConnections and registers nothing.
+	PutConnection(ctx context.Context, c Connection, limit int) error
 	DeleteConnection(ctx context.Context, id string) error
 	UserConnections(ctx context.Context, userID string) ([]Connection, error)
 	// ConnectedUsers returns up to limit users with a connection open (not

@@ -33,12 +33,14 @@ func (e *QuotaError) Error() string {
 // frees when one of the caller's songs ends, typically within a minute.
 const openRetryAfter = time.Minute
 
-// Admit decides a create for a user who has open unfinished generations
-// and made the creates at times creates (oldest first) in the past: nil,
-// or the *QuotaError it is refused with. Stores call it inside their
-// atomic check, so the rule is one for every adapter.
-func (q Quota) Admit(open int, creates []time.Time, now time.Time) error {
-	if q.Open > 0 && open >= q.Open {
+// Admit decides a create for a user who has open unfinished generations,
+// slots held by songs cancelled while Suno was making them until the times
+// held (generation.SlotUntil; those past now are free), and made the
+// creates at times creates (oldest first) in the past: nil, or the
+// *QuotaError it is refused with. Stores call it inside their atomic
+// check, so the rule is one for every adapter.
+func (q Quota) Admit(open int, held, creates []time.Time, now time.Time) error {
+	if q.Open > 0 && open+len(Holding(held, now)) >= q.Open {
 		return &QuotaError{Limit: "open", Max: q.Open, RetryAfter: openRetryAfter}
 	}
 	if q.Daily > 0 {
@@ -69,4 +71,16 @@ func (q Quota) Recent(creates []time.Time, now time.Time) []time.Time {
 		recent = recent[len(recent)-q.Daily:]
 	}
 	return recent
+}
+
+// Holding is the slots of held still taken at now: the times after it. A
+// store keeps only these (and may drop the rest at any write).
+func Holding(held []time.Time, now time.Time) []time.Time {
+	var out []time.Time
+	for _, t := range held {
+		if t.After(now) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -361,8 +361,12 @@ function startRealtime(session) {
       state.stats?.refresh();
     }));
   }
-  // Whatever happened while away shows in the counts too.
-  rt.on("sync", live(() => state.stats?.refresh()));
+  // Whatever happened while away shows in the counts too; a sync that did
+  // not fit one message is completed from the list.
+  rt.on("sync", live((e) => {
+    state.stats?.refresh();
+    if (e.more) loadList();
+  }));
   rt.on("open", live(() => showConnection("connected")));
   rt.on("close", live((e) => {
     if (e.willReconnect) showConnection("reconnecting", { delayMs: e.delayMs });

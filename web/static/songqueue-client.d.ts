@@ -262,6 +262,12 @@ export type GenerationEvent =
 export interface SyncEvent {
   /** The current state of every unfinished or recently finished generation, oldest first. */
   generations: GenerationEvent[];
+  /**
+   * True when the server left generations out to keep the answer within one
+   * WebSocket message (unfinished ones come first, then the most recently
+   * finished): read the rest with list().
+   */
+  more: boolean;
 }
 
 export interface OpenEvent {

@@ -406,7 +406,9 @@ class RealtimeClient {
         for (const ev of generations) {
           if (ev && typeof ev.event === "string") this.#generation(ev.event, ev.data, "sync");
         }
-        this.#emit("sync", { generations });
+        // more: the answer left generations out to fit one WebSocket
+        // message; list() has them.
+        this.#emit("sync", { generations, more: data?.more === true });
         return;
       }
       case "error":
