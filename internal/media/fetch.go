@@ -22,6 +22,22 @@ import (
 	"time"
 )
 
+// CacheControl is what the songs' copies are served with, by the local
+// stack (Dir) and, as the objects' metadata, through CloudFront (s3media;
+// template.yaml's MediaCachePolicy keeps them at the edge no longer).
+//
+// A copy's URL is its only key: anyone with the link can play the song
+// (ids are random UUIDs, so links cannot be guessed), as with Suno's own
+// URLs. A copy never changes, but its owner may delete it, so it is not
+// "immutable" for a year: browsers and the edge keep it CacheMaxAge, then
+// revalidate (a 304 while it exists, a 404 once deleted). A deleted song
+// is thus gone from every cache of ours within the hour; docs/
+// threat-model.md says why this and not signed URLs.
+const (
+	CacheMaxAge  = 3600 // seconds
+	CacheControl = "public, max-age=3600"
+)
+
 // Kind is what a file must be.
 type Kind string
 
