@@ -1,6 +1,7 @@
 package lambdatest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,5 +31,41 @@ func TestTemplateMediaCacheLifetime(t *testing.T) {
 	}
 	if cacheControl != media.CacheControl || !override {
 		t.Errorf("MediaResponseHeadersPolicy sets Cache-Control %v (override %v); want %q, overriding the objects' metadata", cacheControl, override, media.CacheControl)
+	}
+}
+
+// TestTemplateCognitoMFAAndVerifiedEmail: the user pool the stack creates
+// offers TOTP MFA (optional for users, enrolled by every operator), never
+// SMS, and changes a user's email only once the new address is verified.
+func TestTemplateCognitoMFAAndVerifiedEmail(t *testing.T) {
+	tpl := template(t)
+	if c := resource(t, tpl, "UserPool")["Condition"]; c != "CreateUserPool" {
+		t.Fatalf("UserPool condition %v", c)
+	}
+	p := props(t, tpl, "UserPool")
+	toStrings := func(v any) []string {
+		if _, ok := v.([]any); !ok {
+			return nil
+		}
+		return toStrings(v)
+	}
+	if m := p["MfaConfiguration"]; m != "OPTIONAL" && m != "ON" {
+		t.Errorf("UserPool MfaConfiguration = %v; want OPTIONAL or ON", m)
+	}
+	if mfas := toStrings(p["EnabledMfas"]); !slices.Contains(mfas, "SOFTWARE_TOKEN_MFA") || slices.Contains(mfas, "SMS_MFA") {
+		t.Errorf("UserPool EnabledMfas = %v; want SOFTWARE_TOKEN_MFA (TOTP), not SMS", mfas)
+	}
+	// Cognito accepts the verification setting only for an attribute it
+	// verifies itself.
+	if !slices.Contains(toStrings(p["AutoVerifiedAttributes"]), "email") {
+		t.Errorf("UserPool AutoVerifiedAttributes = %v; want email", p["AutoVerifiedAttributes"])
+	}
+	u, _ := p["UserAttributeUpdateSettings"].(map[string]any)
+	if !slices.Contains(toStrings(u["AttributesRequireVerificationBeforeUpdate"]), "email") {
+		t.Errorf("UserPool UserAttributeUpdateSettings = %v; want email verified before it changes", p["UserAttributeUpdateSettings"])
+	}
+	// The app client cannot write the tier, so a user cannot raise their own.
+	if w := toStrings(props(t, tpl, "UserPoolClient")["WriteAttributes"]); slices.Contains(w, "custom:tier") {
+		t.Errorf("UserPoolClient WriteAttributes = %v; the tier is the administrators' to set", w)
 	}
 }
