@@ -1,7 +1,11 @@
 package lambdatest
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,5 +71,36 @@ func TestTemplateCognitoMFAAndVerifiedEmail(t *testing.T) {
 	// The app client cannot write the tier, so a user cannot raise their own.
 	if w := toStrings(props(t, tpl, "UserPoolClient")["WriteAttributes"]); slices.Contains(w, "custom:tier") {
 		t.Errorf("UserPoolClient WriteAttributes = %v; the tier is the administrators' to set", w)
+	}
+}
+
+// TestThreatModelMatchesTemplate: docs/threat-model.md states the
+// template's stage throttles and the copies' cache lifetime as they are,
+// so a change to either changes the page too.
+func TestThreatModelMatchesTemplate(t *testing.T) {
+	tpl := template(t)
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "threat-model.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	throttle := func(id string) string {
+		s := props(t, tpl, id)["DefaultRouteSettings"].(map[string]any)
+		return fmt.Sprintf("%d per second, bursts of %d", num(s["ThrottlingRateLimit"]), num(s["ThrottlingBurstLimit"]))
+	}
+	for id, what := range map[string]string{"HttpApi": "HTTP API requests", "WebSocketStage": "WebSocket messages"} {
+		want := throttle(id)
+		line := ""
+		for _, l := range strings.Split(doc, "\n") {
+			if strings.HasPrefix(l, "| "+what) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, want) {
+			t.Errorf("docs/threat-model.md: the %q row is %q; want it to say %q, as %s's throttle is", what, line, want, id)
+		}
+	}
+	if !strings.Contains(doc, "Cache-Control: "+media.CacheControl) || !strings.Contains(doc, "`MaxTTL` "+strconv.Itoa(media.CacheMaxAge)) {
+		t.Errorf("docs/threat-model.md does not state the copies' Cache-Control %q and MaxTTL %d", media.CacheControl, media.CacheMaxAge)
 	}
 }
