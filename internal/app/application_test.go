@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -115,14 +116,17 @@ func fromEnv(t *testing.T, r role, m map[string]string, f *fakeSecrets) (*assemb
 	case roleCallback:
 		var c *service.Callbacks
 		if c, err = Callback(ctx, e); err == nil {
-			out.sign = c.Signature
+			out.sign = func(ctx context.Context, id string) (string, error) { return c.Signature(ctx, id, 1) }
 		}
 	case roleWebSocket:
 		_, err = WebSocket(ctx, e)
 	case roleWorker:
 		if _, err = Worker(ctx, e); err == nil {
 			s, _ := e.signer(true, false)
-			out.sign, out.callbackBase = s.Signature, s.BaseURL
+			out.sign = func(ctx context.Context, id string) (string, error) {
+				return s.Signature(ctx, id, 1, time.Now().Add(time.Hour))
+			}
+			out.callbackBase = s.BaseURL
 		}
 	case roleSweeper:
 		_, err = Sweeper(ctx, e)

@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/songqueue/songqueue/internal/media"
 	"github.com/songqueue/songqueue/internal/service"
@@ -183,9 +181,12 @@ func worker(e *Env, core service.Core, queue service.Queue, accounts []service.S
 	return service.NewWorker(ports, e.pipeline(m != nil))
 }
 
-// fetcher downloads the songs' files from Suno's media hosts.
+// fetcher downloads the songs' files from Suno's media hosts: over https,
+// from public addresses only, unless the hosts name this machine (the
+// local stack's fake Suno, a test's server), whose files come over http
+// from loopback addresses.
 func (e *Env) fetcher() service.Fetcher {
-	return media.Fetcher{Client: &http.Client{Timeout: 2 * time.Minute}, MaxBytes: e.Config.Media.MaxBytes}
+	return media.Fetcher{MaxBytes: e.Config.Media.MaxBytes, AllowLoopback: media.AnyLoopback(e.Config.Pipeline.MediaHosts)}
 }
 
 // pipeline is the service's configuration, keeping copies or not.

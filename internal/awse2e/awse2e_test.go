@@ -112,14 +112,15 @@ func (e *env) worker(t testing.TB, tier generation.Tier) int {
 	return len(msgs)
 }
 
-// callback is one invocation of the API function for a Suno callback.
-func (e *env) callback(t testing.TB, id, kind, taskID string) {
+// callback is one invocation of the API function for a Suno callback to
+// attempt's URL.
+func (e *env) callback(t testing.TB, id string, attempt int, kind, taskID string) {
 	t.Helper()
 	cb := suno.Callback{Type: kind, TaskID: taskID, Code: 200}
 	if kind != suno.CallbackText {
 		cb.Tracks = tracks(taskID, kind == suno.CallbackComplete)
 	}
-	sig, err := e.svc.Callbacks.Signature(context.Background(), id)
+	sig, err := e.svc.Callbacks.Signature(context.Background(), id, attempt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func generationViaCallbacks(t testing.TB, e *env) ([]Step, generation.Generation
 	}
 	e.counter.Reset()
 	for _, kind := range []string{suno.CallbackText, suno.CallbackFirst, suno.CallbackComplete} {
-		e.callback(t, id, kind, g.TaskID)
+		e.callback(t, id, g.Attempts, kind, g.TaskID)
 		step("API: callback " + kind)
 	}
 	if n := e.worker(t, e.caller.Tier); n != 1 {

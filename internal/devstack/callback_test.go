@@ -28,7 +28,7 @@ func scenarioForgedCallbackChangesNothing(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := s.Roles.Callbacks.Signature(context.Background(), id)
+	sig, err := s.Roles.Callbacks.Signature(context.Background(), id, g.Attempts)
 	if err != nil {
 		t.Fatal(err)
 	}

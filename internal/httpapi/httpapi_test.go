@@ -280,10 +280,21 @@ func TestUnknownRoutesAndIDs(t *testing.T) {
 func TestCallbackRefusesForgeries(t *testing.T) {
 	f := newFixture(t)
 	body := `{"code":200,"msg":"ok","data":{"callbackType":"complete","task_id":"t1","data":[]}}`
-	for _, q := range []string{"", "?g=abc", "?g=abc&sig=00000000000000000000000000000000"} {
+	// No generation named: 404. A signature this service did not issue
+	// (the id-only kind it issued once, or one of another attempt): 403.
+	for q, want := range map[string]struct {
+		status int
+		code   string
+	}{
+		"":       {http.StatusNotFound, "unknown_callback"},
+		"?g=abc": {http.StatusForbidden, "invalid_callback_signature"},
+		"?g=abc&sig=00000000000000000000000000000000":              {http.StatusForbidden, "invalid_callback_signature"},
+		"?g=abc&sig=1.4102444800.00000000000000000000000000000000": {http.StatusForbidden, "invalid_callback_signature"},
+		"?sig=1.4102444800.00000000000000000000000000000000":       {http.StatusNotFound, "unknown_callback"},
+	} {
 		rec, eb := f.do("POST", "/api/suno/callback"+q, "", body)
-		if rec.Code != http.StatusNotFound || eb.Error.Code != "unknown_callback" {
-			t.Errorf("callback%s = %d %+v, want 404 unknown_callback", q, rec.Code, eb)
+		if rec.Code != want.status || eb.Error.Code != want.code {
+			t.Errorf("callback%s = %d %+v, want %d %s", q, rec.Code, eb, want.status, want.code)
 		}
 	}
 	for _, bad := range []string{``, `{`, `{"code":200}`, `{"data":{"callbackType":"weird","task_id":"t"}}`} {

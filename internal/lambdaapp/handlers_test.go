@@ -229,10 +229,10 @@ func TestCallbackHandlerServesOnlyTheCallback(t *testing.T) {
 	q := url.Values{"g": {"6a1b4c3e-0000-4000-8000-000000000000"}, "sig": {"forged"}}
 	body := `{"code":200,"msg":"All generated successfully.","data":{"callbackType":"complete","task_id":"t-1","data":[]}}`
 	res, _ := handle(ctx, httpEvent("POST", CallbackPath, q.Encode(), body))
-	if res.StatusCode != 404 || !strings.Contains(res.Body, "unknown_callback") {
+	if res.StatusCode != 403 || !strings.Contains(res.Body, "invalid_callback_signature") {
 		t.Fatalf("forged callback = %d %s", res.StatusCode, res.Body)
 	}
-	sig, err := a.roles.Callbacks.Signature(ctx, q.Get("g"))
+	sig, err := a.roles.Callbacks.Signature(ctx, q.Get("g"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

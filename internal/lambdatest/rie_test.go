@@ -433,13 +433,13 @@ func TestUnderRIE(t *testing.T) {
 		var e struct {
 			Error struct{ Code string } `json:"error"`
 		}
-		httpAnswer(t, res, http.StatusNotFound, &e)
-		if e.Error.Code != "unknown_callback" {
+		httpAnswer(t, res, http.StatusForbidden, &e)
+		if e.Error.Code != "invalid_callback_signature" {
 			t.Fatalf("forged callback = %s", res.Body)
 		}
 		// A late duplicate with a genuine signature changes nothing.
 		signer := service.CallbackSigner{Key: service.StaticKey([]byte(f.callbackSecret))}
-		sig, err := signer.Signature(ctx, created.GenerationID)
+		sig, err := signer.Signature(ctx, created.GenerationID, 1, time.Now().Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}

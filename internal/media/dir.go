@@ -118,6 +118,6 @@ func (d *Dir) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", TypeOf(key))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Header().Set("Cache-Control", CacheControl)
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }

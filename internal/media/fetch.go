@@ -14,10 +14,28 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
+	neturl "net/url"
 	"os"
 	"path"
 	"strings"
 	"time"
+)
+
+// CacheControl is what the songs' copies are served with, by the local
+// stack (Dir) and, as the objects' metadata, through CloudFront (s3media;
+// template.yaml's MediaCachePolicy keeps them at the edge no longer).
+//
+// A copy's URL is its only key: anyone with the link can play the song
+// (ids are random UUIDs, so links cannot be guessed), as with Suno's own
+// URLs. A copy never changes, but its owner may delete it, so it is not
+// "immutable" for a year: browsers and the edge keep it CacheMaxAge, then
+// revalidate (a 304 while it exists, a 404 once deleted). A deleted song
+// is thus gone from every cache of ours within the hour; docs/
+// threat-model.md says why this and not signed URLs.
+const (
+	CacheMaxAge  = 3600 // seconds
+	CacheControl = "public, max-age=3600"
 )
 
 // Kind is what a file must be.
@@ -29,11 +47,18 @@ const (
 )
 
 // Fetcher downloads media files. The caller checks the URL's host first
-// (the service allows only Suno's media hosts); Fetcher bounds the rest.
+// (the service allows only Suno's media hosts); Fetcher bounds the rest:
+// https only, public addresses only (the guard, guard.go), no redirect
+// followed, size and time capped.
 type Fetcher struct {
-	// Client makes the requests; it must not follow redirects to hosts the
-	// caller did not check (Fetch refuses any redirect).
-	Client *http.Client
+	// AllowLoopback admits the local stack's fake Suno, which serves its
+	// files over plain http from this machine: a URL whose host is a
+	// loopback name (LoopbackName) may use http, and is dialled at
+	// loopback addresses only. Nothing else changes: private, link-local
+	// and the other refused addresses stay refused, and any other host
+	// needs https. Set only for a media host list that names a loopback
+	// host (AnyLoopback); never in AWS.
+	AllowLoopback bool
 	// MaxBytes bounds one file (default 64 MiB: Suno's 8-minute songs are a
 	// fraction of it).
 	MaxBytes int64
@@ -41,6 +66,9 @@ type Fetcher struct {
 	Timeout time.Duration
 	// Dir holds the temporary files (default os.TempDir(): Lambda's /tmp).
 	Dir string
+
+	// lookup replaces the system's resolver (tests).
+	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // File is a downloaded file on local disk. Close removes it.
@@ -71,6 +99,9 @@ func (e *Error) Error() string { return "fetch " + e.URL + ": " + e.Reason }
 // returns it positioned at its start. The body is streamed to disk in
 // small buffers whatever its size.
 func (f Fetcher) Fetch(ctx context.Context, url string, kind Kind) (*File, error) {
+	if err := f.checkURL(url); err != nil {
+		return nil, err
+	}
 	max := f.MaxBytes
 	if max <= 0 {
 		max = 64 << 20
@@ -79,12 +110,15 @@ func (f Fetcher) Fetch(ctx context.Context, url string, kind Kind) (*File, error
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	client := f.Client
-	if client == nil {
-		client = http.DefaultClient
+	transport := sharedTransport(f.AllowLoopback)
+	if f.lookup != nil {
+		transport = guard{allowLoopback: f.AllowLoopback, lookup: f.lookup}.transport()
+		defer transport.CloseIdleConnections()
 	}
-	noRedirects := *client
-	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	noRedirects := http.Client{
+		Transport:     transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -93,6 +127,9 @@ func (f Fetcher) Fetch(ctx context.Context, url string, kind Kind) (*File, error
 		return nil, &Error{URL: url, Reason: err.Error(), Permanent: true}
 	}
 	resp, err := noRedirects.Do(req)
+	if ae := (*AddressError)(nil); errors.As(err, &ae) {
+		return nil, &Error{URL: url, Reason: ae.Error(), Permanent: true}
+	}
 	if err != nil {
 		return nil, &Error{URL: url, Reason: err.Error()}
 	}
@@ -157,6 +194,24 @@ func (f Fetcher) Fetch(ctx context.Context, url string, kind Kind) (*File, error
 	file.Size, file.ContentType, file.SHA256 = size, ct, hex.EncodeToString(hash.Sum(nil))
 	keep = true
 	return file, nil
+}
+
+// checkURL refuses a URL that is not https (or, with AllowLoopback, http
+// to a loopback name) before anything is resolved or dialled.
+func (f Fetcher) checkURL(raw string) error {
+	u, err := neturl.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return &Error{URL: raw, Reason: "not an absolute URL without credentials", Permanent: true}
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && f.AllowLoopback && LoopbackName(u.Host):
+	case u.Scheme == "http":
+		return &Error{URL: raw, Reason: "plain http: media is fetched over https only (http only from a loopback host of the local stack)", Permanent: true}
+	default:
+		return &Error{URL: raw, Reason: fmt.Sprintf("scheme %q: media is fetched over https only", u.Scheme), Permanent: true}
+	}
+	return nil
 }
 
 // contentType is the type a file of kind is stored with: what its first

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -57,7 +58,9 @@ func server(t *testing.T) *httptest.Server {
 
 func TestFetch(t *testing.T) {
 	s := server(t)
-	f := media.Fetcher{MaxBytes: 3 << 20, Dir: t.TempDir()}
+	// The test server is on this machine, served over http: the local
+	// stack's case.
+	f := media.Fetcher{MaxBytes: 3 << 20, Dir: t.TempDir(), AllowLoopback: true}
 	ctx := context.Background()
 
 	got, err := f.Fetch(ctx, s.URL+"/song.mp3", media.Audio)
@@ -163,5 +166,28 @@ func TestDirStoresAndServes(t *testing.T) {
 	}
 	if err := d.Delete(ctx, "gen-1"); err != nil {
 		t.Errorf("second Delete: %v", err)
+	}
+}
+
+// TestCopiesAreCachedAnHourNotForEver: a copy's owner may delete it, so
+// it is served with a lifetime of an hour, not as immutable for a year
+// that a deleted song would live on for in browsers' caches.
+func TestCopiesAreCachedAnHourNotForEver(t *testing.T) {
+	if strings.Contains(media.CacheControl, "immutable") || !strings.Contains(media.CacheControl, "max-age="+strconv.Itoa(media.CacheMaxAge)) ||
+		media.CacheMaxAge <= 0 || media.CacheMaxAge > 86400 {
+		t.Fatalf("media.CacheControl = %q (CacheMaxAge %d); want a max-age of at most a day, not immutable", media.CacheControl, media.CacheMaxAge)
+	}
+	d, err := media.OpenDir(t.TempDir(), "http://stack/media")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Put(context.Background(), "gen-1/0-audio.wav", "audio/wav", bytes.NewReader(wav(1000)), 1000); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	d.ServeHTTP(rec, httptest.NewRequest("GET", "/gen-1/0-audio.wav", nil))
+	if rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != media.CacheControl {
+		t.Errorf("GET a copy = %d, Cache-Control %q; want %q", rec.Code, rec.Header().Get("Cache-Control"), media.CacheControl)
 	}
 }

@@ -50,8 +50,9 @@ func (s *Store) Put(ctx context.Context, key, contentType string, body io.Reader
 		Body:          body,
 		ContentLength: aws.Int64(size),
 		ContentType:   aws.String(contentType),
-		// The same key always holds the same copy.
-		CacheControl: aws.String("public, max-age=31536000, immutable"),
+		// Browsers and CloudFront keep it an hour at most: a deleted
+		// song stops being served within the hour (media.CacheControl).
+		CacheControl: aws.String(media.CacheControl),
 	})
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", key, err)

@@ -38,6 +38,8 @@ const (
 	tick = 50 * time.Millisecond
 	// mediaHost is where the scripted Suno's tracks live.
 	mediaHost = "cdn.suno.test"
+	// testCallbackKey signs the callback URLs.
+	testCallbackKey = "callback signing key of the tests"
 )
 
 // testClock is a clock the test moves; it is safe for concurrent use.
@@ -89,6 +91,8 @@ type scriptedSuno struct {
 	refused   int
 	tasks     map[string]generation.TaskReport
 	taskCalls []string
+	// taskErr, when set, is Task's answer (Suno's record-info failing).
+	taskErr error
 }
 
 func newScriptedSuno() *scriptedSuno {
@@ -131,6 +135,9 @@ func (s *scriptedSuno) Task(_ context.Context, taskID string) (generation.TaskRe
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.taskCalls = append(s.taskCalls, taskID)
+	if s.taskErr != nil {
+		return generation.TaskReport{}, s.taskErr
+	}
 	r, ok := s.tasks[taskID]
 	if !ok {
 		return generation.TaskReport{}, generation.ErrUnknownTask
@@ -156,6 +163,13 @@ func (s *scriptedSuno) setTask(taskID string, stage generation.TaskStage) {
 		r.Tracks = sunoTracks(taskID)
 	}
 	s.tasks[taskID] = r
+}
+
+// failTasks makes every Task answer err from now on (nil: answer again).
+func (s *scriptedSuno) failTasks(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.taskErr = err
 }
 
 // submissions returns every Submit that reached Suno.
@@ -373,7 +387,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.Now),
 		Suno:    h.suno,
 		Callbacks: service.CallbackSigner{
-			Key:     service.StaticKey([]byte("callback signing key of the tests")),
+			Key:     service.StaticKey([]byte(testCallbackKey)),
 			BaseURL: "https://songqueue.test",
 		},
 	}

@@ -53,7 +53,7 @@ func (w *Worker) generate(ctx context.Context, job Job) error {
 	}
 	// Before the claim: a key that cannot be read is not the attempt's
 	// fault, and the message comes back to try again.
-	callbackURL, err := w.callbacks.url(ctx, g.ID)
+	callbackURL, err := w.callbacks.urls(ctx)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,9 @@ func (w *Worker) generate(ctx context.Context, job Job) error {
 	}
 	w.push.push(ctx, g)
 
-	taskID, err := acc.Suno.Submit(ctx, g.Request, callbackURL)
+	// The URL is good for this attempt only, and until shortly after it
+	// must have ended.
+	taskID, err := acc.Suno.Submit(ctx, g.Request, callbackURL(g.ID, g.Attempts, callbackExpiry(w.cfg, w.now())))
 	if err != nil {
 		return w.submitFailed(ctx, acc, g, job, err)
 	}
