@@ -10,6 +10,7 @@ import (
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 	"github.com/songqueue/songqueue/internal/suno"
+	"github.com/songqueue/songqueue/internal/throttle"
 )
 
 // The roles of template.yaml's functions, each on the AWS adapters it
@@ -20,6 +21,9 @@ import (
 type APIRoles struct {
 	Songs     *service.API
 	Operators *service.Operators
+	// Buckets are the callers' request buckets (Config.Requests); nil
+	// limits nothing.
+	Buckets throttle.Store
 }
 
 // API assembles the HTTP API function: DynamoDB (generations, the Suno
@@ -47,7 +51,23 @@ func API(ctx context.Context, e *Env) (*APIRoles, error) {
 	if err != nil {
 		return nil, err
 	}
-	return apiRoles(e, core, e.wrapQueue(queues), queues, store, accounts, m)
+	roles, err := apiRoles(e, core, e.wrapQueue(queues), queues, store, accounts, m)
+	if err != nil {
+		return nil, err
+	}
+	roles.Buckets = a.buckets()
+	return roles, nil
+}
+
+// Buckets are the callers' request buckets every instance of every
+// function shares, for a role that limits its callers without other use
+// of AWS: Suno's callback function (CALLBACK_RATE_PER_IP).
+func Buckets(e *Env) (throttle.Store, error) {
+	a, err := e.newAWS()
+	if err != nil {
+		return nil, err
+	}
+	return a.buckets(), nil
 }
 
 // Callback assembles Suno's callback function: DynamoDB, the queues (a
@@ -65,8 +85,8 @@ func Callback(ctx context.Context, e *Env) (*service.Callbacks, error) {
 	return service.NewCallbacks(service.CallbackPorts{Core: a.core(), Queue: e.wrapQueue(queues), Accounts: accounts, Callbacks: signer}, e.pipeline(a.archives(false)))
 }
 
-// WebSocket assembles the WebSocket function: the generations (for sync)
-// and the connections, nothing else.
+// WebSocket assembles the WebSocket function: the generations (for sync),
+// the connections, and the connections' message buckets, nothing else.
 func WebSocket(ctx context.Context, e *Env) (*service.Realtime, error) {
 	a, err := e.newAWS()
 	if err != nil {
@@ -79,7 +99,7 @@ func WebSocket(ctx context.Context, e *Env) (*service.Realtime, error) {
 		return nil, err
 	}
 	store := a.store()
-	return service.NewRealtime(service.RealtimePorts{Store: store, Connections: store}, e.Pipeline()), nil
+	return service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Messages: a.buckets()}, e.Pipeline()), nil
 }
 
 // Worker assembles the worker function: DynamoDB (generations, the rate

@@ -44,6 +44,7 @@ func accountsThroughput(b *testing.B, n int) (rate float64, refused int) {
 	cfg.Media.Dir = b.TempDir()
 	cfg.Media.BaseURL = "" // no copies: the benchmark measures submissions
 	cfg.Pipeline.Quotas = nil
+	cfg.Requests = app.RequestLimits{} // one user's backlog is created at once
 	cfg.RateLimit.Rate, cfg.RateLimit.Window = perAccount, time.Second
 	cfg.Concurrency = 8
 	cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay = 50*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond

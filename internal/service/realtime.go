@@ -14,6 +14,9 @@ type RealtimePorts struct {
 	// Store gives sync the caller's generations.
 	Store       Store
 	Connections Connections
+	// Messages keeps the connections' message buckets, shared by every
+	// instance (messages.go); nil keeps them in this process.
+	Messages MessageLimiter
 }
 
 // Realtime serves the WebSocket routes: connect, disconnect and the
@@ -24,13 +27,13 @@ type Realtime struct {
 	line     *line
 	conns    Connections
 	cfg      Config
-	messages *messageLimiter
+	messages MessageLimiter
 }
 
 // NewRealtime returns the WebSocket side on p.
 func NewRealtime(p RealtimePorts, cfg Config) *Realtime {
 	cfg = cfg.withDefaults()
-	return &Realtime{store: p.Store, line: newLine(p.Store, cfg.Line, func() time.Time { return cfg.Now().UTC() }), conns: p.Connections, cfg: cfg, messages: newMessageLimiter(cfg.MessageRate, cfg.MessageBurst)}
+	return &Realtime{store: p.Store, line: newLine(p.Store, cfg.Line, func() time.Time { return cfg.Now().UTC() }), conns: p.Connections, cfg: cfg, messages: messageLimiter(p.Messages, cfg)}
 }
 
 func (s *Realtime) now() time.Time { return s.cfg.Now().UTC() }
@@ -99,7 +102,7 @@ type SyncData struct {
 // Each connection's messages are rate-limited: beyond the limit the answer
 // is a rate_limited error and nothing is done.
 func (s *Realtime) HandleMessage(ctx context.Context, c identity.Caller, connectionID string, body []byte) (Event, error) {
-	if !s.messages.allow(connectionID, s.now()) {
+	if !s.allowMessage(ctx, connectionID) {
 		return badAction("rate_limited", fmt.Sprintf("at most %g messages a second per connection; slow down", s.cfg.MessageRate)), nil
 	}
 	if len(body) > MaxClientMessage {
