@@ -15,5 +15,8 @@ import (
 func main() {
 	ctx := context.Background()
 	env := lambdaapp.Must(lambdaapp.Load(ctx, app.Options{Secrets: awssecrets.New}))
-	lambda.Start(lambdaapp.CallbackHandler(env, lambdaapp.Must(app.Callback(ctx, env))))
+	callbacks := lambdaapp.Must(app.Callback(ctx, env))
+	// Each address's callbacks are limited on the buckets every instance
+	// shares (CALLBACK_RATE_PER_IP).
+	lambda.Start(lambdaapp.CallbackHandler(env, callbacks, lambdaapp.Must(app.Buckets(env))))
 }

@@ -46,6 +46,12 @@ func (a *awsBackend) limiter(state string) service.Account {
 	return dynamo.NewLimiter(a.clients.DynamoDB, a.env.Config.Names.Generations, state, a.env.Config.RateLimit, a.env.opt.Now)
 }
 
+// buckets are the callers' request buckets (package throttle): items
+// "bucket#..." of the generations table, shared by every instance.
+func (a *awsBackend) buckets() *dynamo.Buckets {
+	return dynamo.NewBuckets(a.clients.DynamoDB, a.env.Config.Names.Generations, a.env.opt.Now)
+}
+
 // core is the generations and the owners' connections through the
 // WebSocket management API; without WEBSOCKET_ENDPOINT (sam local, a stack
 // without the WebSocket API) the state is stored and only the push is
@@ -136,7 +142,7 @@ func AWSBackend(ctx context.Context, e *Env) (service.Ports, func(string) servic
 		return service.Ports{}, nil, nil, nil, err
 	}
 	store, core := a.store(), a.core()
-	p := service.Ports{Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: core.Notifier}
+	p := service.Ports{Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: core.Notifier, Buckets: a.buckets()}
 	var bucket *s3media.Store
 	if a.archives(true) {
 		bucket = s3media.New(a.clients.S3, a.bucket(), e.Config.Media.BaseURL)

@@ -19,6 +19,7 @@ import (
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
+	"github.com/songqueue/songqueue/internal/throttle"
 )
 
 // Backend is where the application keeps its state.
@@ -62,7 +63,14 @@ const (
 //	                                      the most Suno submissions in any window (10 per 1s), how
 //	                                      many at once (3)
 //	WS_MAX_CONNECTIONS_PER_USER           open WebSocket connections per user (10; 0 no limit)
-//	WS_MESSAGE_RATE, WS_MESSAGE_BURST     client messages per second per connection (5, 20 at once)
+//	WS_MESSAGE_RATE, WS_MESSAGE_BURST     client messages per second per connection (5, 20 at once),
+//	                                      in every instance together
+//	API_RATE_PER_USER, API_BURST_PER_USER requests per second per user on the HTTP API (5, 30 at once;
+//	                                      0 no limit)
+//	API_RATE_PER_IP, API_BURST_PER_IP     requests per second per source address, users and refused
+//	                                      tokens together (20, 100 at once; 0 no limit)
+//	CALLBACK_RATE_PER_IP, CALLBACK_BURST_PER_IP
+//	                                      Suno callbacks per second per source address (30, 100)
 //	QUOTA_OPEN_<TIER>, QUOTA_DAILY_<TIER> the most unfinished generations, and creates in 24 hours,
 //	                                      per user (DefaultQuotas; 0 is no limit)
 //	RATE_LIMIT_AGING_STEP, GENERATION_MAX_ATTEMPTS, GENERATION_BACKOFF_BASE,
@@ -110,6 +118,10 @@ type Config struct {
 	// JWKS_URL, TIER_CLAIM, DEV_JWT_SECRET (auth.Settings).
 	Auth auth.Settings
 
+	// Requests are the HTTP API's limits per caller (DESIGN.md section
+	// 16); the WebSocket's message limit is Pipeline's MessageRate.
+	Requests RequestLimits
+
 	// Pipeline is the service's retry policy, lease, polls and deadline;
 	// its callback settings and clock are filled in by New.
 	Pipeline  service.Config
@@ -121,6 +133,33 @@ type Config struct {
 	MetricsNamespace string
 	// Media is where the songs' copies go (DESIGN.md section 11).
 	Media MediaConfig
+}
+
+// RequestLimits bound each caller's requests to the HTTP API (package
+// throttle; httpapi.Limits): per user, per source address, and per
+// source address on Suno's callback route. Every instance of the API and
+// callback functions takes from the same buckets (DynamoDB items).
+type RequestLimits struct {
+	User     throttle.Limit // API_RATE_PER_USER, API_BURST_PER_USER
+	IP       throttle.Limit // API_RATE_PER_IP, API_BURST_PER_IP
+	Callback throttle.Limit // CALLBACK_RATE_PER_IP, CALLBACK_BURST_PER_IP
+}
+
+// DefaultRequestLimits are generous for a person's page (a listing, the
+// statistics, a status poll a second and a few creates at once fit within
+// the burst and the rate many times over) and strict enough that one user
+// takes at most a twentieth of the HTTP API's stage throttle (100 a
+// second), and one address a fifth. Suno calls back up to three times a
+// song, from few addresses: 30 a second is three callbacks a song at the
+// default Suno rate (GENERATION_RATE_LIMIT, 10 a second), below the
+// callback route's own throttle in template.yaml (50 a second), so one
+// address flooding the route leaves room for Suno's.
+func DefaultRequestLimits() RequestLimits {
+	return RequestLimits{
+		User:     throttle.Limit{Rate: 5, Burst: 30},
+		IP:       throttle.Limit{Rate: 20, Burst: 100},
+		Callback: throttle.Limit{Rate: 30, Burst: 100},
+	}
 }
 
 // MediaConfig says where the copies of the songs' files are kept and
@@ -156,6 +195,7 @@ func DefaultConfig() Config {
 		SunoKey:          SecretRef{Name: "SUNO_API_KEY"},
 		SunoKeysSecret:   SecretRef{Name: "SUNO_API_KEYS"},
 		CallbackSecret:   SecretRef{Name: "CALLBACK_SECRET"},
+		Requests:         DefaultRequestLimits(),
 		Pipeline:         withQuotas(service.DefaultConfig()),
 		RateLimit:        ratelimit.DefaultPolicy(),
 		LogLevel:         slog.LevelInfo,
@@ -242,6 +282,12 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	r.Int("WS_MAX_CONNECTIONS_PER_USER", &c.Pipeline.MaxConnectionsPerUser, 0)
 	r.PositiveFloat("WS_MESSAGE_RATE", &c.Pipeline.MessageRate)
 	r.Int("WS_MESSAGE_BURST", &c.Pipeline.MessageBurst, 1)
+	r.NonNegativeFloat("API_RATE_PER_USER", &c.Requests.User.Rate)
+	r.Int("API_BURST_PER_USER", &c.Requests.User.Burst, 1)
+	r.NonNegativeFloat("API_RATE_PER_IP", &c.Requests.IP.Rate)
+	r.Int("API_BURST_PER_IP", &c.Requests.IP.Burst, 1)
+	r.NonNegativeFloat("CALLBACK_RATE_PER_IP", &c.Requests.Callback.Rate)
+	r.Int("CALLBACK_BURST_PER_IP", &c.Requests.Callback.Burst, 1)
 	quotas := maps.Clone(c.Pipeline.Quotas)
 	if quotas == nil {
 		quotas = map[generation.Tier]service.Quota{}
@@ -307,6 +353,9 @@ const DefaultWorkerTimeout = 30 * time.Second
 //     than the limit would let a window hold more than Suno allows.
 //   - GENERATION_DEADLINE >= GENERATION_POLL_INTERVAL: an attempt must
 //     live to its first poll.
+//   - Each request limit (API_RATE_PER_USER, API_RATE_PER_IP,
+//     CALLBACK_RATE_PER_IP) is 0 (none) or a finite rate of at most
+//     throttle.MaxRate with a burst of at least 1.
 //   - The one Suno account's secret or parameter (SUNO_API_KEY_SECRET_ARN,
 //     SUNO_API_KEY_PARAMETER) is not set beside a list of accounts
 //     (SUNO_API_KEYS, SUNO_API_KEY_SECRET_ARNS, SUNO_API_KEYS_SECRET_ARN):
@@ -332,6 +381,18 @@ func (c Config) Check() error {
 	}
 	if p.Deadline > 0 && p.PollInterval > 0 && p.Deadline < p.PollInterval {
 		errs = append(errs, fmt.Errorf("GENERATION_DEADLINE=%s is shorter than GENERATION_POLL_INTERVAL=%s: an attempt would end before its first poll; raise the deadline", p.Deadline, p.PollInterval))
+	}
+	for _, l := range []struct {
+		limit       throttle.Limit
+		rate, burst string
+	}{
+		{c.Requests.User, "API_RATE_PER_USER", "API_BURST_PER_USER"},
+		{c.Requests.IP, "API_RATE_PER_IP", "API_BURST_PER_IP"},
+		{c.Requests.Callback, "CALLBACK_RATE_PER_IP", "CALLBACK_BURST_PER_IP"},
+	} {
+		if err := l.limit.Check(l.rate, l.burst); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := c.checkSunoKeys(); err != nil {
 		errs = append(errs, err)

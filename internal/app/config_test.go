@@ -123,3 +123,47 @@ func TestEmulatorEndpointsSelectTheAWSBackend(t *testing.T) {
 		t.Errorf("BACKEND=aws alone (real AWS): %+v", c)
 	}
 }
+
+// TestRequestLimits: the limits per caller (DESIGN.md section 16) come
+// from the environment over generous defaults; 0 turns one off; nonsense
+// is refused at start, naming the variable.
+func TestRequestLimits(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Requests != DefaultRequestLimits() || c.Requests.User.Off() || c.Requests.IP.Off() || c.Requests.Callback.Off() {
+		t.Errorf("defaults = %+v", c.Requests)
+	}
+	// One user cannot take the stage's 100 a second, one address neither.
+	if c.Requests.User.Rate >= 100 || c.Requests.IP.Rate >= 100 || c.Requests.User.Rate < 1 {
+		t.Errorf("defaults %+v: want a user's rate at least 1 and below the stage's 100 a second", c.Requests)
+	}
+	c, err = FromEnv(env(map[string]string{
+		"API_RATE_PER_USER": "2.5", "API_BURST_PER_USER": "7", "API_RATE_PER_IP": "0",
+		"CALLBACK_RATE_PER_IP": "40", "CALLBACK_BURST_PER_IP": "80",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Requests.User.Rate != 2.5 || c.Requests.User.Burst != 7 || !c.Requests.IP.Off() ||
+		c.Requests.Callback.Rate != 40 || c.Requests.Callback.Burst != 80 {
+		t.Errorf("read %+v", c.Requests)
+	}
+	for name, m := range map[string]map[string]string{
+		"API_RATE_PER_USER":     {"API_RATE_PER_USER": "-1"},
+		"API_RATE_PER_IP":       {"API_RATE_PER_IP": "NaN"},
+		"CALLBACK_RATE_PER_IP":  {"CALLBACK_RATE_PER_IP": "5e6"},
+		"API_BURST_PER_USER":    {"API_BURST_PER_USER": "0"},
+		"CALLBACK_BURST_PER_IP": {"CALLBACK_BURST_PER_IP": "many"},
+	} {
+		if _, err := FromEnv(env(m)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: %v; want an error naming %s", m, err, name)
+		}
+	}
+	c = DefaultConfig()
+	c.Requests.IP.Burst = 0
+	if err := c.Check(); err == nil || !strings.Contains(err.Error(), "API_BURST_PER_IP") {
+		t.Errorf("a rate without a burst: %v", err)
+	}
+}

@@ -16,7 +16,7 @@ func TestREADMEListsEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads := regexp.MustCompile(`(?:r\.(?:String|Int|Duration|PositiveFloat)|getenv)\("([A-Z][A-Z0-9_]+)"`)
+	reads := regexp.MustCompile(`(?:r\.(?:String|Int|Duration|PositiveFloat|NonNegativeFloat)|getenv)\("([A-Z][A-Z0-9_]+)"`)
 	seen := 0
 	for _, pattern := range []string{"internal/app/*.go", "internal/devstack/config.go", "internal/auth/settings.go", "internal/logging/logging.go", "internal/awsinfra/config.go"} {
 		files, err := filepath.Glob(filepath.Join(root, pattern))

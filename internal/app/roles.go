@@ -8,6 +8,7 @@ import (
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 	"github.com/songqueue/songqueue/internal/suno"
+	"github.com/songqueue/songqueue/internal/throttle"
 )
 
 // The roles of template.yaml's functions, each on the AWS adapters it
@@ -18,6 +19,9 @@ import (
 type APIRoles struct {
 	Songs     *service.API
 	Operators *service.Operators
+	// Buckets are the callers' request buckets (Config.Requests); nil
+	// limits nothing.
+	Buckets throttle.Store
 }
 
 // API assembles the HTTP API function: DynamoDB (generations, the Suno
@@ -45,7 +49,23 @@ func API(ctx context.Context, e *Env) (*APIRoles, error) {
 	if err != nil {
 		return nil, err
 	}
-	return apiRoles(e, core, e.wrapQueue(queues), queues, store, accounts, m)
+	roles, err := apiRoles(e, core, e.wrapQueue(queues), queues, store, accounts, m)
+	if err != nil {
+		return nil, err
+	}
+	roles.Buckets = a.buckets()
+	return roles, nil
+}
+
+// Buckets are the callers' request buckets every instance of every
+// function shares, for a role that limits its callers without other use
+// of AWS: Suno's callback function (CALLBACK_RATE_PER_IP).
+func Buckets(e *Env) (throttle.Store, error) {
+	a, err := e.newAWS()
+	if err != nil {
+		return nil, err
+	}
+	return a.buckets(), nil
 }
 
 // Callback assembles Suno's callback function: DynamoDB, the queues (a
@@ -64,8 +84,8 @@ func Callback(ctx context.Context, e *Env) (*service.Callbacks, error) {
 }
 
 // WebSocket assembles the WebSocket function: the generations (for sync),
-// the connections, and the management API (to close a connection whose
-// token has expired), nothing else.
+// the connections, the connections' message buckets, and the management
+// API (to close a connection whose token has expired), nothing else.
 func WebSocket(ctx context.Context, e *Env) (*service.Realtime, error) {
 	a, err := e.newAWS()
 	if err != nil {
@@ -81,7 +101,7 @@ func WebSocket(ctx context.Context, e *Env) (*service.Realtime, error) {
 	// The management API tells a connection whose token has expired so,
 	// and closes it.
 	notifier := a.core().Notifier
-	return service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Notifier: notifier}, e.Pipeline()), nil
+	return service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Notifier: notifier, Messages: a.buckets()}, e.Pipeline()), nil
 }
 
 // Worker assembles the worker function: DynamoDB (generations, the rate

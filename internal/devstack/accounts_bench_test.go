@@ -55,6 +55,7 @@ func accountsThroughput(b *testing.B, n int, tierOf func(i int) generation.Tier)
 	cfg.Media.Dir = b.TempDir()
 	cfg.Media.BaseURL = "" // no copies: the benchmark measures submissions
 	cfg.Pipeline.Quotas = nil
+	cfg.Requests = app.RequestLimits{} // one user's backlog is created at once
 	cfg.RateLimit.Rate, cfg.RateLimit.Window = perAccount, time.Second
 	// The margin covers the jitter between a grant and the fake's count of
 	// the arrival, which does not shrink with the window: as at Suno's 10 s.

@@ -9,9 +9,11 @@ import (
 	"github.com/songqueue/songqueue/internal/media"
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/throttle"
 )
 
-// backend is what the stack runs its roles on: the adapters, the queues
+// backend is what the stack runs its roles on: the adapters (with the
+// callers' request buckets, which the stack's API limits too), the queues
 // as its emulated event source reads them, and where the copies are
 // served from (nil when none are kept).
 type backend struct {
@@ -47,6 +49,7 @@ func (s *Stack) backend(ctx context.Context, env *app.Env, hub *memory.Hub) (bac
 		ports: service.Ports{
 			Store: s.Store, Connections: s.Store, Controls: s.Store, Notifier: hub,
 			Queue: s.MemoryQueues, DeadLetters: s.MemoryQueues,
+			Buckets: throttle.NewMemory(env.Now),
 		},
 		limiter: func(string) service.Account { return memory.NewLimiter(cfg.RateLimit, env.Now) },
 		source:  s.MemoryQueues,

@@ -39,6 +39,8 @@ func fastConfig() devstack.Config {
 	c.WorkerTimeout = 5 * time.Second
 	c.RateLimit.Rate = 1000
 	c.Pipeline.Quotas = nil // the quota scenarios set their own
+	// So does the scenario of the limits per caller (limits_test.go).
+	c.Requests = app.RequestLimits{}
 	c.Pipeline.Health.Verdict = 100 * time.Millisecond
 	c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 20*time.Millisecond, 60*time.Millisecond, 120*time.Millisecond
 	return c

@@ -192,7 +192,9 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	}
 	policy := cors.Default(s.AllowedOrigins)
 	rt := &realtime{svc: roles.Realtime, verifier: s.Tokens, hub: hub, cors: policy, log: log}
-	routes := httpapi.Routes{Songs: roles.API, Operators: roles.Operators, Callbacks: roles.Callbacks}
+	// The limits per caller, as the API and callback functions apply them
+	// (the stack's clients mostly share one address: loopback).
+	routes := httpapi.Routes{Songs: roles.API, Operators: roles.Operators, Callbacks: roles.Callbacks, Limits: lambdaapp.RequestLimits(env, b.ports.Buckets)}
 	mux.Handle("/api/", policy.Handler(withRequestID(s.unlessDraining(httpapi.New(routes, httpapi.BearerAuth{Verifier: s.Tokens}, log)))))
 	// The developer's routes have no CORS: no page of another site may
 	// read a demo token (local.only).

@@ -6,9 +6,11 @@
 //   - generations, keyed by generationId. Besides the generations it holds
 //     small control items whose keys cannot collide with a generation id
 //     (ids never contain '#'): idempotency keys ("idem#..."), the per-tier
-//     status counters ("count#TIER#shard") and the rate limiter's bucket
-//     ("limiter#name"). One table means one TTL attribute (expiresAt, set
-//     only on idempotency and limiter items), one set of alarms and one
+//     status counters ("count#TIER#shard"), the rate limiter's bucket
+//     ("limiter#name") and the request buckets of each caller
+//     ("bucket#kind#id", Buckets). One table means one TTL attribute
+//     (expiresAt, set only on idempotency, limiter and bucket items), one
+//     set of alarms and one
 //     thing to back up; the control items never carry the GSI key
 //     attributes, so they stay out of every index.
 //     GSI byUser (userId, createdKey = createdAt#id), keys only: a user's

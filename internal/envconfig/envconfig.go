@@ -6,6 +6,7 @@ package envconfig
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,20 @@ func (r *Reader) PositiveFloat(name string, dst *float64) {
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || f <= 0 {
 		r.Fail(fmt.Errorf("%s=%q: want a positive number", name, v))
+		return
+	}
+	*dst = f
+}
+
+// NonNegativeFloat reads a finite number of at least zero.
+func (r *Reader) NonNegativeFloat(name string, dst *float64) {
+	v, ok := r.lookup(name)
+	if !ok {
+		return
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		r.Fail(fmt.Errorf("%s=%q: want a number ≥ 0", name, v))
 		return
 	}
 	*dst = f

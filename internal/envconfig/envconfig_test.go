@@ -35,3 +35,23 @@ func TestReadsValuesKeepsDefaultsAndListsEveryError(t *testing.T) {
 		}
 	}
 }
+
+// TestNonNegativeFloat: zero is a value (a limit turned off); a negative
+// number, NaN and infinities are not.
+func TestNonNegativeFloat(t *testing.T) {
+	env := map[string]string{"ZERO": "0", "HALF": "0.5", "NEG": "-1", "NAN": "NaN", "INF": "+Inf", "WORD": "fast"}
+	r := New(func(k string) string { return env[k] })
+	zero, half := 9.0, 9.0
+	r.NonNegativeFloat("ZERO", &zero)
+	r.NonNegativeFloat("HALF", &half)
+	if zero != 0 || half != 0.5 || r.Err() != nil {
+		t.Fatalf("read %v %v, %v", zero, half, r.Err())
+	}
+	for _, name := range []string{"NEG", "NAN", "INF", "WORD"} {
+		keep := 3.0
+		r.NonNegativeFloat(name, &keep)
+		if keep != 3 || r.Err() == nil || !strings.Contains(r.Err().Error(), name) {
+			t.Errorf("%s=%q: kept %v, err %v", name, env[name], keep, r.Err())
+		}
+	}
+}

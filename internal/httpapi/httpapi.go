@@ -52,6 +52,9 @@ type Routes struct {
 	Songs     Songs
 	Operators Admin
 	Callbacks Callbacks
+	// Limits bound each caller's requests on these routes; the zero
+	// value bounds none.
+	Limits Limits
 }
 
 // MaxBody is the largest request body accepted: Suno's longest fields
@@ -63,7 +66,7 @@ func New(routes Routes, authn Authenticator, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &api{songs: routes.Songs, ops: routes.Operators, callbacks: routes.Callbacks, authn: authn, log: log}
+	a := &api{songs: routes.Songs, ops: routes.Operators, callbacks: routes.Callbacks, authn: authn, log: log, limits: routes.Limits}
 	mux := http.NewServeMux()
 	if a.songs != nil {
 		mux.HandleFunc("POST /api/generation/create", a.authed(a.create))
@@ -77,9 +80,9 @@ func New(routes Routes, authn Authenticator, log *slog.Logger) http.Handler {
 		a.adminRoutes(mux)
 	}
 	if a.callbacks != nil {
-		mux.HandleFunc("POST /api/suno/callback", a.callback)
+		mux.HandleFunc("POST /api/suno/callback", a.limitedBy("callback", a.limits.Callback, a.callback))
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/api/", a.limitedBy("ip", a.limits.IP, func(w http.ResponseWriter, r *http.Request) {
 		if allow := methodsOf(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
@@ -87,7 +90,7 @@ func New(routes Routes, authn Authenticator, log *slog.Logger) http.Handler {
 			return
 		}
 		writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route %s %s; see openapi.yaml", r.Method, r.URL.Path))
-	})
+	}))
 	return a.recoverer(mux)
 }
 
@@ -112,13 +115,23 @@ type api struct {
 	callbacks Callbacks
 	authn     Authenticator
 	log       *slog.Logger
+	limits    Limits
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, c identity.Caller)
 
+// authed serves h to authenticated callers within their limits (Limits):
+// the source address's, and the user's.
 func (a *api) authed(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := a.authn.Authenticate(r)
+		user := c.UserID
+		if err != nil {
+			user = ""
+		}
+		if !a.admit(w, r, "ip", a.limits.IP, user) {
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="songqueue"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "send a valid token as 'Authorization: Bearer <JWT>': "+err.Error())

@@ -19,10 +19,13 @@ import (
 	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/logging"
 	"github.com/songqueue/songqueue/internal/service"
+	"github.com/songqueue/songqueue/internal/throttle"
 )
 
 // APIHandler is the HTTP API function: every route of httpapi, its caller
-// taken from the claims of API Gateway's JWT authorizer.
+// taken from the claims of API Gateway's JWT authorizer, within the
+// limits per caller of the configuration (Config.Requests) on the roles'
+// buckets.
 func APIHandler(e *app.Env, roles *app.APIRoles) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	settings := e.Config.Auth
 	var authn httpapi.Authenticator = httpapi.ContextAuth{}
@@ -30,8 +33,18 @@ func APIHandler(e *app.Env, roles *app.APIRoles) func(context.Context, events.AP
 		e.Log.Warn("DEV_JWT_SECRET is set: requests without JWT authorizer claims are checked as HS256 development tokens (sam local only)")
 		authn = devAuth{httpapi.BearerAuth{Verifier: auth.HS256{Secret: []byte(settings.DevSecret), TierClaim: settings.TierClaim}}}
 	}
-	routes := httpapi.Routes{Songs: roles.Songs, Operators: roles.Operators}
+	routes := httpapi.Routes{Songs: roles.Songs, Operators: roles.Operators, Limits: RequestLimits(e, roles.Buckets)}
 	return HTTPHandler(httpapi.New(routes, authn, e.Log), settings.TierClaim, e.Log)
+}
+
+// RequestLimits are the limits per caller of e's configuration on
+// buckets; none without buckets.
+func RequestLimits(e *app.Env, buckets throttle.Store) httpapi.Limits {
+	if buckets == nil {
+		return httpapi.Limits{}
+	}
+	r := e.Config.Requests
+	return httpapi.Limits{Buckets: buckets, User: r.User, IP: r.IP, Callback: r.Callback}
 }
 
 // devAuth is for sam local start-api, which has no JWT authorizer: the
@@ -62,9 +75,11 @@ const CallbackPath = "/api/suno/callback"
 // CallbackHandler is the Suno callback function. Its route has no
 // authorizer (Suno sends no token; the signed URL is the proof), so the
 // function serves that one route and nothing else: any other request,
-// whatever it carries, is a 404 here.
-func CallbackHandler(e *app.Env, callbacks *service.Callbacks) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	api := httpapi.New(httpapi.Routes{Callbacks: callbacks}, httpapi.ContextAuth{}, e.Log)
+// whatever it carries, is a 404 here. Each source address's callbacks
+// are limited (CALLBACK_RATE_PER_IP) on buckets, beside the route's own
+// throttle in template.yaml; nil buckets limit nothing.
+func CallbackHandler(e *app.Env, callbacks *service.Callbacks, buckets throttle.Store) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	api := httpapi.New(httpapi.Routes{Callbacks: callbacks, Limits: RequestLimits(e, buckets)}, httpapi.ContextAuth{}, e.Log)
 	mux := http.NewServeMux()
 	mux.Handle("POST "+CallbackPath, api)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

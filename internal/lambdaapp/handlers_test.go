@@ -224,7 +224,7 @@ func TestSweepHandlerRequeuesOverdue(t *testing.T) {
 
 func TestCallbackHandlerServesOnlyTheCallback(t *testing.T) {
 	a := newMemoryApp(t, nil, app.Options{})
-	handle := CallbackHandler(a.env, a.roles.Callbacks)
+	handle := CallbackHandler(a.env, a.roles.Callbacks, nil)
 	ctx := context.Background()
 	q := url.Values{"g": {"6a1b4c3e-0000-4000-8000-000000000000"}, "sig": {"forged"}}
 	body := `{"code":200,"msg":"All generated successfully.","data":{"callbackType":"complete","task_id":"t-1","data":[]}}`

@@ -17,7 +17,8 @@
 //     delete, visibility timeout, long poll), queueDelays (queue_delays.go),
 //     queueBatches (queue_batches.go: batch deletes, depth) and
 //     queueDeadLetters (queue_deadletters.go: redrive, DeadLetters).
-//   - Limiter (limiter.go) and Notifier (notifier.go) are one file each.
+//   - Limiter (limiter.go), Buckets (buckets.go: the request buckets of
+//     package throttle) and Notifier (notifier.go) are one file each.
 //
 // A test's name is its area's, then its own, as in
 // TestStoreContract/Create/IdempotencyKeyRace.

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/throttle"
 )
 
 // Ports are a whole backend's adapters, each role taking the ones it uses:
@@ -27,6 +28,11 @@ type Ports struct {
 	// Callbacks signs the callback URLs the worker gives Suno and checks
 	// the ones Suno calls.
 	Callbacks CallbackSigner
+	// Buckets are the callers' request buckets (package throttle): the
+	// WebSocket connections' message limit, and the HTTP API's limits in
+	// the program that serves it; nil keeps the message limit in the
+	// process.
+	Buckets throttle.Store
 }
 
 // Roles are every role of the application.
@@ -80,7 +86,7 @@ func Assemble(p Ports, cfg Config) (*Roles, error) {
 		API:       api,
 		Operators: ops,
 		Callbacks: callbacks,
-		Realtime:  NewRealtime(RealtimePorts{Store: p.Store, Connections: p.Connections, Notifier: p.Notifier}, cfg),
+		Realtime:  NewRealtime(RealtimePorts{Store: p.Store, Connections: p.Connections, Notifier: p.Notifier, Messages: p.Buckets}, cfg),
 		Worker:    worker,
 		Sweeper:   sweeper,
 	}, nil

@@ -1,62 +1,43 @@
 package service
 
 import (
-	"sync"
-	"time"
+	"context"
+
+	"github.com/songqueue/songqueue/internal/throttle"
 )
 
-// messageLimiter is a token bucket per WebSocket connection. It lives in
-// the process: the local stack's one, or one Lambda execution environment,
-// so in AWS a flood is bounded per warm instance that serves it (API
-// Gateway's stage throttling bounds the total).
-type messageLimiter struct {
-	rate  float64
-	burst float64
-
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	swept   time.Time
+// MessageLimiter keeps the WebSocket connections' message buckets
+// (package throttle, bucket "ws#<connection id>"): dynamo.Buckets in AWS,
+// so that a connection's limit holds whichever instance of the function
+// serves its messages, and however many do; throttle.Memory in one
+// process.
+type MessageLimiter interface {
+	Take(ctx context.Context, key string, l throttle.Limit) (throttle.Decision, error)
 }
 
-type bucket struct {
-	tokens float64
-	at     time.Time
+// messageLimiter is the limiter of p, or, when none is given, buckets in
+// this process alone.
+func messageLimiter(m MessageLimiter, cfg Config) MessageLimiter {
+	if m == nil {
+		return throttle.NewMemory(cfg.Now)
+	}
+	return m
 }
 
-func newMessageLimiter(rate float64, burst int) *messageLimiter {
-	return &messageLimiter{rate: rate, burst: float64(max(burst, 1)), buckets: map[string]*bucket{}}
+// messageLimit is a connection's: MessageRate a second, MessageBurst at
+// once.
+func (s *Realtime) messageLimit() throttle.Limit {
+	return throttle.Limit{Rate: s.cfg.MessageRate, Burst: max(s.cfg.MessageBurst, 1)}
 }
 
-// allow takes a token of connection id's bucket.
-func (l *messageLimiter) allow(id string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sweep(now)
-	b, ok := l.buckets[id]
-	if !ok {
-		b = &bucket{tokens: l.burst, at: now}
-		l.buckets[id] = b
+// allowMessage takes a token of the connection's bucket. A limiter that
+// fails lets the message through (it is logged): the answer to a ping or
+// a sync matters more than the limit's bookkeeping.
+func (s *Realtime) allowMessage(ctx context.Context, connectionID string) bool {
+	d, err := s.messages.Take(ctx, "ws#"+connectionID, s.messageLimit())
+	if err != nil {
+		s.cfg.Logger.WarnContext(ctx, "message limit unavailable; message let through", "connection", connectionID, "err", err)
+		return true
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.rate)
-	b.at = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// sweep forgets buckets that have been full for a while, so closed
-// connections do not accumulate.
-func (l *messageLimiter) sweep(now time.Time) {
-	if now.Sub(l.swept) < time.Minute {
-		return
-	}
-	l.swept = now
-	full := time.Duration(l.burst/l.rate*float64(time.Second)) + time.Minute
-	for id, b := range l.buckets {
-		if now.Sub(b.at) > full {
-			delete(l.buckets, id)
-		}
-	}
+	return d.OK
 }

@@ -20,6 +20,9 @@ type RealtimePorts struct {
 	// Notifier tells a connection whose token has expired so, and closes
 	// it; without one such a connection is only forgotten and refused.
 	Notifier Notifier
+	// Messages keeps the connections' message buckets, shared by every
+	// instance (messages.go); nil keeps them in this process.
+	Messages MessageLimiter
 }
 
 // Realtime serves the WebSocket routes: connect, disconnect and the
@@ -31,13 +34,13 @@ type Realtime struct {
 	conns    Connections
 	notifier Notifier
 	cfg      Config
-	messages *messageLimiter
+	messages MessageLimiter
 }
 
 // NewRealtime returns the WebSocket side on p.
 func NewRealtime(p RealtimePorts, cfg Config) *Realtime {
 	cfg = cfg.withDefaults()
-	return &Realtime{store: p.Store, line: newLine(p.Store, cfg.Line, func() time.Time { return cfg.Now().UTC() }), conns: p.Connections, notifier: p.Notifier, cfg: cfg, messages: newMessageLimiter(cfg.MessageRate, cfg.MessageBurst)}
+	return &Realtime{store: p.Store, line: newLine(p.Store, cfg.Line, func() time.Time { return cfg.Now().UTC() }), conns: p.Connections, notifier: p.Notifier, cfg: cfg, messages: messageLimiter(p.Messages, cfg)}
 }
 
 func (s *Realtime) now() time.Time { return s.cfg.Now().UTC() }
@@ -132,7 +135,7 @@ func (s *Realtime) HandleMessage(ctx context.Context, c identity.Caller, connect
 	if !c.Expires.IsZero() && !c.Expires.After(s.now()) {
 		return s.expired(ctx, c, connectionID), nil
 	}
-	if !s.messages.allow(connectionID, s.now()) {
+	if !s.allowMessage(ctx, connectionID) {
 		return badAction("rate_limited", fmt.Sprintf("at most %g messages a second per connection; slow down", s.cfg.MessageRate)), nil
 	}
 	if len(body) > MaxClientMessage {
