@@ -818,9 +818,18 @@ func (h *harness) demoTokens() map[string]string {
 // JSON answer into out (when not nil) and returns the status.
 func (h *harness) api(method, path, token string, out any) int {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.stack.URL+path, nil)
+	return h.apiBody(method, path, token, "", out)
+}
+
+// apiBody is api with a JSON body.
+func (h *harness) apiBody(method, path, token, body string, out any) int {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.stack.URL+path, strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -830,10 +839,10 @@ func (h *harness) api(method, path, token string, out any) int {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if out != nil && len(body) > 0 {
-		if err := json.Unmarshal(body, out); err != nil {
-			h.t.Fatalf("%s %s: %d, not JSON: %q", method, path, resp.StatusCode, body)
+	answer, _ := io.ReadAll(resp.Body)
+	if out != nil && len(answer) > 0 {
+		if err := json.Unmarshal(answer, out); err != nil {
+			h.t.Fatalf("%s %s: %d, not JSON: %q", method, path, resp.StatusCode, answer)
 		}
 	}
 	return resp.StatusCode
@@ -1086,6 +1095,47 @@ func TestBrowserOperatorView(t *testing.T) {
 	// 7. With no dead letters, there is nothing to redrive.
 	if on := eval[bool](admin, `!document.getElementById("op-redrive-all").disabled || [...document.querySelectorAll("#op-queues button.op-redrive")].some((b) => !b.disabled)`); on {
 		admin.errorf("a Redrive button is enabled with no dead letters")
+	}
+
+	// 7b. A bulk cancel from the operator view: FREE paused, the FREE user
+	// queues two songs; the operator filters on them, is told how many
+	// before anything changes, confirms, and both are cancelled.
+	if code := h.api(http.MethodPost, "/api/admin/queues/free/pause", tokens["demo-admin"], nil); code != http.StatusOK {
+		admin.fatalf("pause FREE: %d", code)
+	}
+	var queued []string
+	for i := range 2 {
+		var res struct{ GenerationID string }
+		if code := h.apiBody(http.MethodPost, "/api/generation/create", tokens["demo-free"], fmt.Sprintf(`{"prompt":"queued for a bulk cancel %d"}`, i), &res); code != http.StatusAccepted {
+			admin.fatalf("create: %d", code)
+		}
+		queued = append(queued, res.GenerationID)
+	}
+	setFilters(admin, "pending", "FREE")
+	admin.do("filter on the FREE user", 10*time.Second, chromedp.SetValue(chromedp.ID("op-user"), "demo-free"))
+	admin.do("ask to cancel all matching", 10*time.Second, chromedp.Click(chromedp.ID("op-bulk-cancel")))
+	confirm := waitFor[string](admin, "the count before the cancel", 10*time.Second,
+		`(() => { const b = document.getElementById("op-bulk-confirm"); return !b.hidden && b.textContent; })()`)
+	if confirm != "Cancel 2" {
+		admin.errorf("the confirmation reads %q; want \"Cancel 2\"", confirm)
+	}
+	for _, id := range queued {
+		var st struct{ Status string }
+		if h.api(http.MethodGet, "/api/generation/status/"+id, tokens["demo-free"], &st); st.Status != "pending" {
+			admin.errorf("before the confirmation song %s is %s; a dry run must change nothing", id, st.Status)
+		}
+	}
+	admin.do("confirm the bulk cancel", 10*time.Second, chromedp.Click(chromedp.ID("op-bulk-confirm")))
+	waitFor[bool](admin, "the bulk cancel to finish", 20*time.Second, `document.getElementById("op-bulk-message").textContent === "Cancelled 2 of 2 songs."`)
+	for _, id := range queued {
+		var st struct{ Status string }
+		if h.api(http.MethodGet, "/api/generation/status/"+id, tokens["demo-free"], &st); st.Status != "cancelled" {
+			admin.errorf("after the bulk cancel song %s is %s", id, st.Status)
+		}
+	}
+	admin.screenshot("operator-03-bulk-cancel")
+	if code := h.api(http.MethodPost, "/api/admin/queues/free/resume", tokens["demo-admin"], nil); code != http.StatusOK {
+		admin.fatalf("resume FREE: %d", code)
 	}
 
 	// 8. Phone width: the operator view does not scroll sideways.

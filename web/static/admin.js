@@ -71,7 +71,13 @@ export class OperatorView {
       listEmpty: $("op-generations-empty"),
       more: $("op-load-more"),
       updated: $("op-updated"),
+      bulkCancel: $("op-bulk-cancel"),
+      bulkRetry: $("op-bulk-retry"),
+      bulkMessage: $("op-bulk-message"),
+      bulkConfirm: $("op-bulk-confirm"),
+      bulkAbort: $("op-bulk-abort"),
     };
+    this.pendingBulk = null; // the dry-run request awaiting confirmation
     this.running = false;
     this.timer = null;
     this.session = 0; // bumped by stop and by a change of filters
@@ -94,6 +100,10 @@ export class OperatorView {
     this.els.tier.addEventListener("change", () => this.reloadList());
     this.els.more.addEventListener("click", () => this.loadMore());
     this.els.redriveAll.addEventListener("click", () => this.redrive(""));
+    this.els.bulkCancel.addEventListener("click", () => this.bulkDryRun("cancel"));
+    this.els.bulkRetry.addEventListener("click", () => this.bulkDryRun("retry"));
+    this.els.bulkConfirm.addEventListener("click", () => this.bulkConfirm());
+    this.els.bulkAbort.addEventListener("click", () => this.bulkReset(""));
     this.els.tier.replaceChildren(
       el("option", { value: "" }, "Any tier"),
       ...TIERS.map((t) => el("option", { value: t }, t)),
@@ -140,6 +150,7 @@ export class OperatorView {
     this.els.message.textContent = "";
     this.els.updated.textContent = "";
     this.els.filters.reset(); // a new session starts unfiltered
+    this.bulkReset("");
   }
 
   /** Calls the API; a 403 hides the view and rejects with a marked error. */
@@ -491,6 +502,82 @@ export class OperatorView {
   /** Keyboard focus inside a row about to go moves to the list's heading. */
   dropFocus(row) {
     if (row.li.contains(document.activeElement)) document.getElementById("op-gens-heading")?.focus();
+  }
+
+  // ------------------------------------------------------------ bulk
+
+  /** The bulk filter from the list's filters. */
+  bulkFilter(action) {
+    const f = {};
+    if (this.els.status.value) f.status = this.els.status.value;
+    if (this.els.tier.value) f.tier = this.els.tier.value;
+    const user = this.els.user.value.trim();
+    if (user) f.userId = user;
+    if (action === "retry") f.status = "failed";
+    return f;
+  }
+
+  bulkReset(text) {
+    this.pendingBulk = null;
+    this.els.bulkMessage.textContent = text;
+    this.els.bulkConfirm.hidden = true;
+    this.els.bulkAbort.hidden = true;
+    this.els.bulkCancel.disabled = false;
+    this.els.bulkRetry.disabled = false;
+  }
+
+  /** A dry run: how many songs the action would change, then a confirmation. */
+  async bulkDryRun(action) {
+    if (!this.running) return;
+    const body = { action, filter: this.bulkFilter(action), dryRun: true };
+    this.els.bulkCancel.disabled = true;
+    this.els.bulkRetry.disabled = true;
+    this.els.bulkMessage.textContent = "Counting…";
+    try {
+      const res = await this.request("POST", "/api/admin/bulk", { json: body });
+      const n = res.matched;
+      if (n === 0) {
+        this.bulkReset(action === "cancel" ? "No unfinished song matches the filters." : "No failed song matches the filters.");
+        return;
+      }
+      this.pendingBulk = { ...body, dryRun: false };
+      const what = action === "cancel" ? "Cancel" : "Retry";
+      this.els.bulkMessage.textContent = `${what} ${n} song${n === 1 ? "" : "s"}? Each is treated as if done one by one.`;
+      this.els.bulkConfirm.textContent = `${what} ${n}`;
+      this.els.bulkConfirm.hidden = false;
+      this.els.bulkAbort.hidden = false;
+      this.els.bulkConfirm.focus();
+    } catch (e) {
+      if (e.status === 403) {
+        this.stop();
+        this.onHide?.(e.message);
+        return;
+      }
+      this.bulkReset(`Could not count the songs: ${e.message}`);
+    }
+  }
+
+  /** Runs the confirmed bulk action and follows it to its end. */
+  async bulkConfirm() {
+    const body = this.pendingBulk;
+    if (!body || !this.running) return;
+    this.els.bulkConfirm.hidden = true;
+    this.els.bulkAbort.hidden = true;
+    const verb = body.action === "cancel" ? "Cancelled" : "Retried";
+    try {
+      const started = await this.request("POST", "/api/admin/bulk", { json: body });
+      let st = { status: "running", changed: 0, matched: started.matched };
+      while (st.status !== "done" && this.running) {
+        this.els.bulkMessage.textContent = `${verb} ${st.changed} of ${st.matched}…`;
+        await new Promise((r) => setTimeout(r, 500));
+        st = await this.request("GET", `/api/admin/bulk/${encodeURIComponent(started.bulkId)}`);
+      }
+      this.bulkReset(`${verb} ${st.changed} of ${st.matched} song${st.matched === 1 ? "" : "s"}.`);
+      this.announce?.(this.els.bulkMessage.textContent);
+      this.refresh();
+    } catch (e) {
+      this.bulkReset(`Could not finish: ${e.message}`);
+    }
   }
 
   async retry(id) {
