@@ -72,7 +72,10 @@ func (c *Callbacks) Handle(ctx context.Context, auth CallbackAuth, report genera
 		return err
 	}
 	if !found {
-		return &Error{Kind: KindNotFound, Code: "unknown_callback", Message: "no such generation"}
+		// Its owner deleted it while Suno was making it: nothing to do,
+		// and nothing for Suno to send again.
+		c.log.InfoContext(ctx, "callback for a deleted generation", "generation", auth.GenerationID, "task", report.TaskID)
+		return nil
 	}
 	if g.Status != generation.Processing || g.Attempts != attempt || g.TaskID != report.TaskID {
 		// Early (task id not stored yet), late, or for an attempt that is
