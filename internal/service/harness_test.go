@@ -336,6 +336,9 @@ type harness struct {
 	cfg      service.Config
 	roles    *service.Roles
 	hub      *memory.Hub
+	// rate is the Suno account's limit (100 a second unless an option
+	// says otherwise).
+	rate ratelimit.Policy
 }
 
 type harnessOption func(*harness)
@@ -358,7 +361,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	store := memory.NewStore(memory.WithClock(clk.Now))
 	queues := memory.NewQueues(memory.QueueConfig{Now: clk.Now, VisibilityTimeout: testVisibility})
 	h := &harness{
-		t: t, ctx: context.Background(), clock: clk, hub: memory.NewHub(),
+		t: t, ctx: context.Background(), clock: clk, hub: memory.NewHub(), rate: ratelimit.Policy{Rate: 100},
 		store:   &hookedStore{Store: store},
 		queues:  queues,
 		queue:   &recordingQueue{Queues: queues, clock: clk},
@@ -384,7 +387,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	ports := service.Ports{
 		Store: h.store, Connections: store, Controls: store, Notifier: h.hub,
 		Queue: h.queue, DeadLetters: queues,
-		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, clk.Now),
+		Account: memory.NewLimiter(h.rate, clk.Now),
 		Suno:    h.suno,
 		Callbacks: service.CallbackSigner{
 			Key:     service.StaticKey([]byte(testCallbackKey)),

@@ -52,6 +52,9 @@ type Job struct {
 	NotBefore time.Time `json:"notBefore,omitzero"`
 	// BulkID is the bulk action a bulk job works through.
 	BulkID string `json:"bulkId,omitempty"`
+	// Waits counts the times a generate job was turned away by the rate
+	// limiter: each wait is longer (Worker.waitForToken).
+	Waits int `json:"waits,omitempty"`
 }
 
 // generateJob asks for attempt of g, in line since enqueuedAt: the first

@@ -176,3 +176,43 @@ func TestOperatorsSeeEachAccountsWindow(t *testing.T) {
 		t.Errorf("a window later: %+v; want none used", r)
 	}
 }
+
+// TestAJobFarBackInLineWaitsForItsTurn: a job the limiter turns away
+// again waits longer each time, up to about half the time its place says
+// its turn is away, rather than asking every second for a token the songs
+// ahead will take; turned away the first time it waits as the limiter
+// says.
+func TestAJobFarBackInLineWaitsForItsTurn(t *testing.T) {
+	h := newHarness(t, func(h *harness) {
+		h.rate = ratelimit.Policy{Rate: 1, Window: time.Second}
+		h.cfg.Line = service.LinePolicy{Limit: h.rate, Accounts: 1}
+	})
+	var last generation.Generation
+	for i := range 30 {
+		last = h.create(generation.Free, fmt.Sprintf("song %d", i))
+	}
+	h.mustRunNext(generation.Free, service.JobGenerate) // takes the one token
+	h.clock.Advance(10 * time.Millisecond)
+	waitOf := func(waits int) time.Duration {
+		t.Helper()
+		before := h.queue.count()
+		job := service.Job{Kind: service.JobGenerate, GenerationID: last.ID, Tier: last.Tier, UserID: last.UserID, Attempt: 1, EnqueuedAt: last.CreatedAt, Waits: waits}
+		if err := h.roles.Worker.HandleJob(h.ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		sent := h.queue.sentSince(before)
+		if len(sent) != 1 || sent[0].Job.Waits != waits+1 {
+			t.Fatalf("turned away after %d waits, it sent %+v; want the job again, its waits counted", waits, sent)
+		}
+		return sent[0].Delay
+	}
+	first, later := waitOf(0), waitOf(4)
+	t.Logf("the last of 30 songs at one a second, turned away: first %s, the fifth time %s", first, later)
+	if first > 2*time.Second {
+		t.Errorf("turned away the first time it waits %s; want the limiter's second", first)
+	}
+	// 28 songs ahead at one a second: its turn is about 29 s away.
+	if later < 10*time.Second || later > 20*time.Second {
+		t.Errorf("turned away the fifth time it waits %s; want about half the 29 s to its turn", later)
+	}
+}

@@ -154,13 +154,40 @@ func (w *Worker) noteSubmitted(ctx context.Context, g generation.Generation, enq
 // waitForToken re-queues a job the rate limiter has no token for yet. Its
 // generation stays as it is: ready and in line, which the statistics count
 // as waiting, as BullMQ counts a rate-limited job. Marking it delayed would
-// cost a write at every re-queue, which under a backlog is every job about
-// once a second, on the very path that is short of capacity.
+// cost a write at every re-queue, on the very path that is short of
+// capacity.
+//
+// Under a backlog deeper than the limit, the limiter's wait is only until
+// the next token, which the songs ahead will take: a job sent back for
+// that long would come back, be turned away and be sent back again every
+// second, so that the whole backlog circulated through the queue (a
+// receive, a send and a delete per song per second: most of a flooded
+// stack's CPU, and in AWS the SQS bill). So a job turned away again waits
+// longer each time, doubling from the limiter's wait, up to half the time
+// its place in line says its turn is away (at most maxTokenWait): a job
+// far back asks again a few times, not every second. The first wait is
+// the limiter's, so that a job its place puts too far back (a quiet user
+// whom an SQS fair queue serves before another's backlog of the same
+// tier) is not held back by it.
 func (w *Worker) waitForToken(ctx context.Context, g generation.Generation, job Job, wait time.Duration) error {
+	if job.Waits > 0 {
+		if places, err := w.line.places(ctx, g); err == nil {
+			if p, ok := places[g.ID]; ok && p.EstimatedStart != nil {
+				backoff := wait << min(job.Waits, 16)
+				wait = max(wait, min(p.EstimatedStart.Sub(w.now())/2, backoff, maxTokenWait))
+			}
+		}
+	}
+	job.Waits++
 	w.count(ctx, g, metrics.One(metrics.RateLimitWaits))
 	w.logStepAt(ctx, slog.LevelDebug, g, stepWaiting, "reason", "rate limiter", "for", wait)
 	return w.send(ctx, job, wait)
 }
+
+// maxTokenWait bounds how long a job the limiter turned away waits before
+// it asks again, so that a line that empties faster than it was placed
+// (songs cancelled, an account added) is not left idle for long.
+const maxTokenWait = 2 * time.Minute
 
 // takeToken asks acc's rate limiter for a token, sitting out short waits
 // in place when inline (one account: with several, another may have a

@@ -38,6 +38,9 @@ type Worker struct {
 	fetcher   Fetcher
 	callbacks CallbackSigner
 	served    servedUsers
+	// line tells a job the limiter turns away how far back in line it
+	// is, so that it comes back about when its turn nears (submit.go).
+	line *line
 }
 
 // NewWorker returns the worker on p.
@@ -49,10 +52,12 @@ func NewWorker(p WorkerPorts, cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	f := newFlow(p.Core, p.Queue, cfg)
 	return &Worker{
-		flow:     newFlow(p.Core, p.Queue, cfg),
+		flow:     f,
 		accounts: accounts, controls: p.Controls,
 		media: p.Media, fetcher: p.Fetcher, callbacks: p.Callbacks,
+		line: newLine(p.Store, f.cfg.Line, f.now),
 	}, nil
 }
 
