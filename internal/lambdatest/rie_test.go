@@ -52,13 +52,20 @@ func checkEMF(t *testing.T, fn string, doc map[string]any) []metrics.Name {
 		if string(dims) != `[["Tier"]]` {
 			t.Errorf("%s: dimensions %s, want [[\"Tier\"]]", fn, dims)
 		}
-		if tier, _ := doc["Tier"].(string); !generation.Tier(tier).Valid() {
-			t.Errorf("%s: Tier %v is not a tier", fn, doc["Tier"])
+		// A Suno account's metrics carry the account in the same dimension
+		// (ALL for the one account, ACCOUNT-<name> for several).
+		tier, _ := doc["Tier"].(string)
+		account := tier == "ALL" || strings.HasPrefix(tier, "ACCOUNT-")
+		if !generation.Tier(tier).Valid() && !account {
+			t.Errorf("%s: Tier %v is not a tier, nor a Suno account", fn, doc["Tier"])
 		}
 		ms, _ := dir["Metrics"].([]any)
 		for _, m := range ms {
 			def, _ := m.(map[string]any)
 			name := metrics.Name(def["Name"].(string))
+			if perAccount := name == metrics.SunoSubmissions || name == metrics.SunoCredits || name == metrics.SunoAvailable; perAccount != account {
+				t.Errorf("%s: %s in the dimension Tier=%s; want the Suno account metrics, and only them, per account", fn, name, tier)
+			}
 			if def["Unit"] != string(name.Unit()) {
 				t.Errorf("%s: %s in %v, want %s", fn, name, def["Unit"], name.Unit())
 			}
