@@ -27,8 +27,11 @@ import (
 func scenarioSweeperRecoversAClaimLeftByADeadWorker(t *testing.T, b backend) {
 	s := startStack(t, b, func(c *devstack.Config) {
 		c.SweepInterval = 200 * time.Millisecond
-		c.Pipeline.ClaimLease = 300 * time.Millisecond
-		c.WorkerTimeout = 250 * time.Millisecond // below the lease (Config.Check)
+		// Long enough for a claim to reach Suno on a busy emulator (a
+		// transaction, a push, the submission): a lease that lapses
+		// before would end the second attempt too.
+		c.Pipeline.ClaimLease = 2 * time.Second
+		c.WorkerTimeout = 1500 * time.Millisecond // below the lease (Config.Check)
 	}, devstack.Options{})
 	ctx := context.Background()
 	now := time.Now().UTC()
@@ -40,7 +43,7 @@ func scenarioSweeperRecoversAClaimLeftByADeadWorker(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stored.Claim(1, now, 300*time.Millisecond); err != nil {
+	if err := stored.Claim(1, now.Add(-3*time.Second), 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Generations.Save(ctx, stored, generation.Pending); err != nil {

@@ -90,7 +90,10 @@ func TestPlaceInLine(t *testing.T) {
 // page open where their waiting song is in line, again when the place
 // has moved, and not when it has not.
 func TestSweepPushesPlacesThatMoved(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, func(h *harness) {
+		// No promotion while the test's clock jumps between sweeps.
+		h.cfg.Line = service.LinePolicy{Limit: ratelimit.Policy{Rate: 10, AgingStep: time.Hour}, Accounts: 1}
+	})
 	var mu sync.Mutex
 	var events []service.ProgressData
 	h.hub.Attach("page", func(_ context.Context, b []byte) error {
@@ -116,7 +119,7 @@ func TestSweepPushesPlacesThatMoved(t *testing.T) {
 	mine := h.create(generation.Free, "mine")
 	sweep := func(want ...int64) {
 		t.Helper()
-		h.clock.Advance(2 * time.Second)
+		h.clock.Advance(6 * time.Second) // a round at most every 5 s
 		mu.Lock()
 		events = nil
 		mu.Unlock()

@@ -12,6 +12,9 @@ import (
 const (
 	placeUsers = 1000
 	placeScan  = 20
+	// placeEvery spaces the rounds when the sweeper runs more often (the
+	// local stack sweeps every few seconds; AWS every 2 minutes).
+	placeEvery = 5 * time.Second
 )
 
 // placeNotices tells the people who have the page open where their
@@ -27,10 +30,19 @@ type placeNotices struct {
 
 	mu   sync.Mutex
 	told map[string]Place
+	last time.Time
 }
 
 // round pushes the places that moved, and returns how many it pushed.
 func (n *placeNotices) round(ctx context.Context) (int, error) {
+	n.mu.Lock()
+	now := n.line.now()
+	if !n.last.IsZero() && now.Sub(n.last) < placeEvery {
+		n.mu.Unlock()
+		return 0, nil
+	}
+	n.last = now
+	n.mu.Unlock()
 	users, err := n.conns.ConnectedUsers(ctx, placeUsers)
 	if err != nil {
 		return 0, fmt.Errorf("place notices: %w", err)
