@@ -56,6 +56,12 @@ func outageConfig(c *devstack.Config) {
 	c.Pipeline.Health.Verdict = 300 * time.Millisecond
 	c.Pipeline.HoldRecheck = 300 * time.Millisecond
 	c.RateLimit.Rate, c.RateLimit.Window, c.RateLimit.Burst = 10, time.Second, 3
+	// A claim must not lapse because the emulator, shared with every other
+	// package's tests, took seconds over one transaction: a lapsed claim
+	// spends an attempt, which these scenarios count.
+	c.QueueSettings.VisibilityTimeout = 16 * time.Second
+	c.Pipeline.ClaimLease = 14 * time.Second
+	c.WorkerTimeout = 12 * time.Second
 }
 
 // sunoCounts are the submissions and credit reads that reached Suno, and
