@@ -5,9 +5,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,35 +27,41 @@ func TestMakeDevStopsCleanlyOnCtrlC(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "make", "-C", "../..", "dev")
 	cmd.Env = append(cmd.Environ(), "PORT=0") // any free port
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out syncBuffer
-	pipe, err := cmd.StdoutPipe()
+	// One pipe for both streams, read by one goroutine: out is read only
+	// once it has seen the end (every process of the group gone).
+	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = &out
+	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		once := sync.Once{}
+	w.Close()
+	var out bytes.Buffer
+	ready, done := make(chan struct{}), make(chan struct{})
+	go func(ready chan struct{}) {
+		defer close(done)
+		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			out.Write(append(sc.Bytes(), '\n'))
-			if strings.Contains(sc.Text(), "Ctrl-C stops") {
-				once.Do(func() { close(ready) })
+			if ready != nil && strings.Contains(sc.Text(), "Ctrl-C stops") {
+				close(ready)
+				ready = nil
 			}
 		}
-	}()
+	}(ready)
 	select {
 	case <-ready:
 	case <-ctx.Done():
+		<-done // the context's end killed make
 		t.Fatalf("make dev never said it was running:\n%s", out.String())
 	}
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	err = cmd.Wait()
+	<-done
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
@@ -67,22 +73,4 @@ func TestMakeDevStopsCleanlyOnCtrlC(t *testing.T) {
 	if s := out.String(); strings.Contains(s, "make: ***") || !strings.Contains(s, "shutting down") {
 		t.Errorf("make dev after Ctrl-C printed:\n%s\nwant the stack's shutdown and no make error", s)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the two writers of the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -29,6 +29,11 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB) fixture {
+	return newFixtureWith(httpapi.Limits{})
+}
+
+// newFixtureWith is the API on fresh memory adapters, with limits.
+func newFixtureWith(lim httpapi.Limits) fixture {
 	store := memory.NewStore()
 	queues := memory.NewQueues(memory.QueueConfig{})
 	roles := service.MustAssemble(service.Ports{
@@ -37,7 +42,7 @@ func newFixture(t testing.TB) fixture {
 		Callbacks: service.CallbackSigner{Key: service.StaticKey([]byte("0123456789abcdef"))},
 	}, service.Config{})
 	tokens := auth.HS256{Secret: []byte(secret)}
-	routes := httpapi.Routes{Songs: roles.API, Operators: roles.Operators, Callbacks: roles.Callbacks}
+	routes := httpapi.Routes{Songs: roles.API, Operators: roles.Operators, Callbacks: roles.Callbacks, Limits: lim}
 	return fixture{h: httpapi.New(routes, httpapi.BearerAuth{Verifier: tokens}, nil), store: store, queues: queues, tokens: tokens}
 }
 

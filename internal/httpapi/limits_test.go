@@ -9,13 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/songqueue/songqueue/internal/auth"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/httpapi"
-	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/porttest"
-	"github.com/songqueue/songqueue/internal/ratelimit"
-	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/throttle"
 )
 
@@ -26,16 +22,7 @@ func limitedFixture(t *testing.T, lim httpapi.Limits) (fixture, *porttest.Clock)
 	if lim.Buckets == nil {
 		lim.Buckets = throttle.NewMemory(clock.Now)
 	}
-	store := memory.NewStore()
-	queues := memory.NewQueues(memory.QueueConfig{})
-	roles := service.MustAssemble(service.Ports{
-		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(), Controls: store, DeadLetters: queues,
-		Account:   memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
-		Callbacks: service.CallbackSigner{Key: service.StaticKey([]byte("0123456789abcdef"))},
-	}, service.Config{})
-	tokens := auth.HS256{Secret: []byte(secret)}
-	routes := httpapi.Routes{Songs: roles.API, Operators: roles.Operators, Callbacks: roles.Callbacks, Limits: lim}
-	return fixture{h: httpapi.New(routes, httpapi.BearerAuth{Verifier: tokens}, nil), store: store, queues: queues, tokens: tokens}, clock
+	return newFixtureWith(lim), clock
 }
 
 // from is a request from address addr.

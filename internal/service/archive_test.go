@@ -89,12 +89,7 @@ func TestArchiveOfADeletedSongLeavesNoCopies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, withArchive(0, 3))
-			g := h.create(generation.Pro, "delete me while you copy")
-			h.mustRunNext(generation.Pro, service.JobGenerate)
-			g = h.get(g.ID)
-			h.suno.setTask(g.TaskID, generation.TaskDone)
-			h.mustRunNext(generation.Pro, service.JobPoll)
-			mustBe(t, h.get(g.ID), generation.Processing, generation.ProgressSaving)
+			g := h.saving("delete me while you copy")
 			h.fetcher.onFetch = func(n int, _ string) error {
 				switch n {
 				case tc.deleteAt:

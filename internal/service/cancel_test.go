@@ -139,12 +139,7 @@ func TestCancelFirstTrackReady(t *testing.T) {
 // nothing and does not complete it.
 func TestCancelWhileSaving(t *testing.T) {
 	h := newHarness(t, withArchive(0, 3))
-	g := h.create(generation.Pro, "cancel while saving")
-	h.mustRunNext(generation.Pro, service.JobGenerate)
-	g = h.get(g.ID)
-	h.suno.setTask(g.TaskID, generation.TaskDone)
-	h.mustRunNext(generation.Pro, service.JobPoll)
-	mustBe(t, h.get(g.ID), generation.Processing, generation.ProgressSaving)
+	g := h.saving("cancel while saving")
 	if n := h.depth(generation.Pro); n != 1 {
 		t.Fatalf("%d messages while saving, want the archive job", n)
 	}

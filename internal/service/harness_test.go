@@ -426,6 +426,19 @@ func (h *harness) create(tier generation.Tier, prompt string) generation.Generat
 	return res.Generation
 }
 
+// saving creates a PRO song and takes it to where Suno is done and its
+// files are being copied (90 %): the archive job is queued.
+func (h *harness) saving(prompt string) generation.Generation {
+	h.t.Helper()
+	g := h.create(generation.Pro, prompt)
+	h.mustRunNext(generation.Pro, service.JobGenerate)
+	h.suno.setTask(h.get(g.ID).TaskID, generation.TaskDone)
+	h.mustRunNext(generation.Pro, service.JobPoll)
+	g = h.get(g.ID)
+	mustBe(h.t, g, generation.Processing, generation.ProgressSaving)
+	return g
+}
+
 // get reads a generation from the store.
 func (h *harness) get(id string) generation.Generation {
 	h.t.Helper()

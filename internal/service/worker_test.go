@@ -295,11 +295,7 @@ func TestArchiveRetriesAFailedCopy(t *testing.T) {
 // as not archived (the sweeper tries the copy again later).
 func TestArchiveGivesUpWithSunoURLs(t *testing.T) {
 	h := newHarness(t, withArchive(-1, 2))
-	g := h.create(generation.Pro, "keep it if you can")
-	h.mustRunNext(generation.Pro, service.JobGenerate)
-	g = h.get(g.ID)
-	h.suno.setTask(g.TaskID, generation.TaskDone)
-	h.mustRunNext(generation.Pro, service.JobPoll)
+	g := h.saving("keep it if you can")
 	h.mustRunNext(generation.Pro, service.JobArchive)
 	mustBe(t, h.get(g.ID), generation.Processing, generation.ProgressSaving)
 	h.mustRunNext(generation.Pro, service.JobArchive)
