@@ -47,16 +47,9 @@ func (a *api) adminRoutes(mux *http.ServeMux) {
 // bulkBody is a bulk request as sent: dryRun defaults to true, so that
 // nothing changes until an operator confirms.
 type bulkBody struct {
-	Action string `json:"action"`
-	Filter struct {
-		Status        generation.Status `json:"status"`
-		Tier          string            `json:"tier"`
-		UserID        string            `json:"userId"`
-		Error         string            `json:"error"`
-		CreatedAfter  *time.Time        `json:"createdAfter"`
-		CreatedBefore *time.Time        `json:"createdBefore"`
-	} `json:"filter"`
-	DryRun *bool `json:"dryRun"`
+	Action string         `json:"action"`
+	Filter service.Filter `json:"filter"`
+	DryRun *bool          `json:"dryRun"`
 }
 
 // BulkDryRunResponse is a dry run's count and a sample of the songs.
@@ -82,14 +75,8 @@ func (a *api) adminBulk(w http.ResponseWriter, r *http.Request, c identity.Calle
 		a.fail(w, r, err)
 		return
 	}
-	req := service.BulkRequest{Action: service.BulkAction(body.Action), DryRun: body.DryRun == nil || *body.DryRun}
-	req.Filter.Status, req.Filter.Tier, req.Filter.UserID, req.Filter.ErrorCode = body.Filter.Status, generation.Tier(strings.ToUpper(body.Filter.Tier)), body.Filter.UserID, body.Filter.Error
-	if body.Filter.CreatedAfter != nil {
-		req.Filter.CreatedAfter = *body.Filter.CreatedAfter
-	}
-	if body.Filter.CreatedBefore != nil {
-		req.Filter.CreatedBefore = *body.Filter.CreatedBefore
-	}
+	req := service.BulkRequest{Action: service.BulkAction(body.Action), Filter: body.Filter, DryRun: body.DryRun == nil || *body.DryRun}
+	req.Filter.Tier = generation.Tier(strings.ToUpper(string(req.Filter.Tier)))
 	ans, err := a.ops.StartBulk(r.Context(), c, req)
 	if err != nil {
 		a.fail(w, r, err)

@@ -52,7 +52,6 @@ type Bulk struct {
 	// before it changes them; Next is where the page after it begins.
 	Intent    []string  `json:"intent,omitempty"`
 	Next      string    `json:"next,omitempty"`
-	Pages     int       `json:"pages"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	Version   int64     `json:"version"`
@@ -67,9 +66,11 @@ const (
 // BulkAnswer is the answer to a bulk request: a dry run's count and
 // sample, or a confirmed action's id.
 type BulkAnswer struct {
-	BulkID  string                  `json:"bulkId,omitempty"`
-	Matched int                     `json:"matched"`
-	Sample  []generation.Generation `json:"-"`
+	// BulkID is the confirmed action's; empty for a dry run.
+	BulkID  string
+	Matched int
+	// Sample is a dry run's first matches.
+	Sample []generation.Generation
 }
 
 // Bounds of a bulk action: the most songs one may match (narrow the
@@ -165,11 +166,11 @@ func (s *Operators) StartBulk(ctx context.Context, c identity.Caller, r BulkRequ
 		return BulkAnswer{}, fmt.Errorf("record the bulk action: %w", err)
 	}
 	if b.Status == BulkRunning {
-		if err := s.send(ctx, bulkJob(b), 0); err != nil {
+		if err := s.queue.Send(ctx, bulkJob(b), 0); err != nil {
 			return BulkAnswer{}, fmt.Errorf("queue the bulk action: %w", err)
 		}
 	}
-	s.audit(ctx, c, "bulk-"+string(r.Action)+"-start", "bulk "+b.ID+" "+describeFilter(r.Filter), fmt.Sprintf("%d matched", b.Matched))
+	s.audit(ctx, c.UserID, "bulk-"+string(r.Action)+"-start", "bulk "+b.ID+" "+describeFilter(r.Filter), fmt.Sprintf("%d matched", b.Matched))
 	return BulkAnswer{BulkID: b.ID, Matched: b.Matched}, nil
 }
 
@@ -186,10 +187,6 @@ func (s *Operators) BulkStatus(ctx context.Context, c identity.Caller, id string
 		return Bulk{}, &Error{Kind: KindNotFound, Code: "not_found", Message: fmt.Sprintf("no bulk action %q", id)}
 	}
 	return b, err
-}
-
-func (s *Operators) send(ctx context.Context, job Job, delay time.Duration) error {
-	return s.queue.Send(ctx, job, delay)
 }
 
 // bulkJob is the job that works through b: on the highest tier's queue,
@@ -241,7 +238,6 @@ func (w *Worker) bulk(ctx context.Context, job Job) error {
 	}
 	b.Changed += changed
 	b.Cursor, b.Intent, b.Next = b.Next, nil, ""
-	b.Pages++
 	b.UpdatedAt = w.now()
 	if b.Cursor == "" {
 		b.Status = BulkDone
@@ -254,12 +250,7 @@ func (w *Worker) bulk(ctx context.Context, job Job) error {
 		return fmt.Errorf("save bulk action %s: %w", b.ID, err)
 	}
 	if saved.Status == BulkDone {
-		w.log.InfoContext(ctx, "audit", "operator", b.By, "action", "bulk-"+string(b.Action), "target", "bulk "+b.ID+" "+describeFilter(b.Filter),
-			"outcome", fmt.Sprintf("%d of %d changed", saved.Changed, saved.Matched))
-		if err := w.store.RecordAudit(ctx, AuditEntry{At: w.now(), Operator: b.By, Action: "bulk-" + string(b.Action), Target: "bulk " + b.ID,
-			Outcome: fmt.Sprintf("done: %d of %d changed", saved.Changed, saved.Matched)}); err != nil {
-			w.log.WarnContext(ctx, "audit entry not stored", "bulk", b.ID, "err", err)
-		}
+		w.audit(ctx, b.By, "bulk-"+string(b.Action), "bulk "+b.ID+" "+describeFilter(b.Filter), fmt.Sprintf("done: %d of %d changed", saved.Changed, saved.Matched))
 		return nil
 	}
 	return w.send(ctx, bulkJob(saved), 0)

@@ -131,3 +131,15 @@ func newID() string {
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
+
+// audit writes one line of what an operator did (message "audit", with
+// operator, action, target and outcome: one JSON line in AWS) and keeps it
+// for the admin view. An entry that cannot be kept is logged, and the
+// action stands.
+func (c *core) audit(ctx context.Context, operator, action, target, outcome string) {
+	e := AuditEntry{At: c.now(), Operator: operator, Action: action, Target: target, Outcome: outcome}
+	c.log.InfoContext(ctx, "audit", "operator", e.Operator, "action", e.Action, "target", e.Target, "outcome", e.Outcome)
+	if err := c.store.RecordAudit(context.WithoutCancel(ctx), e); err != nil {
+		c.log.WarnContext(ctx, "audit entry not stored", "action", action, "err", err)
+	}
+}

@@ -132,7 +132,7 @@ func (s *Operators) AdminRetry(ctx context.Context, c identity.Caller, id string
 	})
 	var te *generation.TransitionError
 	if errors.As(err, &te) {
-		s.audit(ctx, c, "retry", "generation "+id, "refused: not failed")
+		s.audit(ctx, c.UserID, "retry", "generation "+id, "refused: not failed")
 		return g, &Error{Kind: KindConflict, Code: "not_failed",
 			Message: fmt.Sprintf("generation %s is %s; only a failed generation can be retried", id, te.From)}
 	}
@@ -140,7 +140,7 @@ func (s *Operators) AdminRetry(ctx context.Context, c identity.Caller, id string
 		return g, err
 	}
 	s.logStep(ctx, g, stepRevived, "by", c.UserID)
-	s.audit(ctx, c, "retry", "generation "+id, "queued again")
+	s.audit(ctx, c.UserID, "retry", "generation "+id, "queued again")
 	if err := enqueueFirst(ctx, s.queue, g); err != nil {
 		return g, err
 	}
@@ -189,23 +189,11 @@ func (s *Operators) SetPaused(ctx context.Context, c identity.Caller, tier gener
 		action = "pause"
 	}
 	if err := s.controls.SetPaused(ctx, tier, paused); err != nil {
-		s.audit(ctx, c, action, "tier "+string(tier), "error")
+		s.audit(ctx, c.UserID, action, "tier "+string(tier), "error")
 		return err
 	}
-	s.audit(ctx, c, action, "tier "+string(tier), "done")
+	s.audit(ctx, c.UserID, action, "tier "+string(tier), "done")
 	return nil
-}
-
-// audit writes one line of what an operator did (message "audit", with
-// operator, action, target and outcome: one JSON line in AWS) and keeps it
-// for the admin view. An entry that cannot be kept is logged, and the
-// action stands.
-func (s *Operators) audit(ctx context.Context, c identity.Caller, action, target, outcome string) {
-	e := AuditEntry{At: s.now(), Operator: c.UserID, Action: action, Target: target, Outcome: outcome}
-	s.log.InfoContext(ctx, "audit", "operator", e.Operator, "action", e.Action, "target", e.Target, "outcome", e.Outcome)
-	if err := s.store.RecordAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.WarnContext(ctx, "audit entry not stored", "action", action, "err", err)
-	}
 }
 
 // maxAudit bounds the audit entries one listing returns.
@@ -275,10 +263,10 @@ func (s *Operators) Redrive(ctx context.Context, c identity.Caller, tiers []gene
 		n, err := s.dead.Redrive(ctx, t)
 		out[t] = n
 		if err != nil {
-			s.audit(ctx, c, "redrive", "tier "+string(t), fmt.Sprintf("error after %d moved", n))
+			s.audit(ctx, c.UserID, "redrive", "tier "+string(t), fmt.Sprintf("error after %d moved", n))
 			return out, fmt.Errorf("redrive %s: %w", t, err)
 		}
-		s.audit(ctx, c, "redrive", "tier "+string(t), fmt.Sprintf("%d moved", n))
+		s.audit(ctx, c.UserID, "redrive", "tier "+string(t), fmt.Sprintf("%d moved", n))
 	}
 	return out, nil
 }
@@ -365,6 +353,6 @@ func (s *Operators) ProbeSuno(ctx context.Context, c identity.Caller, account st
 	if err != nil && !errors.Is(err, generation.ErrNoChange) {
 		return AccountHealth{}, fmt.Errorf("schedule Suno's probe: %w", err)
 	}
-	s.audit(ctx, c, "probe", "Suno account "+account, "state "+string(b.Current()))
+	s.audit(ctx, c.UserID, "probe", "Suno account "+account, "state "+string(b.Current()))
 	return accountView(account, b), nil
 }
