@@ -180,7 +180,7 @@ var codeMessages = map[string]string{
 	CodeSunoCredits:       "The Suno account has run out of credits",
 	CodeSunoKeyRefused:    "Suno refused the service's API key",
 	CodeRateLimited:       "Suno is receiving too many requests right now",
-	CodeMaxWaitExceeded:   "The song was held longer than the service waits; Suno stayed unavailable",
+	CodeMaxWaitExceeded:   "The song was held longer than the service waits (Suno unavailable, or its plan paused)",
 	CodeAttemptsExhausted: "Suno could not make the song after every try",
 	CodeWorkerStopped:     "The worker stopped before submitting the song to Suno",
 	CodeInvalidTracks:     "Suno returned track data the service cannot accept",

@@ -259,12 +259,14 @@ func (b Breaker) WaitReason() string {
 	return ReasonUnavailable
 }
 
-// The reasons a song is held for Suno (DESIGN.md section 13). DESIGN also
-// names tier_paused and rate_limited; a paused tier's or rate-limited
-// song waits without a hold (no write), so neither is set today.
+// The reasons a song is held (DESIGN.md section 13): Suno's trouble, or
+// its tier paused by the operators. DESIGN also names rate_limited; a
+// song waiting for a token is in line, not held (its place says when), so
+// it is not set.
 const (
 	ReasonUnavailable = "suno_unavailable"
 	ReasonCredits     = "suno_credits"
+	ReasonPaused      = "tier_paused"
 )
 
 // ReasonMessage is what a song's owner reads for reason.
@@ -274,6 +276,8 @@ func ReasonMessage(reason string) string {
 		return "Suno is unavailable right now; your song is held and will be made when Suno is back"
 	case ReasonCredits:
 		return "The music service is topping up its Suno credits; your song is held and will be made as soon as it can"
+	case ReasonPaused:
+		return "Songs of your plan are paused for a moment by the service's operators; yours keeps its place and will be made when they resume"
 	}
 	return ""
 }

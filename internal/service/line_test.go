@@ -219,3 +219,30 @@ func TestAJobFarBackInLineWaitsForItsTurn(t *testing.T) {
 		t.Errorf("turned away the fifth time it waits %s; want about half the 29 s to its turn", later)
 	}
 }
+
+// TestAPausedTiersSongSaysWhyItWaits: a song of a paused tier is held
+// with tier_paused and a plain message, keeps its place but shows no
+// estimate; once resumed it is submitted and the reason clears.
+func TestAPausedTiersSongSaysWhyItWaits(t *testing.T) {
+	h := newHarness(t)
+	if err := h.roles.Operators.SetPaused(h.ctx, operator, generation.Free, true); err != nil {
+		t.Fatal(err)
+	}
+	g := h.create(generation.Free, "wait for the resume")
+	h.mustRunNext(generation.Free, service.JobGenerate)
+	g = h.get(g.ID)
+	if g.Status != generation.Pending || g.WaitReason != "tier_paused" || g.Message == "" || g.Attempts != 0 {
+		t.Fatalf("a paused tier's song: %s, reason %q, message %q, attempts %d; want pending, tier_paused, a message, no attempt", g.Status, g.WaitReason, g.Message, g.Attempts)
+	}
+	h.clock.Advance(2 * time.Second)
+	if p := h.roles.API.Places(h.ctx, g)[g.ID]; p.EstimatedStart != nil {
+		t.Errorf("a paused tier's song shows an estimate: %+v", p)
+	}
+	if err := h.roles.Operators.SetPaused(h.ctx, operator, generation.Free, false); err != nil {
+		t.Fatal(err)
+	}
+	h.mustRunNext(generation.Free, service.JobGenerate)
+	if g = h.get(g.ID); g.Status != generation.Processing || g.WaitReason != "" {
+		t.Errorf("after the resume: %s, reason %q; want processing, no reason", g.Status, g.WaitReason)
+	}
+}

@@ -46,10 +46,11 @@ func (w *Worker) generate(ctx context.Context, job Job) error {
 		return fmt.Errorf("read paused tiers: %w", err)
 	}
 	if paused[g.Tier] {
-		// Nothing of a paused tier reaches Suno; the job keeps its place
-		// in the queue and looks again later.
+		// Nothing of a paused tier reaches Suno; the song is held with the
+		// reason its owner reads (one write, the first time), and its job
+		// looks again later.
 		w.logStepAt(ctx, slog.LevelDebug, g, stepPaused)
-		return w.send(ctx, job, w.cfg.PauseRecheck)
+		return w.hold(ctx, g, job, health.ReasonPaused, w.now().Add(w.cfg.PauseRecheck))
 	}
 	// Before the claim: a key that cannot be read is not the attempt's
 	// fault, and the message comes back to try again.

@@ -68,7 +68,7 @@ export interface Generation {
   archived: boolean;
   error: string;
   errorCode?: string;
-  /** Why a pending song is held: "suno_unavailable" | "suno_credits". */
+  /** Why a pending song is held: "suno_unavailable" | "suno_credits" | "tier_paused". */
   waitReason?: string;
   /** A pending song's place in line. */
   queue?: Place;
