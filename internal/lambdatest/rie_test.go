@@ -48,23 +48,23 @@ func checkEMF(t *testing.T, fn string, doc map[string]any) []metrics.Name {
 		if dir["Namespace"] != "SongQueue/test" {
 			t.Errorf("%s: namespace %v, want METRICS_NAMESPACE", fn, dir["Namespace"])
 		}
+		// A Suno account's metrics are in the dimension Account (and
+		// without one); the others in Tier.
 		dims, _ := json.Marshal(dir["Dimensions"])
-		if string(dims) != `[["Tier"]]` {
-			t.Errorf("%s: dimensions %s, want [[\"Tier\"]]", fn, dims)
-		}
-		// A Suno account's metrics carry the account in the same dimension
-		// (ALL for the one account, ACCOUNT-<name> for several).
 		tier, _ := doc["Tier"].(string)
-		account := tier == "ALL" || strings.HasPrefix(tier, "ACCOUNT-")
-		if !generation.Tier(tier).Valid() && !account {
-			t.Errorf("%s: Tier %v is not a tier, nor a Suno account", fn, doc["Tier"])
+		account, _ := doc["Account"].(string)
+		switch {
+		case string(dims) == `[["Tier"]]` && generation.Tier(tier).Valid():
+		case string(dims) == `[["Account"],[]]` && account != "" && tier == "":
+		default:
+			t.Errorf("%s: dimensions %s with Tier %q, Account %q; want a tier in [[\"Tier\"]] or an account in [[\"Account\"],[]]", fn, dims, tier, account)
 		}
 		ms, _ := dir["Metrics"].([]any)
 		for _, m := range ms {
 			def, _ := m.(map[string]any)
 			name := metrics.Name(def["Name"].(string))
-			if perAccount := name == metrics.SunoSubmissions || name == metrics.SunoCredits || name == metrics.SunoAvailable; perAccount != account {
-				t.Errorf("%s: %s in the dimension Tier=%s; want the Suno account metrics, and only them, per account", fn, name, tier)
+			if perAccount := name == metrics.SunoSubmissions || name == metrics.SunoCredits || name == metrics.SunoAvailable; perAccount != (account != "") {
+				t.Errorf("%s: %s recorded with Tier %q, Account %q; want the Suno account metrics, and only them, per account", fn, name, tier, account)
 			}
 			if def["Unit"] != string(name.Unit()) {
 				t.Errorf("%s: %s in %v, want %s", fn, name, def["Unit"], name.Unit())

@@ -402,3 +402,24 @@ func TestLog(t *testing.T) {
 	NewLog(nil).Record(ctx, "FREE", "g", One(Created)) // must not panic
 	Discard.Record(ctx, "FREE", "g", One(Created))
 }
+
+// TestAccountMetricsInTheAccountDimension: a Suno account's samples go in
+// the dimension Account and also with no dimension (one alarm over every
+// account), never in Tier.
+func TestAccountMetricsInTheAccountDimension(t *testing.T) {
+	var buf bytes.Buffer
+	e := NewEMF(&buf, "SongQueue", fixed)
+	e.RecordAccount(context.Background(), "account-2", Sample{SunoCredits, 40}, One(SunoSubmissions))
+	ds := docs(t, &buf, clock)
+	if len(ds) != 1 {
+		t.Fatalf("%d documents, want 1", len(ds))
+	}
+	d := ds[0]
+	if d["Account"] != "account-2" || d["Tier"] != nil || d["SunoCredits"] != json.Number("40") {
+		t.Errorf("document %v; want Account account-2 and no Tier", d)
+	}
+	dims, _ := json.Marshal(d["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)["Dimensions"])
+	if string(dims) != `[["Account"],[]]` {
+		t.Errorf("dimensions %s; want [[\"Account\"],[]]", dims)
+	}
+}

@@ -79,6 +79,10 @@ func One(n Name) Sample { return Sample{Name: n, Value: 1} }
 // dropped.
 type Recorder interface {
 	Record(ctx context.Context, tier string, generationID string, samples ...Sample)
+	// RecordAccount records samples about one Suno account (its
+	// availability, credits, submissions): in the dimension Account, and
+	// also with no dimension, so that one alarm watches every account.
+	RecordAccount(ctx context.Context, account string, samples ...Sample)
 }
 
 var (
@@ -93,6 +97,7 @@ var Discard Recorder = discard{}
 type discard struct{}
 
 func (discard) Record(context.Context, string, string, ...Sample) {}
+func (discard) RecordAccount(context.Context, string, ...Sample)  {}
 
 // EMF limits that, exceeded, make CloudWatch reject the whole document.
 const (
@@ -125,7 +130,7 @@ func NewEMF(w io.Writer, namespace string, now func() time.Time) *EMF {
 }
 
 // reserved are the root members a metric must not overwrite.
-var reserved = map[Name]bool{"_aws": true, "Tier": true, "generationId": true, "requestId": true}
+var reserved = map[Name]bool{"_aws": true, "Tier": true, "Account": true, "generationId": true, "requestId": true}
 
 type metricDef struct {
 	Name Name `json:"Name"`
@@ -148,6 +153,27 @@ type awsMeta struct {
 // limits) are dropped, since one would make CloudWatch reject the whole
 // document; a Record left with no sample writes nothing.
 func (e *EMF) Record(ctx context.Context, tier, generationID string, samples ...Sample) {
+	if tier == "" {
+		tier = unknownTier
+	}
+	root := map[string]any{"Tier": tier}
+	if generationID != "" {
+		root["generationId"] = generationID
+	}
+	e.write(ctx, root, [][]string{{"Tier"}}, samples)
+}
+
+// RecordAccount writes samples as one document in the dimension sets
+// [["Account"], []].
+func (e *EMF) RecordAccount(ctx context.Context, account string, samples ...Sample) {
+	if account == "" {
+		account = unknownTier
+	}
+	e.write(ctx, map[string]any{"Account": account}, [][]string{{"Account"}, {}}, samples)
+}
+
+// write adds samples to root and writes it as one document with dims.
+func (e *EMF) write(ctx context.Context, root map[string]any, dims [][]string, samples []Sample) {
 	values := map[Name][]float64{}
 	var defs []metricDef // in first-seen order, for a stable document
 	for _, s := range samples {
@@ -161,13 +187,6 @@ func (e *EMF) Record(ctx context.Context, tier, generationID string, samples ...
 	}
 	if len(defs) == 0 {
 		return
-	}
-	if tier == "" {
-		tier = unknownTier
-	}
-	root := map[string]any{"Tier": tier}
-	if generationID != "" {
-		root["generationId"] = generationID
 	}
 	if id := logging.RequestID(ctx); id != "" {
 		root["requestId"] = id
@@ -183,7 +202,7 @@ func (e *EMF) Record(ctx context.Context, tier, generationID string, samples ...
 	for len(defs) > 0 {
 		k := min(len(defs), maxMetricsPerDirective)
 		meta.CloudWatchMetrics = append(meta.CloudWatchMetrics, directive{
-			Namespace: e.namespace, Dimensions: [][]string{{"Tier"}}, Metrics: defs[:k],
+			Namespace: e.namespace, Dimensions: dims, Metrics: defs[:k],
 		})
 		defs = defs[k:]
 	}
@@ -214,16 +233,25 @@ func NewLog(l *slog.Logger) *Log { return &Log{l: l} }
 // Record logs tier, generationId and name=value for each sample, dropping
 // non-finite values as EMF does.
 func (g *Log) Record(ctx context.Context, tier, generationID string, samples ...Sample) {
+	g.log(ctx, samples, slog.String("tier", tier), slog.String("generationId", generationID))
+}
+
+// RecordAccount logs account and name=value for each sample.
+func (g *Log) RecordAccount(ctx context.Context, account string, samples ...Sample) {
+	g.log(ctx, samples, slog.String("account", account))
+}
+
+func (g *Log) log(ctx context.Context, samples []Sample, attrs ...slog.Attr) {
 	if g.l == nil || !g.l.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
-	attrs := []slog.Attr{slog.String("tier", tier), slog.String("generationId", generationID)}
+	n := len(attrs)
 	for _, s := range samples {
 		if valid(s) {
 			attrs = append(attrs, slog.Float64(string(s.Name), s.Value))
 		}
 	}
-	if len(attrs) == 2 {
+	if len(attrs) == n {
 		return
 	}
 	g.l.LogAttrs(ctx, slog.LevelDebug, "metrics", attrs...)

@@ -16,16 +16,6 @@ import (
 // probes Suno; a song held past MaxWait fails. The breaker itself is
 // package health, kept by the Account port beside the rate limiter.
 
-// accountMetric is the metrics dimension of what concerns a whole
-// account: ALL for the one account (the template's alarms watch it), the
-// account's name when there are several.
-func accountMetric(name string) string {
-	if name == DefaultAccount {
-		return "ALL"
-	}
-	return "ACCOUNT-" + name
-}
-
 // DefaultAccount names the one Suno account when a single key is
 // configured.
 const DefaultAccount = "default"
@@ -143,7 +133,7 @@ func (w *Worker) probe(ctx context.Context, acc SunoAccount) (health.Breaker, er
 	if cerr == nil {
 		samples = append(samples, metrics.Sample{Name: metrics.SunoCredits, Value: float64(credits)})
 	}
-	w.cfg.Metrics.Record(ctx, accountMetric(acc.Name), "", samples...)
+	w.cfg.Metrics.RecordAccount(ctx, acc.Name, samples...)
 	return b, nil
 }
 
@@ -154,7 +144,7 @@ func (w *Worker) readCredits(ctx context.Context, acc SunoAccount) (health.Break
 		w.log.WarnContext(ctx, "read Suno's credits", "account", acc.Name, "err", err)
 		return acc.Account.Breaker(ctx)
 	}
-	w.cfg.Metrics.Record(ctx, accountMetric(acc.Name), "", metrics.Sample{Name: metrics.SunoCredits, Value: float64(credits)})
+	w.cfg.Metrics.RecordAccount(ctx, acc.Name, metrics.Sample{Name: metrics.SunoCredits, Value: float64(credits)})
 	return acc.Account.UpdateBreaker(ctx, func(b *health.Breaker) error {
 		b.SetCredits(credits, w.now())
 		return nil
@@ -177,7 +167,7 @@ func (w *Worker) sunoTrouble(ctx context.Context, acc SunoAccount, song string, 
 	}
 	if opened {
 		w.log.WarnContext(ctx, "Suno is unavailable: breaker opened", "account", acc.Name, "outage", o, "err", cause, "nextProbe", b.NextProbe)
-		w.cfg.Metrics.Record(ctx, accountMetric(acc.Name), "", metrics.Sample{Name: metrics.SunoAvailable, Value: 0})
+		w.cfg.Metrics.RecordAccount(ctx, acc.Name, metrics.Sample{Name: metrics.SunoAvailable, Value: 0})
 	}
 	if o == generation.OutageCredits {
 		if nb, err := w.readCredits(ctx, acc); err == nil {

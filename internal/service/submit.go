@@ -149,7 +149,7 @@ func (w *Worker) noteSubmitted(ctx context.Context, g generation.Generation, enq
 		samples = append(samples, metrics.Sample{Name: metrics.QueueWait, Value: g.SubmittedAt.Sub(enqueuedAt).Seconds()})
 	}
 	w.count(ctx, g, samples...)
-	w.cfg.Metrics.Record(ctx, accountMetric(g.Account), g.ID, metrics.One(metrics.SunoSubmissions))
+	w.cfg.Metrics.RecordAccount(ctx, g.Account, metrics.One(metrics.SunoSubmissions))
 }
 
 // waitForToken re-queues a job the rate limiter has no token for yet. Its

@@ -168,7 +168,7 @@ func (s *Sweeper) readCredits(ctx context.Context) map[string]int {
 			continue
 		}
 		out[acc.Name] = credits
-		s.cfg.Metrics.Record(ctx, accountMetric(acc.Name), "", metrics.Sample{Name: metrics.SunoCredits, Value: float64(credits)})
+		s.cfg.Metrics.RecordAccount(ctx, acc.Name, metrics.Sample{Name: metrics.SunoCredits, Value: float64(credits)})
 		if _, err := acc.Account.UpdateBreaker(ctx, func(b *health.Breaker) error {
 			b.SetCredits(credits, s.now())
 			return nil
