@@ -106,9 +106,6 @@ func NewEnv(ctx context.Context, cfg Config, opt Options) (*Env, error) {
 // Now is the environment's clock.
 func (e *Env) Now() time.Time { return e.now() }
 
-// AWS is the AWS configuration.
-func (e *Env) AWS() (aws.Config, error) { return e.aws() }
-
 // Telemetry returns a logger and a metrics recorder writing to w in
 // format: JSON log lines with EMF documents between them (what Lambda
 // sends to CloudWatch Logs, and the local stack prints with

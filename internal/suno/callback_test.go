@@ -165,8 +165,6 @@ func TestCallbackFailure(t *testing.T) {
 	}
 }
 
-func kind(k generation.FailureKind) *generation.FailureKind { return &k }
-
 func TestFlexTime(t *testing.T) {
 	want := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {

@@ -59,9 +59,6 @@ func severity(m Mode) int {
 	return -1
 }
 
-// Modes returns every trouble mode, ModeOK first.
-func Modes() []Mode { return append([]Mode(nil), modes...) }
-
 // ParseMode reads a mode's name ("maintenance", "http_503"…); a dash may
 // stand for the underscore and case does not matter.
 func ParseMode(s string) (Mode, error) {
