@@ -94,7 +94,7 @@ func (n *placeNotices) moved(id string, place Place) bool {
 }
 
 func placeMoved(last, now Place, at time.Time) bool {
-	if d := now.Ahead - last.Ahead; d != 0 && (d >= max(1, last.Ahead/10) || -d >= max(1, last.Ahead/10)) {
+	if d := now.Ahead - last.Ahead; max(d, -d) >= max(1, last.Ahead/10) {
 		return true
 	}
 	if (last.EstimatedStart == nil) != (now.EstimatedStart == nil) {
