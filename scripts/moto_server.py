@@ -15,6 +15,7 @@ Usage: .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p PORT
 import copy
 import threading
 
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.moto_server import werkzeug_app
@@ -47,29 +48,63 @@ werkzeug_app.DomainDispatcherApplication.__call__ = _call
 
 # A table with a stream (the generations table's, the domain events'
 # outbox) keeps every record of it in moto, and every TransactWriteItems
-# deep-copies the table it touches to restore it on failure, records
+# deep-copies the tables it touches to restore them on failure, records
 # included: each transaction then costs more than the last, and moto's
-# memory grows by gigabytes within a few thousand writes. A record never
-# changes once made, so the copy shares them and copies only the list,
-# which restores exactly what the deep copy did.
+# memory grows by gigabytes within a few thousand writes. And a restored
+# table came back with a copy of its stream, so an iterator handed out
+# before the failure read a stream nobody wrote to any more. Here a
+# transaction's snapshot shares the table's stream; a failed transaction
+# drops the records it added (no reader saw them: stream reads take the
+# lock above) and gives the restored table its stream back, which is what
+# DynamoDB does (a failed transaction writes nothing to the stream).
+_sharing = threading.local()
+
+
 def _shard_deepcopy(self, memo):
+    if getattr(_sharing, "on", False):
+        return self
     new = StreamShard.__new__(StreamShard)
     memo[id(self)] = new
     for k, v in self.__dict__.items():
         if k == "items":
-            new.items = list(v)
+            new.items = list(v)  # a record never changes once made
         else:
             setattr(new, k, copy.deepcopy(v, memo))
     return new
 
 
 StreamShard.__deepcopy__ = _shard_deepcopy
+_transact_write_items = DynamoDBBackend.transact_write_items
+
+
+def _transact_write_items_keeping_streams(self, transact_items):
+    kept = {}
+    for item in transact_items:
+        _, op = next(iter(item.items()))
+        table = self.tables.get(op.get("TableName"))
+        if table is not None and table.stream_shard is not None:
+            kept[table.name] = (table.stream_shard, len(table.stream_shard.items))
+    _sharing.on = True
+    try:
+        return _transact_write_items(self, transact_items)
+    except Exception:
+        for name, (shard, n) in kept.items():
+            del shard.items[n:]
+            table = self.tables.get(name)
+            if table is not None:
+                shard.table = table
+                table.stream_shard = shard
+        raise
+    finally:
+        _sharing.on = False
+
+
+DynamoDBBackend.transact_write_items = _transact_write_items_keeping_streams
 
 # moto keeps every shard iterator it ever handed out (each GetRecords makes
-# one more), and each holds its shard, and a table restored by a failed
-# transaction with it. A reader that polls takes a fresh one per read
-# (internal/eventsource), so the newest thousand are plenty.
-_MAX_ITERATORS = 1000
+# one more); a reader that polls needs only its latest, so the newest
+# ten thousand are plenty.
+_MAX_ITERATORS = 10000
 _get_shard_iterator = DynamoDBStreamsBackend.get_shard_iterator
 _get_records = DynamoDBStreamsBackend.get_records
 

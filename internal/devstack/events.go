@@ -60,7 +60,7 @@ func (s *Stack) startEvents(ctx context.Context, env *app.Env) error {
 	streams := dynamodbstreams.NewFromConfig(cfg)
 	s.events.Go(func() {
 		eventsource.RunStream(ctx, streams, arn, eventsource.StreamOptions{
-			BatchSize: 100, Wait: 500 * time.Millisecond, Retries: eventRetries, Timeout: 30 * time.Second,
+			BatchSize: 100, Wait: time.Second, Retries: eventRetries, Timeout: 30 * time.Second,
 			Logger: s.log.With("component", "events"),
 		}, func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			return handler(withInvocationID(ctx, "stream"), ev)

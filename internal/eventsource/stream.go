@@ -51,11 +51,9 @@ type StreamOptions struct {
 // starting position) in order (a child after its parent is done), hands each
 // batch to h as a Lambda DynamoDB event, and honours the partial batch
 // response: the records before the first reported failure are done, the
-// rest are read again from it. A handler error retries the whole batch.
-// A new iterator is taken for every read, from the last record handled,
-// so a read never depends on an iterator kept across invocations (moto's
-// go stale when a failed transaction restores the table). It returns
-// when ctx ends, after the invocation in flight.
+// rest are read again from it (a new iterator after the last record
+// handled). A handler error retries the whole batch. It returns when ctx
+// ends, after the invocation in flight.
 func RunStream(ctx context.Context, api StreamsAPI, arn string, opt StreamOptions, h StreamHandler) {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 100
@@ -107,6 +105,8 @@ type shard struct {
 	last     string
 	done     bool
 	attempts int // failed invocations of the record after last
+	// iter reads on from last; nil takes a new one.
+	iter *string
 }
 
 type streamReader struct {
@@ -147,20 +147,25 @@ func (r *streamReader) describe(ctx context.Context) error {
 
 // poll reads and handles one batch of s; more says there was one.
 func (r *streamReader) poll(ctx context.Context, s *shard) (more bool, err error) {
-	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(r.arn), ShardId: aws.String(s.id), ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon}
-	if s.last != "" {
-		in.ShardIteratorType, in.SequenceNumber = streamtypes.ShardIteratorTypeAfterSequenceNumber, aws.String(s.last)
+	if s.iter == nil {
+		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(r.arn), ShardId: aws.String(s.id), ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon}
+		if s.last != "" {
+			in.ShardIteratorType, in.SequenceNumber = streamtypes.ShardIteratorTypeAfterSequenceNumber, aws.String(s.last)
+		}
+		it, err := r.api.GetShardIterator(ctx, in)
+		if err != nil {
+			return false, fmt.Errorf("shard iterator: %w", err)
+		}
+		s.iter = it.ShardIterator
 	}
-	it, err := r.api.GetShardIterator(ctx, in)
+	out, err := r.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(int32(r.opt.BatchSize))})
 	if err != nil {
-		return false, fmt.Errorf("shard iterator: %w", err)
-	}
-	out, err := r.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(int32(r.opt.BatchSize))})
-	if err != nil {
+		s.iter = nil // expired, or refused: a new one from the last record handled
 		return false, fmt.Errorf("records: %w", err)
 	}
 	if len(out.Records) == 0 {
-		if out.NextShardIterator == nil {
+		s.iter = out.NextShardIterator
+		if s.iter == nil {
 			s.done = true // a closed shard, read to its end
 		}
 		return false, nil
@@ -195,8 +200,13 @@ func (r *streamReader) poll(ctx context.Context, s *shard) (more bool, err error
 		s.last, s.attempts = ev.Records[failedAt-1].Change.SequenceNumber, 0
 	}
 	if failedAt == len(ev.Records) {
+		s.iter = out.NextShardIterator
+		if s.iter == nil {
+			s.done = true
+		}
 		return true, nil
 	}
+	s.iter = nil // read again from the failed record
 	s.attempts++
 	rec := ev.Records[failedAt]
 	if r.opt.Retries >= 0 && s.attempts > r.opt.Retries {
