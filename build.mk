@@ -42,7 +42,7 @@ LAMBDA_GO_FLAGS := -tags lambda.norpc -trimpath -ldflags=-s\ -w
 
 .PHONY: lambda-check cfn-lint sam-validate sam-build sam-tools aws-cli lambda-rie test-lambda bench-lambda deploy deploy-web \
 	build-ApiFunction build-CallbackFunction build-WebSocketFunction build-WsAuthorizerFunction \
-	build-WorkerFunction build-SweeperFunction
+	build-WorkerFunction build-SweeperFunction build-PublisherFunction
 
 # lambda_build,<dir under functions/>: the function's bootstrap in ARTIFACTS_DIR.
 define lambda_build
@@ -62,6 +62,8 @@ build-WorkerFunction:
 	$(call lambda_build,worker)
 build-SweeperFunction:
 	$(call lambda_build,sweeper)
+build-PublisherFunction:
+	$(call lambda_build,publisher)
 
 ## lambda-check: template.yaml lints clean (no error, no warning), validates, and builds
 lambda-check: cfn-lint sam-validate sam-build

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,6 +84,9 @@ const (
 //	MEDIA_BUCKET | MEDIA_DIR, MEDIA_BASE_URL, MEDIA_MAX_BYTES
 //	                                      where the songs' copies are kept (an S3 bucket, or a
 //	                                      directory locally) and served; no base URL: no copies
+//	EVENT_BUS_NAME                        the EventBridge bus of the domain events (the publisher
+//	                                      function's; empty: the log and EVENTS_WEBHOOK_URL)
+//	EVENTS_WEBHOOK_URL                    where the local stack also posts each domain event
 type Config struct {
 	Backend Backend
 	// Emulator is set when an AWS_ENDPOINT_URL variable points some AWS
@@ -133,6 +137,16 @@ type Config struct {
 	MetricsNamespace string
 	// Media is where the songs' copies go (DESIGN.md section 11).
 	Media MediaConfig
+	// Events is where the domain events go (DESIGN.md section 15).
+	Events EventsConfig
+}
+
+// EventsConfig says where the domain events are published: an EventBridge
+// bus (the publisher function's, or the local stack's when set), else the
+// log and, when set, a webhook.
+type EventsConfig struct {
+	Bus        string // EVENT_BUS_NAME: a bus name or ARN
+	WebhookURL string // EVENTS_WEBHOOK_URL: http(s), posted EventBridge's envelope
 }
 
 // RequestLimits bound each caller's requests to the HTTP API (package
@@ -319,6 +333,8 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	maxBytes := int(c.Media.MaxBytes)
 	r.Int("MEDIA_MAX_BYTES", &maxBytes, 1)
 	c.Media.MaxBytes = int64(maxBytes)
+	r.String("EVENT_BUS_NAME", &c.Events.Bus)
+	r.String("EVENTS_WEBHOOK_URL", &c.Events.WebhookURL)
 	if f, err := logging.ParseFormat(getenv("LOG_FORMAT"), ""); err != nil {
 		r.Fail(fmt.Errorf("LOG_FORMAT: %w", err))
 	} else {
@@ -360,6 +376,7 @@ const DefaultWorkerTimeout = 30 * time.Second
 //     SUNO_API_KEY_PARAMETER) is not set beside a list of accounts
 //     (SUNO_API_KEYS, SUNO_API_KEY_SECRET_ARNS, SUNO_API_KEYS_SECRET_ARN):
 //     the list would silently leave that key unused.
+//   - EVENTS_WEBHOOK_URL, when set, is an http or https URL.
 func (c Config) Check() error {
 	var errs []error
 	p := c.Pipeline
@@ -396,6 +413,11 @@ func (c Config) Check() error {
 	}
 	if err := c.checkSunoKeys(); err != nil {
 		errs = append(errs, err)
+	}
+	if u := c.Events.WebhookURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("EVENTS_WEBHOOK_URL=%q: want an http or https URL", u))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/songqueue/songqueue/internal/awsinfra"
+	"github.com/songqueue/songqueue/internal/domainevents"
 	"github.com/songqueue/songqueue/internal/logging"
 	"github.com/songqueue/songqueue/internal/metrics"
 	"github.com/songqueue/songqueue/internal/service"
@@ -51,6 +52,9 @@ type Options struct {
 	// WrapMedia decorates the media store, for tests that inject storage
 	// failures and crashes.
 	WrapMedia func(service.Media) service.Media
+	// WrapEvents decorates the EventBridge client the domain events are
+	// put with, for tests that inject failed entries.
+	WrapEvents func(domainevents.PutEventsAPI) domainevents.PutEventsAPI
 	// Now is the clock; default the wall clock.
 	Now func() time.Time
 }
@@ -105,6 +109,9 @@ func NewEnv(ctx context.Context, cfg Config, opt Options) (*Env, error) {
 
 // Now is the environment's clock.
 func (e *Env) Now() time.Time { return e.now() }
+
+// AWS is the AWS configuration, for the local stack's stream reader.
+func (e *Env) AWS() (aws.Config, error) { return e.aws() }
 
 // Telemetry returns a logger and a metrics recorder writing to w in
 // format: JSON log lines with EMF documents between them (what Lambda

@@ -136,6 +136,9 @@ func ensureTable(ctx context.Context, db *dynamodb.Client, in *dynamodb.CreateTa
 		}); err != nil {
 		return fmt.Errorf("wait for table %s: %w", name, err)
 	}
+	if err := ensureStream(ctx, db, in); err != nil {
+		return err
+	}
 	ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: in.TableName})
 	if err != nil {
 		return fmt.Errorf("describe TTL of %s: %w", name, err)
@@ -151,6 +154,38 @@ func ensureTable(ctx context.Context, db *dynamodb.Client, in *dynamodb.CreateTa
 		return fmt.Errorf("enable TTL on %s: %w", name, err)
 	}
 	return nil
+}
+
+// ensureStream turns on the stream in.StreamSpecification asks for on a
+// table made before it did.
+func ensureStream(ctx context.Context, db *dynamodb.Client, in *dynamodb.CreateTableInput) error {
+	want := in.StreamSpecification
+	if want == nil || !aws.ToBool(want.StreamEnabled) {
+		return nil
+	}
+	d, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", aws.ToString(in.TableName), err)
+	}
+	if s := d.Table.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) {
+		return nil
+	}
+	if _, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: in.TableName, StreamSpecification: want}); err != nil {
+		return fmt.Errorf("enable the stream of %s: %w", aws.ToString(in.TableName), err)
+	}
+	return nil
+}
+
+// StreamARN is the ARN of table's stream, empty when it has none.
+func StreamARN(ctx context.Context, db *dynamodb.Client, table string) (string, error) {
+	d, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		return "", fmt.Errorf("describe table %s: %w", table, err)
+	}
+	if s := d.Table.StreamSpecification; s == nil || !aws.ToBool(s.StreamEnabled) {
+		return "", nil
+	}
+	return aws.ToString(d.Table.LatestStreamArn), nil
 }
 
 func ensureQueue(ctx context.Context, client *sqs.Client, name string, attrs map[string]string) (string, error) {

@@ -41,7 +41,8 @@ func (s *Stack) backend(ctx context.Context, env *app.Env, hub *memory.Hub) (bac
 		}
 		return b, nil
 	}
-	s.Store = memory.NewStore(memory.WithClock(env.Now))
+	// The change log is the outbox the domain events are published from.
+	s.Store = memory.NewStore(memory.WithClock(env.Now), memory.WithChanges())
 	s.MemoryQueues = memory.NewQueues(memory.QueueConfig{
 		VisibilityTimeout: cfg.QueueSettings.VisibilityTimeout, MaxReceiveCount: cfg.QueueSettings.MaxReceiveCount, Now: env.Now,
 	})

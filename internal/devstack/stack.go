@@ -84,7 +84,11 @@ type Stack struct {
 	draining atomic.Bool
 	workers  sync.WaitGroup
 	stop     context.CancelFunc
-	log      *slog.Logger
+	// events publishes the domain events (events.go) until stopEvents,
+	// which Shutdown calls once the workers are done.
+	events     sync.WaitGroup
+	stopEvents context.CancelFunc
+	log        *slog.Logger
 }
 
 // DemoUser is a ready-made user of one tier.
@@ -241,6 +245,11 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		})
 	}
 	s.workers.Go(func() { s.runSweeper(workCtx, lambdaapp.SweepHandler(env, roles.Sweeper)) })
+	eventsCtx, stopEvents := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopEvents = stopEvents
+	if err := s.startEvents(eventsCtx, env); err != nil {
+		log.Error("domain events are not published", "err", err)
+	}
 	return s, nil
 }
 
@@ -291,6 +300,14 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = fmt.Errorf("workers still busy: %w", ctx.Err())
+	}
+	// The workers' last writes are in the outbox: publish them, then stop.
+	s.stopEvents()
+	published := make(chan struct{})
+	go func() { s.events.Wait(); close(published) }()
+	select {
+	case <-published:
+	case <-ctx.Done():
 	}
 	err = errors.Join(err, s.server.Shutdown(ctx))
 	if s.Fake != nil {

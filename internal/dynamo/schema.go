@@ -26,6 +26,9 @@
 //     write an index entry only when an index key changes (creation,
 //     submission, the end), never for progress; readers fetch the full
 //     items with BatchGetItem.
+//     Its stream (new and old images) is the outbox of the domain
+//     events (package domainevents): the publisher reads every change
+//     there, so no writer publishes anything itself.
 //   - connections, keyed by connectionId, GSI byUser (userId), TTL
 //     expiresAt (epoch seconds).
 package dynamo
@@ -73,6 +76,8 @@ func GenerationsTable(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrTierState), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(AttrGenerationID), KeyType: types.KeyTypeHash}},
+		// The outbox of the domain events: every change, both images.
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: StreamViewType},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
 			{
 				IndexName: aws.String(IndexByUser),

@@ -42,7 +42,7 @@ func BenchmarkColdStart(b *testing.B) {
 	f := newFixture(b)
 	arm := binaries(b, "arm64")
 	results := map[string]*coldResult{}
-	names := []string{"hello", "api", "callback", "websocket", "wsauthorizer", "worker", "sweeper"}
+	names := []string{"hello", "api", "callback", "websocket", "wsauthorizer", "worker", "sweeper", "publisher"}
 	for _, name := range names {
 		payload := coldEvent(b, f, name)
 		host, _ := os.Stat(f.binary(name))
@@ -128,7 +128,7 @@ func coldEvent(b *testing.B, f *fixture, name string) []byte {
 	case "wsauthorizer":
 		tok := f.issuer.token(b, nil, nil)
 		return patch("wsauthorizer.json", func(m map[string]any) { obj(m, "queryStringParameters")["token"] = tok })
-	case "worker":
+	case "worker", "publisher":
 		return []byte(`{"Records":[]}`)
 	case "sweeper":
 		return f.sample(b, "sweeper.json")

@@ -24,7 +24,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/golang-jwt/jwt/v5"
@@ -140,6 +144,10 @@ type fixture struct {
 	callbackSecret string
 	callbackARN    string
 
+	// eventBus is the domain events' bus on moto; eventsQueue gets
+	// every event of it (a rule on source songqueue).
+	eventBus, eventsQueue string
+
 	mgmt      *awstest.ManagementAPI
 	issuer    *issuer
 	bridgeURL string
@@ -193,6 +201,8 @@ func newFixture(tb testing.TB) *fixture {
 	tb.Cleanup(func() { f.suno.Close(); sunoSrv.Close() })
 	f.sunoURL = sunoSrv.URL
 
+	f.eventBus, f.eventsQueue = eventBusToQueue(tb, f.cfg)
+
 	f.mgmt = awstest.NewManagementAPI(tb)
 	f.issuer = newIssuer(tb)
 
@@ -240,6 +250,9 @@ func (f *fixture) env(name string) map[string]string {
 	case "sweeper":
 		common()
 		set("SUNO_BASE_URL", f.sunoURL, "SUNO_API_KEY_PARAMETER", f.sunoParameter)
+	case "publisher":
+		common()
+		set("EVENT_BUS_NAME", f.eventBus)
 	case "wsauthorizer":
 		set("JWT_ISSUER", f.issuer.url(), "JWT_AUDIENCE", "songqueue-web", "TIER_CLAIM", "tier")
 	case "wsauthorizer-dev":
@@ -439,6 +452,38 @@ func (f *fixture) patched(tb testing.TB, name string, edit func(m map[string]any
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// eventBusToQueue makes an EventBridge bus on moto whose every songqueue
+// event a rule sends to a new SQS queue, and returns both.
+func eventBusToQueue(tb testing.TB, cfg aws.Config) (bus, queueURL string) {
+	tb.Helper()
+	ctx := context.Background()
+	eb, sq := eventbridge.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	bus = "songqueue-test-events-" + randomHex(4)
+	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
+		tb.Fatalf("create event bus: %v", err)
+	}
+	tb.Cleanup(func() {
+		_, _ = eb.DeleteEventBus(context.Background(), &eventbridge.DeleteEventBusInput{Name: aws.String(bus)})
+	})
+	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(bus)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _, _ = sq.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl}) })
+	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("all-" + bus), EventBusName: aws.String(bus), EventPattern: aws.String(`{"source": ["songqueue"]}`)}); err != nil {
+		tb.Fatalf("put rule: %v", err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("all-" + bus), EventBusName: aws.String(bus),
+		Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}}}); err != nil {
+		tb.Fatalf("put targets: %v", err)
+	}
+	return bus, aws.ToString(q.QueueUrl)
 }
 
 // obj walks m down keys, creating objects on the way.

@@ -44,6 +44,7 @@ var Functions = map[string]string{
 	"wsauthorizer": "WsAuthorizerFunction",
 	"worker":       "WorkerFunction",
 	"sweeper":      "SweeperFunction",
+	"publisher":    "PublisherFunction",
 }
 
 // HelloPackage is the baseline function of the benchmark.

@@ -123,12 +123,13 @@ func httpAnswer(t *testing.T, res events.APIGatewayV2HTTPResponse, wantStatus in
 // Emulator, invoked with its events/ sample, against moto: a generation is
 // created through the API function, connected over the WebSocket
 // functions, processed by the worker from the real SQS message, finished
-// by the fake Suno's callbacks through the callback function, and a stuck
-// one is moved on by the sweeper.
+// by the fake Suno's callbacks through the callback function, a stuck
+// one is moved on by the sweeper, and the publisher puts the events of
+// the table's stream on the bus.
 func TestUnderRIE(t *testing.T) {
 	requireRIE(t)
 	f := newFixture(t)
-	f.start(t, "api", "callback", "websocket", "wsauthorizer", "wsauthorizer-dev", "worker", "sweeper", "hello")
+	f.start(t, "api", "callback", "websocket", "wsauthorizer", "wsauthorizer-dev", "worker", "sweeper", "publisher", "hello")
 	ctx := context.Background()
 
 	var created struct {
@@ -491,6 +492,8 @@ func TestUnderRIE(t *testing.T) {
 		}
 		receiveJob(t, f, generation.Free, stuck.Generation.ID, 1) // requeued
 	})
+
+	t.Run("publisher", func(t *testing.T) { publisherUnderRIE(t, f, created.GenerationID) })
 
 	t.Run("websocket disconnect", func(t *testing.T) {
 		ev := f.patched(t, "websocket-disconnect.json", func(m map[string]any) { obj(m, "requestContext")["connectionId"] = connID })

@@ -38,6 +38,8 @@ type Store struct {
 	held    map[string][]time.Time
 	creates map[string][]time.Time
 	paused  map[generation.Tier]bool
+	// changes is the outbox (WithChanges), nil when none is kept.
+	changes *ChangeLog
 }
 
 var (
@@ -132,6 +134,7 @@ func (s *Store) Create(_ context.Context, g generation.Generation, key string, q
 	}
 	g.Version = 1
 	s.generations[g.ID] = clone(g)
+	s.changes.record(nil, &g)
 	if key != "" {
 		s.idempotency[idem] = idempotencyKey{generationID: g.ID, expires: s.now().Add(IdempotencyTTL)}
 	}
@@ -163,6 +166,7 @@ func (s *Store) Save(_ context.Context, g generation.Generation, from generation
 	}
 	g.Version++
 	s.generations[g.ID] = clone(g)
+	s.changes.record(&cur, &g)
 	if from != g.Status {
 		s.count(g.Tier, from, -1)
 		s.count(g.Tier, g.Status, 1)
@@ -252,6 +256,7 @@ func (s *Store) Delete(_ context.Context, g generation.Generation) error {
 		return service.ErrConflict
 	}
 	delete(s.generations, g.ID)
+	s.changes.record(&cur, nil)
 	s.count(cur.Tier, cur.Status, -1)
 	return nil
 }
