@@ -315,6 +315,7 @@ func (c *Config) Read(r *envconfig.Reader, getenv func(string) string) {
 	c.Pipeline.Quotas = quotas
 
 	r.Duration("GENERATION_MAX_WAIT", &c.Pipeline.MaxWait)
+	r.Duration("ARCHIVE_DEADLINE", &c.Pipeline.ArchiveDeadline)
 	r.Duration("HOLD_RECHECK", &c.Pipeline.HoldRecheck)
 	r.Int("SUNO_CREDIT_RESERVE", &c.Pipeline.CreditReserve, 0)
 	r.Duration("SUNO_CREDIT_CHECK", &c.Pipeline.CreditCheck)

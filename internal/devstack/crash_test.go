@@ -54,6 +54,13 @@ func TestKilledStackRecovers(t *testing.T) {
 		"GENERATION_BACKOFF_BASE=50ms", "GENERATION_POLL_INTERVAL=300ms", "GENERATION_DEADLINE=30s",
 		"GENERATION_RATE_LIMIT=1000", "GENERATION_CONCURRENCY=3",
 		"CLAIM_LEASE=3s", "WORKER_TIMEOUT=2500ms", "QUEUE_VISIBILITY_TIMEOUT=4s", "SWEEP_INTERVAL=500ms",
+		// A kill between the saving write and the copy job's send leaves
+		// the song to the sweeper after this.
+		"ARCHIVE_DEADLINE=5s",
+		// Each kill spends the attempts in flight, and on a loaded machine
+		// a claim moto applied after its 2.5 s timeout lapses and spends
+		// one more: the test is about the kills, not the attempt limit.
+		"GENERATION_MAX_ATTEMPTS=6",
 		"API_RATE_PER_USER=0", "API_RATE_PER_IP=0", // 48 creates and their polls from one address
 	)
 	var stack *exec.Cmd

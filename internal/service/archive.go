@@ -120,8 +120,15 @@ func mediaKey(g generation.Generation, i int, what, ext string) string {
 }
 
 // copyMargin is what a copy leaves of the invocation's time, to record
-// its outcome.
+// its outcome: at most this, and never more than a fifth of what is left,
+// so a short invocation (a test's, a tight WORKER_TIMEOUT) still copies
+// instead of starting past its own deadline.
 const copyMargin = 3 * time.Second
+
+// copyDeadline is when a copy with dl as its invocation's deadline stops.
+func copyDeadline(now, dl time.Time) time.Time {
+	return dl.Add(-min(copyMargin, dl.Sub(now)/5))
+}
 
 // copyTracks copies every track's audio and image and returns the tracks
 // pointing at the copies, Suno's URLs kept as their sources. It ends before
@@ -130,7 +137,8 @@ const copyMargin = 3 * time.Second
 func (w *Worker) copyTracks(ctx context.Context, g generation.Generation) ([]generation.Track, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-copyMargin))
+		// The wall clock, not w.now: a context's deadline is on it.
+		ctx, cancel = context.WithDeadline(ctx, copyDeadline(time.Now(), dl))
 		defer cancel()
 	}
 	out := make([]generation.Track, len(g.Tracks))
