@@ -376,6 +376,11 @@ func (s *Stack) serveDemoToken(w http.ResponseWriter, r *http.Request) {
 	if tier == "" && id == "" {
 		tier = string(generation.Pro)
 	}
+	if id == "" && !generation.Tier(tier).Valid() {
+		// As every route that takes a tier: 400, not 404.
+		http.Error(w, fmt.Sprintf("unknown_tier: tier %q is not one of ENTERPRISE, PREMIUM, PRO, FREE (or ask for ?user=demo-admin)", tier), http.StatusBadRequest)
+		return
+	}
 	for _, u := range users {
 		if (id != "" && u.UserID == id) || (id == "" && string(u.Tier) == tier && len(u.Groups) == 0) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -103,7 +103,7 @@ export interface TierStats {
   cancelled: number;
   total: number;
   /** Messages in the dead-letter queue (not counted in total). */
-  deadLetter: number;
+  deadLetters: number;
 }
 
 /** GET /api/queue/stats: counts of generations, exact at every moment. */
