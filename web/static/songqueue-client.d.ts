@@ -33,6 +33,8 @@ export interface CreateGenerationResponse {
   message: string;
   /** The new song's place in line. */
   queue?: Place;
+  /** The version of the state this answer shows: a push may arrive before it, so keep whichever is higher. */
+  version: number;
   /** True when the Idempotency-Key was seen before: this is the first create's generation (Idempotent-Replayed header). */
   replayed: boolean;
 }
