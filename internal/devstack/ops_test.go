@@ -229,8 +229,8 @@ func scenarioPausedTierSubmitsNothingUntilResumed(t *testing.T, b backend) {
 			t.Errorf("%q was submitted %d times, want once", p, n)
 		}
 	}
-	if code, body := ops.do("POST", "/api/admin/queues/GOLD/pause", nil); code != http.StatusNotFound || errCode(body) != "unknown_tier" {
-		t.Errorf("pause of an unknown tier: %d %v; want 404 unknown_tier", code, body)
+	if code, body := ops.do("POST", "/api/admin/queues/GOLD/pause", nil); code != http.StatusBadRequest || errCode(body) != "unknown_tier" {
+		t.Errorf("pause of an unknown tier: %d %v; want 400 unknown_tier", code, body)
 	}
 }
 
@@ -395,12 +395,18 @@ func scenarioDeadLettersAreListedAndRedriven(t *testing.T, b backend) {
 	if q, _ := queues["FREE"].(map[string]any); code != http.StatusOK || q["deadLetters"] != float64(1) {
 		t.Fatalf("queues after looking: %d %v; want FREE with 1 dead letter", code, body)
 	}
+	// The stats name them as the admin view does: deadLetters.
+	code, body = ops.do("GET", "/api/queue/stats", nil)
+	byTier, _ := body["byTier"].(map[string]any)
+	if free, _ := byTier["FREE"].(map[string]any); code != http.StatusOK || body["deadLetters"] != float64(1) || free["deadLetters"] != float64(1) {
+		t.Fatalf("stats with a dead letter: %d %v; want deadLetters 1, in all and in FREE", code, body)
+	}
 	code, body = ops.do("POST", "/api/admin/deadletters/redrive?tier=free", nil)
 	moved, _ := body["moved"].(map[string]any)
 	if code != http.StatusOK || body["total"] != float64(1) || moved["FREE"] != float64(1) {
 		t.Fatalf("redrive: %d %v; want one FREE message moved", code, body)
 	}
-	if code, body := ops.do("POST", "/api/admin/deadletters/redrive?tier=GOLD", nil); code != http.StatusBadRequest || errCode(body) != "invalid_tier" {
-		t.Errorf("redrive of an unknown tier: %d %v", code, body)
+	if code, body := ops.do("POST", "/api/admin/deadletters/redrive?tier=GOLD", nil); code != http.StatusBadRequest || errCode(body) != "unknown_tier" {
+		t.Errorf("redrive of an unknown tier: %d %v; want 400 unknown_tier", code, body)
 	}
 }

@@ -89,6 +89,8 @@ type Stack struct {
 	events     sync.WaitGroup
 	stopEvents context.CancelFunc
 	log        *slog.Logger
+	// crash is the broken-worker rehearsal (crash.go).
+	crash workerCrash
 }
 
 // DemoUser is a ready-made user of one tier.
@@ -204,6 +206,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 	// read a demo token (local.only).
 	mux.Handle("/api/dev/users", local.only(http.HandlerFunc(s.serveDemoUsers)))
 	mux.Handle("/api/dev/token", local.only(http.HandlerFunc(s.serveDemoToken)))
+	mux.Handle("POST /api/dev/crash-worker", local.only(http.HandlerFunc(s.serveCrashWorker)))
 	mux.HandleFunc("GET /ws", rt.serveWS)
 	if b.media != nil {
 		mux.Handle("/media/", http.StripPrefix("/media", b.media))
@@ -239,6 +242,9 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 				MaxConcurrency: cfg.Concurrency, BatchSize: cfg.BatchSize,
 				Wait: time.Second, Timeout: cfg.WorkerTimeout, Logger: log,
 			}, func(ctx context.Context, r batch.Record) error {
+				if err := s.crash.err(tier, time.Now()); err != nil {
+					return err // before the worker runs: as a crash would
+				}
 				// The message id stands in for the Lambda request id.
 				return roles.Worker.Handle(logging.WithRequestID(ctx, "msg-"+r.ID), r)
 			})
@@ -375,6 +381,11 @@ func (s *Stack) serveDemoToken(w http.ResponseWriter, r *http.Request) {
 	tier, id := strings.ToUpper(r.URL.Query().Get("tier")), r.URL.Query().Get("user")
 	if tier == "" && id == "" {
 		tier = string(generation.Pro)
+	}
+	if id == "" && !generation.Tier(tier).Valid() {
+		// As every route that takes a tier: 400, not 404.
+		http.Error(w, fmt.Sprintf("unknown_tier: tier %q is not one of ENTERPRISE, PREMIUM, PRO, FREE (or ask for ?user=demo-admin)", tier), http.StatusBadRequest)
+		return
 	}
 	for _, u := range users {
 		if (id != "" && u.UserID == id) || (id == "" && string(u.Tier) == tier && len(u.Groups) == 0) {

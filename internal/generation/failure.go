@@ -124,7 +124,9 @@ const (
 	// or title too long).
 	CodePromptTooLong = "prompt_too_long"
 	// CodeAudioFailed: Suno reported that the task's audio failed (callback
-	// codes 501 and 531, status GENERATE_AUDIO_FAILED).
+	// codes 501 and 531, status GENERATE_AUDIO_FAILED): a transient failure
+	// of one attempt, retried like any (DESIGN.md §6), not the song's end;
+	// a song whose every attempt fails so ends CodeAttemptsExhausted.
 	CodeAudioFailed = "audio_failed"
 	// CodeSunoTimeout: Suno did not finish the song in time (set by the
 	// service; also a task's callback code 408).

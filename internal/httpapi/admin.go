@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -254,7 +255,7 @@ func tiersParam(s string) ([]generation.Tier, error) {
 	case t.Valid():
 		return []generation.Tier{t}, nil
 	}
-	return nil, badBody("invalid_tier", "tier must be ENTERPRISE, PREMIUM, PRO, FREE or all")
+	return nil, badBody("unknown_tier", fmt.Sprintf("tier %q is not one of ENTERPRISE, PREMIUM, PRO, FREE or all", s))
 }
 
 // maxDeadLettersShown bounds the dead letters shown per tier.

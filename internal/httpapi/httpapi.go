@@ -171,6 +171,10 @@ type CreateResponse struct {
 	Message      string            `json:"message"`
 	// Queue is the new song's place in line.
 	Queue *service.Place `json:"queue,omitempty"`
+	// Version is the version of the state this answer shows, as in GET
+	// status and the events: a client keeps the highest it has seen, and
+	// a push may arrive before this answer.
+	Version int64 `json:"version"`
 }
 
 func (a *api) create(w http.ResponseWriter, r *http.Request, c identity.Caller) {
@@ -190,7 +194,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, c identity.Caller) 
 		w.Header().Set("Idempotent-Replayed", "true")
 		msg = "Generation already created with this Idempotency-Key"
 	}
-	writeJSON(w, http.StatusAccepted, CreateResponse{g.ID, g.Status, g.Tier, g.Tier.Priority(), msg, res.Place})
+	writeJSON(w, http.StatusAccepted, CreateResponse{g.ID, g.Status, g.Tier, g.Tier.Priority(), msg, res.Place, g.Version})
 }
 
 // DecodeCreate reads a create body strictly, with errors that say what is

@@ -204,6 +204,14 @@ func TestIdempotencyKey(t *testing.T) {
 	if code != http.StatusAccepted || again.GenerationID != first.GenerationID {
 		t.Errorf("replay = %d %s, want 202 with the first id %s", code, again.GenerationID, first.GenerationID)
 	}
+	// The answer carries the version of the state it shows, as GET status
+	// does, so a client can tell it from a newer push.
+	rec, _ := f.do("GET", "/api/generation/status/"+first.GenerationID, tok, "")
+	var st struct{ Version int64 }
+	_ = json.Unmarshal(rec.Body.Bytes(), &st)
+	if first.Version < 1 || again.Version != st.Version {
+		t.Errorf("versions: create %d, replay %d, status %d; want the create's at least 1 and the replay's the current one", first.Version, again.Version, st.Version)
+	}
 	if code, theirs, _ := create(other, `{"prompt":"a"}`, "key-1"); code != http.StatusAccepted || theirs.GenerationID == first.GenerationID {
 		t.Errorf("another user's same key = %d %s, want a generation of their own", code, theirs.GenerationID)
 	}

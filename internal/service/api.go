@@ -317,7 +317,7 @@ type TierStats struct {
 	Cancelled int64 `json:"cancelled"`
 	// Total counts generations; dead letters are messages, not in it.
 	Total int64 `json:"total"`
-	Dead  int64 `json:"deadLetter"`
+	Dead  int64 `json:"deadLetters"`
 }
 
 func (t *TierStats) add(o TierStats) {

@@ -108,7 +108,7 @@ func (r BulkRequest) validate() error {
 		return invalid("invalid_status", "status %q is not one of pending, processing, completed, failed, cancelled", f.Status)
 	}
 	if f.Tier != "" && !f.Tier.Valid() {
-		return invalid("unknown_tier", "tier %q is not one of ENTERPRISE, PREMIUM, PRO, FREE", f.Tier)
+		return unknownTier(f.Tier)
 	}
 	if f.ErrorCode != "" && !generation.KnownErrorCode(f.ErrorCode) {
 		return invalid("invalid_error_code", "error %q is not a failure code (openapi.yaml's ErrorCode)", f.ErrorCode)

@@ -67,6 +67,12 @@ func (s *Operators) mustAdmin(c identity.Caller) error {
 		Message: fmt.Sprintf("operator routes are for members of the %q group, and your token does not put you in it", s.cfg.AdminGroup)}
 }
 
+// unknownTier is the one answer of every route that takes a tier to a
+// tier that is not one: 400 unknown_tier.
+func unknownTier(t generation.Tier) error {
+	return invalid("unknown_tier", "tier %q is not one of ENTERPRISE, PREMIUM, PRO, FREE", t)
+}
+
 // AdminList returns every user's generations that match f, newest first.
 func (s *Operators) AdminList(ctx context.Context, c identity.Caller, f Filter, limit int, cursor string) (Page, error) {
 	if err := s.mustAdmin(c); err != nil {
@@ -76,7 +82,7 @@ func (s *Operators) AdminList(ctx context.Context, c identity.Caller, f Filter, 
 		return Page{}, invalid("invalid_status", "status %q is not one of pending, processing, completed, failed, cancelled", f.Status)
 	}
 	if f.Tier != "" && !f.Tier.Valid() {
-		return Page{}, invalid("invalid_tier", "tier %q is not one of ENTERPRISE, PREMIUM, PRO, FREE", f.Tier)
+		return Page{}, unknownTier(f.Tier)
 	}
 	if f.UserID != "" && (len(f.UserID) > 128 || !utf8.ValidString(f.UserID) || strings.ContainsAny(f.UserID, "\x00")) {
 		return Page{}, invalid("invalid_user", "user must be a user id (a token's sub) of at most 128 characters")
@@ -182,7 +188,7 @@ func (s *Operators) SetPaused(ctx context.Context, c identity.Caller, tier gener
 		return err
 	}
 	if !tier.Valid() {
-		return &Error{Kind: KindNotFound, Code: "unknown_tier", Message: fmt.Sprintf("there is no %q queue; the tiers are ENTERPRISE, PREMIUM, PRO and FREE", tier)}
+		return unknownTier(tier)
 	}
 	action := "resume"
 	if paused {

@@ -33,6 +33,8 @@ export interface CreateGenerationResponse {
   message: string;
   /** The new song's place in line. */
   queue?: Place;
+  /** The version of the state this answer shows: a push may arrive before it, so keep whichever is higher. */
+  version: number;
   /** True when the Idempotency-Key was seen before: this is the first create's generation (Idempotent-Replayed header). */
   replayed: boolean;
 }
@@ -103,7 +105,7 @@ export interface TierStats {
   cancelled: number;
   total: number;
   /** Messages in the dead-letter queue (not counted in total). */
-  deadLetter: number;
+  deadLetters: number;
 }
 
 /** GET /api/queue/stats: counts of generations, exact at every moment. */

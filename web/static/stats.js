@@ -11,7 +11,7 @@ const FALLBACK_POLL_MS = 30_000;
 const MIN_GAP_MS = 1_000;
 const TIERS = ["ENTERPRISE", "PREMIUM", "PRO", "FREE"];
 // The summary's counts (one <dd id="stat-KEY"> each) and the table's columns.
-export const SUMMARY_COUNTS = ["waiting", "active", "completed", "failed", "delayed", "cancelled", "total", "deadLetter"];
+export const SUMMARY_COUNTS = ["waiting", "active", "completed", "failed", "delayed", "cancelled", "total", "deadLetters"];
 const TABLE_COUNTS = ["waiting", "active", "completed", "failed", "delayed"];
 
 export class StatsPanel {
