@@ -62,6 +62,9 @@ func TestKilledStackRecovers(t *testing.T) {
 		// one more: the test is about the kills, not the attempt limit.
 		"GENERATION_MAX_ATTEMPTS=6",
 		"API_RATE_PER_USER=0", "API_RATE_PER_IP=0", // 48 creates and their polls from one address
+		// Eight songs a user, some held up by the kills: quotas would
+		// refuse the creates the test makes.
+		"QUOTA_OPEN_FREE=0", "QUOTA_OPEN_PRO=0", "QUOTA_OPEN_PREMIUM=0", "QUOTA_OPEN_ENTERPRISE=0",
 	)
 	var stack *exec.Cmd
 	var logs lockedBuffer

@@ -11,7 +11,7 @@ import (
 
 // TestFairnessWithinATier: with Suno's rate limit at 2 a second and one FREE
 // user's 40 jobs queued, another FREE user's job created a second later
-// reaches Suno within a few seconds, not after the backlog. The memory
+// reaches Suno after a few of the backlog's, not after all of them. The memory
 // queues deliver as SQS fair queues do (message group = user); moto does
 // not, and there the worker's yielding to other users does it alone.
 func TestFairnessWithinATier(t *testing.T) {
@@ -52,15 +52,17 @@ func fairnessBetween(t *testing.T, b backend, hogID, quietID string) {
 				}
 			}
 			t.Logf("the quiet user's job reached Suno %s after its create, behind %d of the backlog", wait.Round(10*time.Millisecond), before)
-			// Unfair, it would wait for most of the backlog: 20 s. moto has
-			// no fair queues and its latency grows with the machine's load,
-			// so the emulator gets more room than the memory queues.
-			bound := 4 * time.Second
+			// Unfair, it would wait for the rest of the backlog: about 38
+			// jobs. Counted in jobs, not seconds, so that a slow machine
+			// does not read as unfair. moto has no fair queues and its
+			// latency grows with the machine's load (the worker's yielding
+			// alone makes room there), so it gets half the backlog.
+			bound := 8
 			if b.name != "memory" {
-				bound = 8 * time.Second
+				bound = 20
 			}
-			if wait > bound {
-				t.Errorf("the quiet user waited %s behind %d backlog jobs; want under %s", wait, before, bound)
+			if before > bound {
+				t.Errorf("the quiet user's job went to Suno behind %d backlog jobs (%s after its create); want at most %d", before, wait.Round(10*time.Millisecond), bound)
 			}
 			return
 		}
