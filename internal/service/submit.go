@@ -174,8 +174,12 @@ func (w *Worker) waitForToken(ctx context.Context, g generation.Generation, job 
 	if job.Waits > 0 {
 		if places, err := w.line.places(ctx, g); err == nil {
 			if p, ok := places[g.ID]; ok && p.EstimatedStart != nil {
+				// Half the time until its turn, which is the estimate less
+				// the queue's own lag: a job at the front that slept half
+				// of that lag would leave the tokens it was due unused.
 				backoff := wait << min(job.Waits, 16)
-				wait = max(wait, min(p.EstimatedStart.Sub(w.now())/2, backoff, maxTokenWait))
+				turn := p.EstimatedStart.Sub(w.now()) - queueLag
+				wait = max(wait, min(turn/2, backoff, maxTokenWait))
 			}
 		}
 	}
