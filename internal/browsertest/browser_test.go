@@ -3,11 +3,16 @@
 // cancel another, reload, and check that the page never talks to any host
 // but the stack's own; and, as the demo admin, the operator view: pause and
 // resume a tier, retry a failed song, with a FREE user in a second tab;
-// and a frontend on another origin that imports songqueue-client.js from
-// the stack and makes a song through it (crossorigin_test.go).
+// a frontend on another origin that imports songqueue-client.js from
+// the stack and makes a song through it (crossorigin_test.go); and a song
+// maker's visit at 1280 and 390 px: the stream before 100 %, confirmed
+// cancel and remove, "Try again", a paused tier's reason, and axe-core's
+// accessibility check (songmaker_test.go).
 //
 // It needs Debian's chromium (.ci/run installs it). Without it the test
 // skips, or fails when CI=true. CHROMIUM_PATH overrides the executable.
+// axe-core comes from make (scripts/axe.sh, into .build/axe/) or AXE_JS;
+// without it the accessibility check skips, or fails when CI=true.
 // Screenshots go to <repo>/.artifacts/screenshots/, which git ignores.
 package browsertest
 

@@ -467,7 +467,15 @@ export class GenerationList {
         break;
       }
     }
-    this.listEl.insertBefore(g.li, before);
+    // Moving an element drops the keyboard focus inside it: leave it where
+    // it is when it is in place already (the server's createdAt replacing
+    // the page's), and give the focus back when it moves.
+    const inPlace = g.li.isConnected && (before === null ? g.li === this.listEl.lastElementChild : g.li.nextElementSibling === before);
+    if (!inPlace) {
+      const focused = g.li.contains(document.activeElement) ? document.activeElement : null;
+      this.listEl.insertBefore(g.li, before);
+      focused?.focus();
+    }
     this.updateEmpty();
   }
 
