@@ -412,3 +412,36 @@ func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// The page has a sentence for every failure and every hold the API can
+// report (openapi.yaml's ErrorCode and WaitReason), so a new code is not
+// shown as "Something went wrong" by accident.
+func TestMessagesCoverAPICodes(t *testing.T) {
+	spec, err := os.ReadFile(filepath.Join("..", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := fs.ReadFile(Files, "messages.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ schema, object string }{{"ErrorCode", "FAILURES"}, {"WaitReason", "WAIT_TEXT"}} {
+		m := regexp.MustCompile(`(?s)\n    ` + c.schema + `:\n.*?\n      enum: \[([^\]]*)\]`).FindSubmatch(spec)
+		if m == nil {
+			t.Fatalf("openapi.yaml has no enum for %s", c.schema)
+		}
+		block := regexp.MustCompile(`(?s)const ` + c.object + ` = \{(.*?)\n\};`).FindSubmatch(js)
+		if block == nil {
+			t.Fatalf("messages.js has no %s", c.object)
+		}
+		keys := map[string]bool{}
+		for _, k := range regexp.MustCompile(`(?m)^  ([a-z_]+):`).FindAllSubmatch(block[1], -1) {
+			keys[string(k[1])] = true
+		}
+		for _, code := range strings.Split(string(m[1]), ",") {
+			if code = strings.TrimSpace(code); code != "" && !keys[code] {
+				t.Errorf("messages.js %s has no sentence for the %s %q", c.object, c.schema, code)
+			}
+		}
+	}
+}
