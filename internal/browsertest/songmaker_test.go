@@ -173,15 +173,17 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 		b.errorf("%sthe removed song answers %d, want 404", at, code)
 	}
 
-	// 4. A failed song: what happened in plain words, no bar, and "Try
-	// again" (a new song of the same request); a refused prompt gets no
-	// "Try again", since it would only be refused again.
-	failPrompt := "A song the music service cannot make [fake:audio-failed]"
-	failed := create(b, at, failPrompt)
+	// 4. A failed song (in custom mode, with a model of its own): what
+	// happened in plain words, no bar, and "Try again", a new song of the
+	// same request; a refused prompt gets no "Try again", since it would
+	// only be refused again.
+	failed := createCustom(b, at, "La la la, the service cannot make me [fake:audio-failed]", "lo-fi", "A song that fails", "V5")
 	li = itemExpr(failed)
 	waitFor[bool](b, at+"the song to fail", 20*time.Second, li+`?.dataset.status === "failed"`)
+	type request struct{ Prompt, Style, Title, Model string }
 	var api struct {
-		Error, ErrorCode, Prompt, Model string
+		request
+		Error, ErrorCode string
 	}
 	h.api(http.MethodGet, "/api/generation/status/"+failed, tokens[user], &api)
 	said := eval[map[string]any](b, `(() => { const li = `+li+`; return {error: li.querySelector(".gen-error").textContent,
@@ -201,10 +203,10 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 		const li = document.querySelector("ol#generations > li.gen-item");
 		return li && li.dataset.generationId !== %s && li.contains(document.activeElement) && li.dataset.generationId;
 	})()`, strconv.Quote(failed)))
-	var retried struct{ Prompt, Model string }
+	var retried request
 	h.api(http.MethodGet, "/api/generation/status/"+again, tokens[user], &retried)
-	if retried.Prompt != api.Prompt || retried.Model != api.Model {
-		b.errorf("%sTry again made %+v of %+v: want the same prompt and model", at, retried, api)
+	if want := (request{"La la la, the service cannot make me [fake:audio-failed]", "lo-fi", "A song that fails", "V5"}); api.request != want || retried != want {
+		b.errorf("%sTry again made %+v of %+v: want both %+v", at, retried, api.request, want)
 	}
 	refused := create(b, at, "A song with words the music service refuses [fake:sensitive]")
 	waitFor[bool](b, at+"the refused song to fail", 20*time.Second, itemExpr(refused)+`?.dataset.status === "failed"`)
@@ -281,6 +283,26 @@ func create(b *browser, at, prompt string) string {
 		const li = document.querySelector("ol#generations > li.gen-item");
 		return li && li.dataset.generationId !== %s && li.querySelector(".gen-title").textContent === %s && li.dataset.generationId;
 	})()`, strconv.Quote(before), strconv.Quote(prompt)))
+}
+
+// createCustom submits a song in custom mode and returns its id once it
+// is at the top of the list; the form goes back to simple mode after.
+func createCustom(b *browser, at, lyrics, style, title, model string) string {
+	b.t.Helper()
+	before := eval[string](b, `document.querySelector("ol#generations > li.gen-item")?.dataset.generationId ?? ""`)
+	b.do(at+"create "+title+" in custom mode", 10*time.Second,
+		chromedp.Click(chromedp.ID("custom-mode")),
+		chromedp.SendKeys(chromedp.ID("prompt"), lyrics),
+		chromedp.SendKeys(chromedp.ID("style"), style),
+		chromedp.SendKeys(chromedp.ID("title"), title),
+		chromedp.SetValue(chromedp.ID("model"), model),
+		chromedp.Click(chromedp.ID("create-submit")))
+	id := waitFor[string](b, at+"the new song at the top", 10*time.Second, fmt.Sprintf(`(() => {
+		const li = document.querySelector("ol#generations > li.gen-item");
+		return li && li.dataset.generationId !== %s && li.querySelector(".gen-title").textContent === %s && li.dataset.generationId;
+	})()`, strconv.Quote(before), strconv.Quote(title)))
+	b.do(at+"back to simple mode", 5*time.Second, chromedp.Click(chromedp.ID("custom-mode")))
+	return id
 }
 
 // cssIn selects the first element matching sel inside one song's card.

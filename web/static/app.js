@@ -87,7 +87,7 @@ async function init() {
     apiBase,
     wsUrl: typeof state.config.wsUrl === "string" && state.config.wsUrl ? state.config.wsUrl : undefined,
     getToken: () => state.token,
-    onUnauthorized: () => signOut("The server no longer accepts your token (401). Sign in again."),
+    onUnauthorized: () => signOut("Your sign-in is no longer accepted. Sign in again."),
   });
 
   const options = setUpSignInOptions(apiBase);
@@ -238,7 +238,7 @@ function signOut(message = "") {
   $("load-more").hidden = true;
   $("list-error").hidden = true;
   $("create-error").hidden = true;
-  $("create-message").textContent = "";
+  showCreated(null);
   $("app").hidden = true;
   $("session").hidden = true;
   $("signin").hidden = false;
