@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/songqueue/songqueue/internal/devstack"
 )
 
 // TestBrowserSongMaker is a song maker's visit (issue 23), at a desktop
@@ -22,10 +24,14 @@ import (
 // words and offers "Try again" only where it can help; a song of a paused
 // tier says why it waits; no operators' data; no console error or failed
 // request; and axe-core finds no serious or critical accessibility
-// violation.
+// violation. Between, a song held while the fake Suno is down for
+// maintenance says so.
 func TestBrowserSongMaker(t *testing.T) {
 	axe := axeSource(t)
-	h := startHarness(t, nil)
+	h := startHarness(t, func(cfg *devstack.Config) {
+		// Suno's breaker probes soon after the fake's maintenance ends.
+		cfg.Pipeline.Health.ProbeFirst, cfg.Pipeline.Health.ProbeMax = 200*time.Millisecond, time.Second
+	})
 	tokens := h.demoTokens()
 	for _, v := range []struct {
 		width, height int
@@ -218,7 +224,17 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 		b.errorf("%sthe refused song says %q: want it to say the prompt was refused", at, refusal)
 	}
 
-	// 5. A song of a paused tier says why it waits, and its place.
+	// 5. While the music service is down for maintenance a song waits and
+	// says why; it goes ahead once the service is back.
+	h.fakeTrouble("maintenance")
+	down := create(b, at, "A song while the music service is down")
+	waitFor[bool](b, at+"the song to say the music service is down", 15*time.Second,
+		itemExpr(down)+`?.dataset.status === "pending" && `+itemExpr(down)+`.querySelector(".gen-message").textContent.includes("maintenance")`)
+	t.Logf("%sheld by Suno's maintenance, the song says %q", at, eval[string](b, itemExpr(down)+`.querySelector(".gen-message").textContent`))
+	h.fakeTrouble("ok")
+	waitFor[bool](b, at+"the song to go ahead once the service is back", 20*time.Second, itemExpr(down)+`?.dataset.status !== "pending"`)
+
+	// 6. A song of a paused tier says why it waits, and its place.
 	if code := h.api(http.MethodPost, "/api/admin/queues/"+strings.ToLower(tier)+"/pause", tokens["demo-admin"], nil); code != http.StatusOK {
 		b.fatalf("%spause %s: %d", at, tier, code)
 	}
@@ -229,7 +245,7 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 		itemExpr(held)+`?.querySelector(".gen-place:not([hidden])")?.textContent.includes("in line")`)
 	t.Logf("%sthe held song says %q", at, eval[string](b, itemExpr(held)+`.querySelector(".gen-message").textContent`))
 
-	// 6. The page as it is now (held, failed, completed songs) is what
+	// 7. The page as it is now (held, failed, completed songs) is what
 	// the screenshot shows and axe checks.
 	eval[bool](b, `(window.scrollTo(0, 0), true)`)
 	if top := eval[float64](b, `document.querySelector("ol#generations > li.gen-item").getBoundingClientRect().top`); top > float64(height) {
@@ -241,7 +257,7 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 		b.fatalf("%sresume %s: %d", at, tier, code)
 	}
 
-	// 7. No operators' data, no console error, no failed request.
+	// 8. No operators' data, no console error, no failed request.
 	if shown := eval[bool](b, `document.getElementById("operator").getClientRects().length > 0 || document.getElementById("queue-stats").getClientRects().length > 0`); shown {
 		b.errorf("%sa user sees operators' data", at)
 	}
@@ -267,6 +283,19 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 	}
 	if len(errs) > 0 {
 		b.errorf("%sconsole errors: %v", at, errs)
+	}
+}
+
+// fakeTrouble puts the fake Suno into a trouble mode ("ok" ends it).
+func (h *harness) fakeTrouble(mode string) {
+	h.t.Helper()
+	resp, err := http.Post(h.stack.URL+"/suno/_fake/trouble", "application/json", strings.NewReader(`{"mode":"`+mode+`"}`))
+	if err != nil {
+		h.t.Fatalf("fake Suno trouble %s: %v", mode, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("fake Suno trouble %s: %d", mode, resp.StatusCode)
 	}
 }
 
