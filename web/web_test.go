@@ -445,3 +445,32 @@ func TestMessagesCoverAPICodes(t *testing.T) {
 		}
 	}
 }
+
+// messages.js's sentences and rules, with node (testdata/messages.test.mjs).
+func TestMessagesBehaviour(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required in CI (the machine has it): the page's messages are tested with it")
+		}
+		t.Skip("node is not installed; the browser tests still show the messages")
+	}
+	js, err := fs.ReadFile(Files, "messages.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := filepath.Join(t.TempDir(), "messages.mjs") // .mjs: an ES module to Node whatever package.json says
+	if err := os.WriteFile(mod, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-force-exit", filepath.Join("testdata", "messages.test.mjs"))
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), "SONGQUEUE_MESSAGES="+(&url.URL{Scheme: "file", Path: mod}).String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test testdata/messages.test.mjs: %v\n%s", err, out)
+	}
+	t.Logf("%s", lastLines(string(out), 9))
+}

@@ -53,7 +53,7 @@ export function stageText(g) {
       if (g.progress >= 90) return "Almost done: saving your song.";
       if (g.progress >= 70) return "The first version is ready to play while the rest is made.";
       if (g.progress >= 30) return "The music service is making your song.";
-      return "Starting…";
+      return "Getting your song started…";
     case "completed":
       return "Ready to play.";
     case "failed":
