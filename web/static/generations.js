@@ -127,7 +127,6 @@ export class GenerationList {
       g.status = s.status;
       g.progress = num(s.progress);
       g.attempts = num(s.attempts);
-      g.error = str(s.error);
       g.errorCode = str(s.errorCode);
       g.waitReason = str(s.waitReason);
       g.tracks = Array.isArray(s.tracks) ? s.tracks : [];
@@ -237,18 +236,17 @@ export class GenerationList {
         g.waitReason = str(data.waitReason);
         g.queue = placeOf(data.queue);
         if (typeof data.attempts === "number") g.attempts = data.attempts;
-        if (status !== "failed") g.error = g.errorCode = "";
+        if (status !== "failed") g.errorCode = "";
         // A new attempt (an operator's retry) starts without the old tracks.
         if (g.progress < STREAM_PROGRESS) g.tracks = [];
         break;
       case "generation:complete":
         g.progress = 100;
-        g.error = g.errorCode = "";
+        g.errorCode = "";
         if (Array.isArray(data.tracks) && data.tracks.length) g.tracks = data.tracks;
         g.audioUrl = str(data.audioUrl) || g.audioUrl;
         break;
       case "generation:error":
-        g.error = str(data.error) || g.error;
         g.errorCode = str(data.errorCode) || g.errorCode;
         break;
     }
@@ -364,7 +362,7 @@ export class GenerationList {
       instrumental: false,
       tracks: [],
       audioUrl: "",
-      error: "",
+      // errorCode: why a failed song failed (openapi ErrorCode); the page says it in its own words.
       errorCode: "",
       // waitReason: why a pending song is held (openapi WaitReason), or "".
       waitReason: "",
