@@ -241,9 +241,11 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 	held := create(b, at, "A patient song on a paused plan")
 	waitFor[bool](b, at+"the held song to say its plan is paused", 10*time.Second,
 		itemExpr(held)+`?.querySelector(".gen-message").textContent.includes("paused")`)
-	waitFor[bool](b, at+"the held song's place in line", 15*time.Second,
-		itemExpr(held)+`?.querySelector(".gen-place:not([hidden])")?.textContent.includes("in line")`)
-	t.Logf("%sthe held song says %q", at, eval[string](b, itemExpr(held)+`.querySelector(".gen-message").textContent`))
+	heldAt := time.Now()
+	place := waitFor[string](b, at+"the held song's place in line", 15*time.Second,
+		`(() => { const p = `+itemExpr(held)+`?.querySelector(".gen-place:not([hidden])")?.textContent ?? ""; return p.includes("in line") && p; })()`)
+	t.Logf("%sthe held song says %q and %q (%s after its hold)", at,
+		eval[string](b, itemExpr(held)+`.querySelector(".gen-message").textContent`), place, time.Since(heldAt).Round(time.Millisecond))
 
 	// 7. The page as it is now (held, failed, completed songs) is what
 	// the screenshot shows and axe checks.

@@ -234,7 +234,12 @@ export class GenerationList {
       case "generation:progress":
         g.progress = num(data.progress);
         g.waitReason = str(data.waitReason);
-        g.queue = placeOf(data.queue);
+        // Places come only when they move: an event without one leaves the
+        // place of a song that was waiting and still waits (a hold, say,
+        // which has no estimate).
+        if (data.queue) g.queue = placeOf(data.queue);
+        else if (before.status !== "pending" || status !== "pending") g.queue = null;
+        if (g.queue && g.waitReason) g.queue = { ...g.queue, start: null };
         if (typeof data.attempts === "number") g.attempts = data.attempts;
         if (status !== "failed") g.errorCode = "";
         // A new attempt (an operator's retry) starts without the old tracks.
