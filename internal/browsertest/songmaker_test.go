@@ -21,11 +21,10 @@ import (
 // the newest songs come first; a song plays from Suno's stream before it
 // is done and goes on from the same second on the kept copy; a cancel and
 // a remove are confirmed first; a failed song says what happened in plain
-// words and offers "Try again" only where it can help; a song of a paused
-// tier says why it waits; no operators' data; no console error or failed
-// request; and axe-core finds no serious or critical accessibility
-// violation. Between, a song held while the fake Suno is down for
-// maintenance says so.
+// words and offers "Try again" only where it can help; a song held while
+// the fake Suno is down for maintenance, and one of a paused tier, say why
+// they wait; no operators' data; no console error or failed request; and
+// axe-core finds no serious or critical accessibility violation.
 func TestBrowserSongMaker(t *testing.T) {
 	axe := axeSource(t)
 	h := startHarness(t, func(cfg *devstack.Config) {
