@@ -38,6 +38,11 @@ const contentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; 
 const (
 	ClientModule = "/songqueue-client.js"
 	ClientTypes  = "/songqueue-client.d.ts"
+	// Config is the page's optional deployment settings. A deployment
+	// writes its own next to index.html (make deploy-web); this handler,
+	// which serves the embedded page (the local stack), answers an empty
+	// one, so the page's request for it is not a 404 in the console.
+	Config = "/config.json"
 )
 
 // Handler serves the page. Responses are revalidated on every load
@@ -65,6 +70,13 @@ func Handler() http.Handler {
 			allowAnyOrigin(h)
 			// Not in Go's MIME table (the system's may call .ts video/mp2t).
 			h.Set("Content-Type", "application/typescript; charset=utf-8")
+		}
+		if r.URL.Path == Config && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			if _, err := fs.Stat(Files, Config[1:]); err != nil {
+				h.Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte("{}\n"))
+				return
+			}
 		}
 		files.ServeHTTP(w, r)
 	})

@@ -27,6 +27,9 @@ func TestHandlerServesPage(t *testing.T) {
 		{"/", "text/html"},
 		{"/app.js", "text/javascript"},
 		{"/style.css", "text/css"},
+		// No config.json is embedded: the handler answers an empty one
+		// rather than a 404 in every page load's console.
+		{"/config.json", "application/json"},
 	} {
 		rec := httptest.NewRecorder()
 		Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
@@ -408,4 +411,66 @@ func TestClientModuleBehaviour(t *testing.T) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// The page has a sentence for every failure and every hold the API can
+// report (openapi.yaml's ErrorCode and WaitReason), so a new code is not
+// shown as "Something went wrong" by accident.
+func TestMessagesCoverAPICodes(t *testing.T) {
+	spec, err := os.ReadFile(filepath.Join("..", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := fs.ReadFile(Files, "messages.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ schema, object string }{{"ErrorCode", "FAILURES"}, {"WaitReason", "WAIT_TEXT"}} {
+		m := regexp.MustCompile(`(?s)\n    ` + c.schema + `:\n.*?\n      enum: \[([^\]]*)\]`).FindSubmatch(spec)
+		if m == nil {
+			t.Fatalf("openapi.yaml has no enum for %s", c.schema)
+		}
+		block := regexp.MustCompile(`(?s)const ` + c.object + ` = \{(.*?)\n\};`).FindSubmatch(js)
+		if block == nil {
+			t.Fatalf("messages.js has no %s", c.object)
+		}
+		keys := map[string]bool{}
+		for _, k := range regexp.MustCompile(`(?m)^  ([a-z_]+):`).FindAllSubmatch(block[1], -1) {
+			keys[string(k[1])] = true
+		}
+		for _, code := range strings.Split(string(m[1]), ",") {
+			if code = strings.TrimSpace(code); code != "" && !keys[code] {
+				t.Errorf("messages.js %s has no sentence for the %s %q", c.object, c.schema, code)
+			}
+		}
+	}
+}
+
+// messages.js's sentences and rules, with node (testdata/messages.test.mjs).
+func TestMessagesBehaviour(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required in CI (the machine has it): the page's messages are tested with it")
+		}
+		t.Skip("node is not installed; the browser tests still show the messages")
+	}
+	js, err := fs.ReadFile(Files, "messages.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := filepath.Join(t.TempDir(), "messages.mjs") // .mjs: an ES module to Node whatever package.json says
+	if err := os.WriteFile(mod, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-force-exit", filepath.Join("testdata", "messages.test.mjs"))
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), "SONGQUEUE_MESSAGES="+(&url.URL{Scheme: "file", Path: mod}).String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test testdata/messages.test.mjs: %v\n%s", err, out)
+	}
+	t.Logf("%s", lastLines(string(out), 9))
 }

@@ -1,5 +1,6 @@
 // SongQueue's page: sign-in, the create form, the live list of the user's
-// generations, the queue stats and, for operators, the operator view.
+// generations with their quota and, for operators, the operator view with
+// the queue stats.
 // Contracts: DESIGN.md sections 3 to 5 and 10. Every API call and the
 // WebSocket go through songqueue-client.js, the module other frontends use.
 
@@ -8,6 +9,7 @@ import { cognitoSignInUrl, forgetToken, identify, isAdmin, randomId, savedToken,
 import { el, shorten } from "./dom.js";
 import { GenerationList, describeChange, displayName } from "./generations.js";
 import { DEFAULT_MODEL, MODELS, charCount, limitsFor, requestBody, validate } from "./limits.js";
+import { actionError, createError } from "./messages.js";
 import { createClient } from "./songqueue-client.js";
 import { SUMMARY_COUNTS, StatsPanel } from "./stats.js";
 
@@ -33,6 +35,8 @@ const state = {
   // so the server returns the first generation instead of making a second.
   pendingCreate: null,
   submitting: false,
+  // The song #create-message names: the message goes once it has ended.
+  createdId: null,
   nextCursor: null,
   connection: "idle",
   refreshing: new Set(),
@@ -45,6 +49,8 @@ const list = new GenerationList({
   emptyEl: $("generations-empty"),
   onCancel: cancel,
   onRemove: removeGeneration,
+  onTryAgain: tryAgain,
+  onChange: () => showQuota(),
 });
 // A waiting song's "about m min" counts down between the server's updates.
 setInterval(() => list.tick(), 30_000);
@@ -56,6 +62,9 @@ const operator = new OperatorView((...args) => client.request(...args), {
   announce,
   onRefreshed: () => state.stats?.refresh(),
   onHide: (message) => {
+    // The queue stats are in the view, and for operators only.
+    state.stats?.stop();
+    state.stats = null;
     announce("The operator view is hidden: the server does not accept you as an operator.");
     console.warn("operator view hidden after 403:", message);
   },
@@ -78,7 +87,7 @@ async function init() {
     apiBase,
     wsUrl: typeof state.config.wsUrl === "string" && state.config.wsUrl ? state.config.wsUrl : undefined,
     getToken: () => state.token,
-    onUnauthorized: () => signOut("The server no longer accepts your token (401). Sign in again."),
+    onUnauthorized: () => signOut("Your sign-in is no longer accepted. Sign in again."),
   });
 
   const options = setUpSignInOptions(apiBase);
@@ -178,6 +187,7 @@ async function startSession(token, { focus }) {
   $("user-id").textContent = who.userId;
   $("user-tier").textContent = who.tier;
   $("user-tier").dataset.tier = who.tier;
+  $("quota-tier").textContent = who.tier;
   $("signin").hidden = true;
   $("session").hidden = false;
   $("app").hidden = false;
@@ -191,18 +201,20 @@ async function startSession(token, { focus }) {
   await loadList(null);
   if (session !== state.session) return;
 
-  state.stats = new StatsPanel(() => client.stats(), {
-    summary: Object.fromEntries(SUMMARY_COUNTS.map((k) => [k, $(`stat-${k}`)])),
-    tbody: $("stats-by-tier").tBodies[0],
-    updated: $("stats-updated"),
-    error: $("stats-error"),
-  });
-  state.stats.start();
-
-  // The token says operator: show the view. The API has the last word;
-  // a 403 from it hides the view again.
+  // The token says operator: show the view, with the queue stats (every
+  // user's counts: operators' data). The API has the last word; a 403
+  // from it hides the view again.
   const adminGroup = typeof state.config.adminGroup === "string" && state.config.adminGroup ? state.config.adminGroup : "admin";
-  if (isAdmin(who, adminGroup)) operator.start();
+  if (isAdmin(who, adminGroup)) {
+    state.stats = new StatsPanel(() => client.stats(), {
+      summary: Object.fromEntries(SUMMARY_COUNTS.map((k) => [k, $(`stat-${k}`)])),
+      tbody: $("stats-by-tier").tBodies[0],
+      updated: $("stats-updated"),
+      error: $("stats-error"),
+    });
+    state.stats.start();
+    operator.start();
+  }
 
   state.realtime = startRealtime(session);
 }
@@ -218,6 +230,7 @@ function signOut(message = "") {
   clearTimeout(state.expiryTimer);
   state.token = null;
   state.pendingCreate = null;
+  state.createdId = null;
   state.nextCursor = null;
   forgetToken();
   list.clear();
@@ -225,7 +238,7 @@ function signOut(message = "") {
   $("load-more").hidden = true;
   $("list-error").hidden = true;
   $("create-error").hidden = true;
-  $("create-message").textContent = "";
+  showCreated(null);
   $("app").hidden = true;
   $("session").hidden = true;
   $("signin").hidden = false;
@@ -247,7 +260,7 @@ async function loadList(cursor) {
     $("list-error").hidden = true;
   } catch (e) {
     if (session !== state.session) return;
-    $("list-error").textContent = `Could not load your songs: ${e.message}`;
+    $("list-error").textContent = actionError(e, "load your songs");
     $("list-error").hidden = false;
   } finally {
     $("load-more").hidden = !state.nextCursor;
@@ -275,7 +288,7 @@ async function refresh(id) {
     if (session !== state.session) return;
     const current = list.get(id);
     if (e.status === 404 && current?.placeholder) list.remove(id);
-    else list.setNotice(id, `Could not load this song's details: ${e.message}`);
+    else list.setNotice(id, actionError(e, "load this song's details"));
   } finally {
     state.refreshing.delete(id);
   }
@@ -306,7 +319,7 @@ async function removeGeneration(id) {
       return;
     }
     // 409 not_finished: it runs again (an operator retried it, say).
-    const text = e.status === 409 ? e.message : `Could not remove: ${e.message}`;
+    const text = e.status === 409 ? "It is being made again, so it cannot be removed now." : actionError(e, "remove this song");
     list.setNotice(id, text);
     announce(`Song '${name}': ${text}`);
     if (e.status === 409) refresh(id);
@@ -330,7 +343,7 @@ async function cancel(id) {
     const g = list.get(id);
     const name = g ? shorten(displayName(g)) : id;
     // 409: it finished before the cancel arrived; show why and catch up.
-    const text = e.status === 409 ? e.message : `Could not cancel: ${e.message}`;
+    const text = e.status === 409 ? "It had already finished, so there was nothing to cancel." : actionError(e, "cancel this song");
     list.setNotice(id, text);
     announce(`Song '${name}': ${text}`);
     if (e.status === 409) refresh(id);
@@ -387,8 +400,20 @@ function onGenerationEvent(name, data) {
   if (typeof data?.generationId === "string" && state.removed.has(data.generationId)) return;
   const change = list.applyEvent(name, data);
   if (!change) return;
-  if (change.created) refresh(change.g.id); // not in the list yet: made in another tab, or older than the first page
+  const id = change.g.id;
+  // Not in the list yet (made in another tab, or older than the first
+  // page), or playable from Suno's stream, which no event carries.
+  if (change.created || list.wantsTracks(id)) refresh(id);
+  // "Created 'x'" is old news once x has ended: its card says how.
+  if (id === state.createdId && ["completed", "failed", "cancelled"].includes(change.g.status)) showCreated(null);
   announce(describeChange(change));
+}
+
+/** The user's songs in progress and made in the last 24 hours, as listed. */
+function showQuota() {
+  const { open, today } = list.counts(Date.now());
+  $("quota-open").textContent = String(open);
+  $("quota-today").textContent = String(today);
 }
 
 const CONNECTION_TEXT = {
@@ -429,6 +454,8 @@ function setUpForm() {
   const form = $("create-form");
   form.addEventListener("input", updateForm);
   form.addEventListener("change", updateForm);
+  // A new song being written: the last one's "Queued" line is done with.
+  form.addEventListener("input", () => showCreated(null));
   form.addEventListener("submit", onCreate);
   updateForm();
 }
@@ -450,6 +477,9 @@ function updateForm() {
   const limits = limitsFor(req.model, req.customMode);
   $("style").disabled = !req.customMode;
   $("title").disabled = !req.customMode;
+  // Style and title are for custom mode only; hidden otherwise, so that
+  // on a phone the form is short and the songs come soon after it.
+  $("custom-fields").hidden = !req.customMode;
   $("prompt-help").textContent = req.customMode
     ? req.instrumental
       ? "The lyrics. Optional for an instrumental song."
@@ -481,7 +511,7 @@ async function onCreate(e) {
   if (state.submitting) return;
   const req = readForm();
   const errorBox = $("create-error");
-  $("create-message").textContent = "";
+  showCreated(null);
   const problems = validate(req);
   if (problems.length > 0) {
     errorBox.replaceChildren(...problems.map((p) => el("p", {}, p.message)));
@@ -509,7 +539,7 @@ async function onCreate(e) {
     const name = shorten(displayName(g));
     for (const field of FIELDS) $(field).value = "";
     updateForm();
-    $("create-message").textContent = `Queued '${name}'${res.message ? `: ${res.message}` : "."}`;
+    showCreated(g.id, `Created '${name}'. Follow it in your songs.`);
     announce(`Song '${name}' queued.`);
     state.stats?.refresh();
   } catch (err) {
@@ -517,11 +547,53 @@ async function onCreate(e) {
     // Only an unknown outcome keeps the key; a clear refusal does not.
     const unknownOutcome = err.status === 0 || err.status >= 500;
     if (!unknownOutcome) state.pendingCreate = null;
-    const hint = unknownOutcome ? " Submitting the same song again is safe: it will not be created twice." : "";
-    errorBox.replaceChildren(el("p", {}, `${err.message}${hint}`));
+    errorBox.replaceChildren(el("p", {}, createError(err)));
     errorBox.hidden = false;
   } finally {
     setSubmitting(false);
+  }
+}
+
+/** Shows (or, with id null, clears) the line that says a song was queued. */
+function showCreated(id, text = "") {
+  state.createdId = id;
+  $("create-message").textContent = id ? text : "";
+}
+
+/**
+ * "Try again" on a failed song: a new song of the same request (a new
+ * generation, so the failed one stays as it was). Focus moves to the new
+ * song, at the top of the list.
+ */
+async function tryAgain(g) {
+  const session = state.session;
+  const req = {
+    prompt: g.prompt,
+    style: g.style,
+    title: g.title,
+    instrumental: g.instrumental,
+    model: MODELS.includes(g.model) ? g.model : DEFAULT_MODEL,
+    // Style and title are sent only in custom mode, so having them says it.
+    customMode: Boolean(g.style || g.title),
+  };
+  const name = shorten(displayName(g));
+  list.setNotice(g.id, "");
+  list.setTryAgainBusy(g.id, true);
+  try {
+    const res = await client.createGeneration(requestBody(req), { idempotencyKey: randomId() });
+    if (session !== state.session) return;
+    if (!res || typeof res.generationId !== "string") throw new Error("no generationId");
+    const created = list.addCreated(res, req);
+    created.refs.title.focus();
+    announce(`Song '${name}' is being made again, as a new song at the top of your list.`);
+    state.stats?.refresh();
+  } catch (e) {
+    if (session !== state.session) return;
+    const text = createError(e);
+    list.setNotice(g.id, text);
+    announce(`Song '${name}': ${text}`);
+  } finally {
+    if (session === state.session) list.setTryAgainBusy(g.id, false);
   }
 }
 
