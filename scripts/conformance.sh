@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# make test-conformance: schemathesis, driven by openapi.yaml, against the
+# local stack (memory backend, the in-process fake Suno), with every check,
+# every phase (examples, coverage, fuzzing, stateful by the document's
+# links), the operator routes under the operator's token; then
+# scripts/conformance_check.py fails the run if an operation or a link of
+# the document was not reached.
+#
+# The stack runs with the per-caller request limits and the quotas off
+# (API_RATE_PER_USER, API_RATE_PER_IP, CALLBACK_RATE_PER_IP and every
+# QUOTA_* set to 0): a fuzzer is one user at one address sending hundreds
+# of requests and creates, and would be refused its 429s and test nothing.
+# The limits and quotas have end-to-end tests of their own.
+#
+# CONFORMANCE_EXAMPLES (default 50): the most test cases per operation and
+# phase; CONFORMANCE_SEED: a seed to repeat a run. Without Python (no
+# schemathesis) it skips, and with CI=true it fails.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if ! st=$(scripts/schemathesis.sh install); then
+	if [ "${CI:-}" = true ]; then
+		echo "schemathesis could not be installed: make test-conformance requires it in CI" >&2
+		exit 1
+	fi
+	echo "schemathesis unavailable: make test-conformance skips" >&2
+	exit 0
+fi
+python=$(dirname "$st")/python
+
+out=$root/.artifacts/conformance
+rm -rf "$out"
+mkdir -p "$out"
+media=$(mktemp -d)
+log=$out/devstack.log
+
+${GO:-go} build -o .build/devstack-conformance ./cmd/devstack
+env PORT=0 MEDIA_DIR="$media" \
+	API_RATE_PER_USER=0 API_RATE_PER_IP=0 CALLBACK_RATE_PER_IP=0 \
+	QUOTA_OPEN_ENTERPRISE=0 QUOTA_DAILY_ENTERPRISE=0 QUOTA_OPEN_PREMIUM=0 QUOTA_DAILY_PREMIUM=0 \
+	QUOTA_OPEN_PRO=0 QUOTA_DAILY_PRO=0 QUOTA_OPEN_FREE=0 QUOTA_DAILY_FREE=0 \
+	FAKE_SUNO_TEXT_DELAY=50ms FAKE_SUNO_FIRST_DELAY=100ms FAKE_SUNO_COMPLETE_DELAY=200ms \
+	.build/devstack-conformance >"$log" 2>&1 &
+pid=$!
+cleanup() {
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	rm -rf "$media"
+}
+trap cleanup EXIT
+
+# The stack prints its address once it listens (PORT=0: a free port).
+base=""
+for _ in $(seq 1 300); do
+	base=$(sed -n 's|^  HTTP API   \(http://[^ ]*\)/api$|\1|p' "$log" | head -n 1)
+	[ -n "$base" ] && break
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "the local stack exited at start; its log:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+if [ -z "$base" ]; then
+	echo "the local stack printed no address within 30 s; log: $log" >&2
+	exit 1
+fi
+base=${base/localhost/127.0.0.1}
+token() { "$python" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())' "$base/api/dev/token?$1"; }
+SQ_USER_TOKEN=$(token tier=PRO)
+SQ_ADMIN_TOKEN=$(token user=demo-admin)
+export SQ_USER_TOKEN SQ_ADMIN_TOKEN
+echo "the local stack at $base (log: $log); schemathesis $("$st" --version | awk '{print $NF}')"
+
+seed=()
+if [ -n "${CONFORMANCE_SEED:-}" ]; then seed=(--seed "$CONFORMANCE_SEED"); fi
+status=0
+SCHEMATHESIS_HOOKS=$root/scripts/schemathesis_hooks.py \
+	"$st" --config-file scripts/schemathesis.toml run openapi.yaml \
+	--url "$base" \
+	--checks all \
+	--max-examples "${CONFORMANCE_EXAMPLES:-50}" \
+	--workers 2 \
+	--generation-database none \
+	--no-color \
+	--report ndjson,junit --report-dir "$out" \
+	--report-ndjson-path "$out/events.ndjson" --report-junit-path "$out/junit.xml" \
+	"${seed[@]}" || status=$?
+"$python" scripts/conformance_check.py openapi.yaml "$out/events.ndjson" || status=1
+exit $status
