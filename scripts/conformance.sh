@@ -100,6 +100,9 @@ extra=()
 seed=${CONFORMANCE_SEED:-1}
 if [ "$seed" != random ]; then extra+=(--seed "$seed"); fi
 if [ -n "${CONFORMANCE_EXAMPLES:-}" ]; then extra+=(--max-examples "$CONFORMANCE_EXAMPLES"); fi
+# CONFORMANCE_ARGS: more of st run's options, e.g. --phases stateful
+read -r -a more <<<"${CONFORMANCE_ARGS:-}"
+extra+=("${more[@]}")
 status=0
 SCHEMATHESIS_HOOKS=$root/scripts/schemathesis_hooks.py \
 	"$st" --config-file scripts/schemathesis.toml run openapi.yaml \

@@ -8,7 +8,11 @@ Required: every operation answered at least once past authentication (not
 401, 403 or 429; the operator routes under the operator's token), and with
 a success (2xx) but for the few that the run cannot bring to one (NO_2XX,
 with why); and the links of REQUIRED_LINKS followed. The stateful phase
-picks its links at random, so the others are reported, not required.
+picks its links at random, so the others are reported, not required. A
+2xx of an operation that takes an id in its path (status, cancel, delete,
+a bulk action's status) shows the id came from an answer, through
+a link or schemathesis's pool of values taken from answers: a generated
+id finds nothing.
 """
 
 import collections
