@@ -3,8 +3,9 @@
 # local stack (memory backend, the in-process fake Suno), with every check,
 # every phase (examples, coverage, fuzzing, stateful by the document's
 # links), the operator routes under the operator's token; then
-# scripts/conformance_check.py fails the run if an operation or a link of
-# the document was not reached.
+# scripts/conformance_check.py fails the run if an operation of the
+# document was not reached (or not brought to a 2xx), and reports the
+# links the stateful phase followed.
 #
 # The stack runs with the per-caller request limits and the quotas off
 # (API_RATE_PER_USER, API_RATE_PER_IP, CALLBACK_RATE_PER_IP and every
