@@ -114,7 +114,10 @@ st_run() {
 	shift 2
 	local seeded=()
 	if [ "$seed" != random ]; then seeded=(--seed "$seed"); fi
-	SCHEMATHESIS_HOOKS=$root/scripts/schemathesis_hooks.py \
+	# Hypothesis keeps what it found under .hypothesis and replays it in
+	# the next run; each run here starts afresh, in its reports' folder.
+	HYPOTHESIS_STORAGE_DIRECTORY=$out/hypothesis \
+		SCHEMATHESIS_HOOKS=$root/scripts/schemathesis_hooks.py \
 		"$st" --config-file scripts/schemathesis.toml run openapi.yaml \
 		--url "$base" \
 		--checks all \
