@@ -93,6 +93,17 @@ test-localstack:
 	fi; \
 	exit $$status
 
+## test-conformance: schemathesis against the local stack, from openapi.yaml (not in make test; .ci/run runs it)
+# scripts/conformance.sh installs schemathesis (pinned) into
+# .tools/schemathesis-venv, starts the stack on a free port with the
+# per-caller limits and quotas off, and fails if a check fails or an
+# operation or link of the document was not reached. Without Python it
+# skips, and with CI=true it fails. CONFORMANCE_EXAMPLES (50) bounds the
+# cases per operation and phase; CONFORMANCE_SEED repeats a run.
+.PHONY: test-conformance
+test-conformance:
+	@GO=$(GO) scripts/conformance.sh
+
 lint: vet fmt
 
 vet:

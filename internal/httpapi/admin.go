@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -122,7 +123,7 @@ type AuditResponse struct {
 }
 
 func (a *api) adminAudit(w http.ResponseWriter, r *http.Request, c identity.Caller) {
-	limit, err := auditLimit(r.URL.Query().Get("limit"))
+	limit, err := auditLimit(r.URL.Query())
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -138,11 +139,11 @@ func (a *api) adminAudit(w http.ResponseWriter, r *http.Request, c identity.Call
 	writeJSON(w, http.StatusOK, AuditResponse{Entries: entries})
 }
 
-func auditLimit(s string) (int, error) {
-	if s == "" {
+func auditLimit(q url.Values) (int, error) {
+	if !q.Has("limit") {
 		return 0, nil
 	}
-	n, err := strconv.Atoi(s)
+	n, err := strconv.Atoi(q.Get("limit"))
 	if err != nil || n < 1 || n > 200 {
 		return 0, badBody("invalid_limit", "limit must be a whole number between 1 and 200")
 	}

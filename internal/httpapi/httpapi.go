@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,12 @@ func New(routes Routes, authn Authenticator, log *slog.Logger) http.Handler {
 		mux.HandleFunc("GET /api/generation/status/{id}", a.authed(a.status))
 		mux.HandleFunc("POST /api/generation/{id}/cancel", a.authed(a.cancel))
 		mux.HandleFunc("GET /api/generation", a.authed(a.list))
+		// /api/generation/create is a path of its own (POST only), not a
+		// generation called "create": openapi.yaml's concrete path wins
+		// over /api/generation/{id}, and so does the Allow of its 405.
+		mux.HandleFunc("DELETE /api/generation/create", a.limitedBy("ip", a.limits.IP, func(w http.ResponseWriter, r *http.Request) {
+			notAllowed(w, r, mux)
+		}))
 		mux.HandleFunc("DELETE /api/generation/{id}", a.authed(a.remove))
 		mux.HandleFunc("GET /api/queue/stats", a.authed(a.stats))
 	}
@@ -83,15 +90,21 @@ func New(routes Routes, authn Authenticator, log *slog.Logger) http.Handler {
 		mux.HandleFunc("POST /api/suno/callback", a.limitedBy("callback", a.limits.Callback, a.callback))
 	}
 	mux.HandleFunc("/api/", a.limitedBy("ip", a.limits.IP, func(w http.ResponseWriter, r *http.Request) {
-		if allow := methodsOf(mux, r); len(allow) > 0 {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
-				fmt.Sprintf("%s is not served at %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
-			return
-		}
-		writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route %s %s; see openapi.yaml", r.Method, r.URL.Path))
+		notAllowed(w, r, mux)
 	}))
 	return a.recoverer(mux)
+}
+
+// notAllowed answers a request no route serves: 405 with Allow when its
+// path has routes for other methods, else 404.
+func notAllowed(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	if allow := methodsOf(mux, r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s is not served at %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		return
+	}
+	writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route %s %s; see openapi.yaml", r.Method, r.URL.Path))
 }
 
 // methodsOf lists the methods mux serves at r's path, for the Allow header
@@ -102,7 +115,7 @@ func methodsOf(mux *http.ServeMux, r *http.Request) []string {
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" && pattern != "DELETE /api/generation/create" {
 			out = append(out, m)
 		}
 	}
@@ -230,6 +243,11 @@ func decodeStrict(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return describeJSONError(err)
 	}
+	// encoding/json reads null as "leave it", so {"style":null} would pass
+	// for a body without style; the document allows no null anywhere.
+	if field, path := firstNull(data); path != "" {
+		return service.InvalidField(field, path+" must not be null: leave it out instead")
+	}
 	if dec.More() {
 		return badBody("invalid_json", "the body must hold exactly one JSON object")
 	}
@@ -237,6 +255,53 @@ func decodeStrict(data []byte, v any) error {
 		return badBody("invalid_json", "the body must hold exactly one JSON object")
 	}
 	return nil
+}
+
+// firstNull finds a null in a JSON object (already decoded once, so
+// valid): the top-level field it is in and its path, such as "filter" and
+// "filter.createdBefore"; empty when there is none.
+func firstNull(data []byte) (field, path string) {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return "", ""
+	}
+	var walk func(v any, path string) string
+	walk = func(v any, path string) string {
+		switch v := v.(type) {
+		case nil:
+			return path
+		case map[string]any:
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if found := walk(v[k], p); found != "" {
+					return found
+				}
+			}
+		case []any:
+			for i, e := range v {
+				if found := walk(e, fmt.Sprintf("%s[%d]", path, i)); found != "" {
+					return found
+				}
+			}
+		}
+		return ""
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return "", ""
+	}
+	path = walk(obj, "")
+	field, _, _ = strings.Cut(path, ".")
+	field, _, _ = strings.Cut(field, "[")
+	return field, path
 }
 
 func describeJSONError(err error) error {
@@ -357,12 +422,13 @@ type ListResponse struct {
 	NextCursor string           `json:"nextCursor,omitempty"`
 }
 
-// pageLimit reads the limit query parameter; 0 when absent.
+// pageLimit reads the limit query parameter; 0 when absent. Present and
+// empty (limit=) is no number, and refused like any other.
 func pageLimit(q url.Values) (int, error) {
-	s := q.Get("limit")
-	if s == "" {
+	if !q.Has("limit") {
 		return 0, nil
 	}
+	s := q.Get("limit")
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > service.MaxPageSize {
 		return 0, badBody("invalid_limit", fmt.Sprintf("limit must be a whole number between 1 and %d", service.MaxPageSize))

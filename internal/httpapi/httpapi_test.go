@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,10 @@ func TestHostileCreateBodiesGetSpecific400s(t *testing.T) {
 		{"invalid utf8", "{\"prompt\":\"\xff\xfe\"}", "invalid_encoding", "UTF-8"},
 		{"nul character", `{"prompt":"a\u0000b"}`, "invalid_prompt", "NUL"},
 		{"negative tags too long", `{"prompt":"a","negativeTags":"` + long(201) + `"}`, "invalid_negative_tags", "200"},
+		// encoding/json reads null as absent; openapi.yaml allows no null.
+		{"null style", `{"prompt":"a","style":null}`, "invalid_style", "style must not be null"},
+		{"null prompt", `{"prompt":null}`, "invalid_prompt", "prompt must not be null"},
+		{"null customMode", `{"prompt":"a","customMode":null}`, "invalid_custom_mode", "must not be null"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -277,7 +282,11 @@ func TestUnknownRoutesAndIDs(t *testing.T) {
 	}
 	// A known route asked with another method: 405, and what it takes.
 	for _, c := range []struct{ method, path, allow string }{
-		{"GET", "/api/generation/create", "POST, DELETE"}, // DELETE: a generation with id "create"
+		// /api/generation/create is its own path, not /api/generation/{id}
+		// with id "create" (openapi.yaml: the concrete path wins).
+		{"GET", "/api/generation/create", "POST"},
+		{"DELETE", "/api/generation/create", "POST"},
+		{"OPTIONS", "/api/generation/create", "POST"},
 		{"DELETE", "/api/queue/stats", "GET, HEAD"},
 		{"PUT", "/api/generation/some-id", "DELETE"},
 		{"GET", "/api/generation/some-id/cancel", "POST"},
@@ -314,6 +323,44 @@ func TestCallbackRefusesForgeries(t *testing.T) {
 		rec, _ := f.do("POST", "/api/suno/callback?g=a&sig=b", "", bad)
 		if rec.Code != http.StatusBadRequest {
 			t.Errorf("malformed callback %q = %d, want 400", bad, rec.Code)
+		}
+	}
+}
+
+// TestConformanceFindings: what make test-conformance (schemathesis against
+// openapi.yaml) found the API doing beside its document.
+func TestConformanceFindings(t *testing.T) {
+	f := newFixture(t)
+	user := f.token(t, "u", generation.Free)
+	admin, err := f.tokens.Mint("op", generation.Enterprise, time.Hour, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// limit= (present, empty) is no integer: refused, not read as absent.
+	for _, c := range []struct{ path, token string }{
+		{"/api/generation?limit=", user},
+		{"/api/admin/generations?limit=", admin},
+		{"/api/admin/deadletters?limit=", admin},
+		{"/api/admin/audit?limit=", admin},
+	} {
+		rec, eb := f.do("GET", c.path, c.token, "")
+		if rec.Code != http.StatusBadRequest || eb.Error.Code != "invalid_limit" {
+			t.Errorf("GET %s = %d %+v, want 400 invalid_limit", c.path, rec.Code, eb.Error)
+		}
+	}
+	// A bulk filter's null is refused like any other type mismatch.
+	rec, eb := f.do("POST", "/api/admin/bulk", admin, `{"action":"cancel","filter":{"createdBefore":null}}`)
+	if rec.Code != http.StatusBadRequest || eb.Error.Code != "invalid_filter" || !strings.Contains(eb.Error.Message, "filter.createdBefore") {
+		t.Errorf("bulk with a null filter field = %d %+v, want 400 invalid_filter naming filter.createdBefore", rec.Code, eb.Error)
+	}
+	// user is at most 128 characters (maxLength), not 128 bytes.
+	for _, c := range []struct {
+		user string
+		want int
+	}{{strings.Repeat("é", 128), http.StatusOK}, {strings.Repeat("é", 129), http.StatusBadRequest}} {
+		rec, eb := f.do("GET", "/api/admin/generations?user="+url.QueryEscape(c.user), admin, "")
+		if rec.Code != c.want {
+			t.Errorf("a user filter of %d characters = %d %+v, want %d", len([]rune(c.user)), rec.Code, eb.Error, c.want)
 		}
 	}
 }

@@ -84,7 +84,7 @@ func (s *Operators) AdminList(ctx context.Context, c identity.Caller, f Filter, 
 	if f.Tier != "" && !f.Tier.Valid() {
 		return Page{}, unknownTier(f.Tier)
 	}
-	if f.UserID != "" && (len(f.UserID) > 128 || !utf8.ValidString(f.UserID) || strings.ContainsAny(f.UserID, "\x00")) {
+	if f.UserID != "" && (utf8.RuneCountInString(f.UserID) > 128 || !utf8.ValidString(f.UserID) || strings.ContainsAny(f.UserID, "\x00")) {
 		return Page{}, invalid("invalid_user", "user must be a user id (a token's sub) of at most 128 characters")
 	}
 	if limit == 0 {

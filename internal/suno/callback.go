@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/songqueue/songqueue/internal/generation"
@@ -37,8 +38,10 @@ type Callback struct {
 // wireCallback is the callback body. task_id is the documented name; taskId
 // is accepted too because other sunoapi.org callbacks use it.
 type wireCallback struct {
-	Code *int   `json:"code"`
-	Msg  string `json:"msg"`
+	// Code is any JSON number with an integral value (JSON and JSON
+	// Schema make no difference between 200 and 200.0).
+	Code json.RawMessage `json:"code"`
+	Msg  string          `json:"msg"`
 	Data *struct {
 		CallbackType string      `json:"callbackType"`
 		TaskID       string      `json:"task_id"`
@@ -56,8 +59,12 @@ func ParseCallback(body []byte) (Callback, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		return Callback{}, fmt.Errorf("suno callback: not valid JSON: %w", err)
 	}
-	if w.Code == nil {
+	if len(w.Code) == 0 || string(w.Code) == "null" {
 		return Callback{}, errors.New(`suno callback: missing "code"`)
+	}
+	code, ok := integral(w.Code)
+	if !ok {
+		return Callback{}, fmt.Errorf(`suno callback: not valid JSON: "code" %s is not a whole number`, w.Code)
 	}
 	if w.Data == nil {
 		return Callback{}, errors.New(`suno callback: missing "data"`)
@@ -65,7 +72,7 @@ func ParseCallback(body []byte) (Callback, error) {
 	cb := Callback{
 		Type:   strings.ToLower(strings.TrimSpace(w.Data.CallbackType)),
 		TaskID: strings.TrimSpace(firstNonEmpty(w.Data.TaskID, w.Data.TaskIDCamel)),
-		Code:   *w.Code,
+		Code:   code,
 		Msg:    w.Msg,
 		Tracks: tracksOf(w.Data.Data),
 	}
@@ -151,4 +158,21 @@ func (c Callback) Report() generation.TaskReport {
 		r.Stage = generation.TaskRunning
 	}
 	return r
+}
+
+// integral reads a JSON number as an int: 200, 200.0 and 2e2 alike; a
+// fraction, or a number beyond int64, is not one.
+func integral(raw json.RawMessage) (int, bool) {
+	var n json.Number
+	if raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
+		return 0, false
+	}
+	if i, err := n.Int64(); err == nil {
+		return int(i), true
+	}
+	r, ok := new(big.Rat).SetString(string(n))
+	if !ok || !r.IsInt() || !r.Num().IsInt64() {
+		return 0, false
+	}
+	return int(r.Num().Int64()), true
 }

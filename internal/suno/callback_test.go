@@ -67,6 +67,18 @@ func TestParseCallback(t *testing.T) {
 	}
 }
 
+// TestParseCallbackTakesAnyIntegralCode: JSON Schema's integer (and
+// JSON's number) makes no difference between 200 and 200.0, and
+// schemathesis sent such a code (make test-conformance).
+func TestParseCallbackTakesAnyIntegralCode(t *testing.T) {
+	for _, code := range []string{"200", "200.0", "2e2", "2.00E+2"} {
+		cb, err := ParseCallback([]byte(`{"code":` + code + `,"data":{"callbackType":"complete","task_id":"t"}}`))
+		if err != nil || cb.Code != 200 {
+			t.Errorf("code %s: ParseCallback = %+v, %v; want code 200", code, cb, err)
+		}
+	}
+}
+
 func TestParseCallbackRejectsMalformed(t *testing.T) {
 	tests := []struct{ name, body, wantInErr string }{
 		{"empty", ``, "not valid JSON"},
@@ -80,6 +92,8 @@ func TestParseCallbackRejectsMalformed(t *testing.T) {
 		{"missing type", `{"code":200,"data":{"task_id":"t"}}`, "callbackType"},
 		{"unknown type", `{"code":200,"data":{"callbackType":"partial","task_id":"t"}}`, `unknown callbackType "partial"`},
 		{"code of the wrong type", `{"code":"200","data":{"callbackType":"complete","task_id":"t"}}`, "not valid JSON"},
+		{"code with a fraction", `{"code":200.5,"data":{"callbackType":"complete","task_id":"t"}}`, "not a whole number"},
+		{"code beyond int64", `{"code":29464670359676530688,"data":{"callbackType":"complete","task_id":"t"}}`, "not a whole number"},
 		{"tracks of the wrong type", `{"code":200,"data":{"callbackType":"complete","task_id":"t","data":{"id":"a"}}}`, "not valid JSON"},
 	}
 	for _, tt := range tests {
