@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -66,7 +65,7 @@ func (s *Stack) serveCrashWorker(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `want {"tier":"FREE","for":"30s"}: `+err.Error(), http.StatusBadRequest)
 		return
 	}
-	tier := generation.Tier(strings.ToUpper(req.Tier))
+	tier := generation.TierNamed(req.Tier)
 	if !tier.Valid() {
 		http.Error(w, fmt.Sprintf("unknown_tier: tier %q is not one of ENTERPRISE, PREMIUM, PRO, FREE", req.Tier), http.StatusBadRequest)
 		return

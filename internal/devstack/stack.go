@@ -378,7 +378,7 @@ func (s *Stack) serveDemoToken(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	tier, id := strings.ToUpper(r.URL.Query().Get("tier")), r.URL.Query().Get("user")
+	tier, id := string(generation.TierNamed(r.URL.Query().Get("tier"))), r.URL.Query().Get("user")
 	if tier == "" && id == "" {
 		tier = string(generation.Pro)
 	}

@@ -152,3 +152,19 @@ func TestParseTier(t *testing.T) {
 		t.Error("priorities differ from the seed's")
 	}
 }
+
+// A tier is named in ASCII letters of any case; letters that only
+// upper-case to ASCII name no tier (the contract's pattern refuses them).
+func TestTierNamedFoldsOnlyASCII(t *testing.T) {
+	for in, want := range map[string]Tier{
+		"pro": Pro, "Premium": Premium, "ENTERPRISE": Enterprise,
+		"premıum": "PREMıUM", "ENTERPRIſE": "ENTERPRIſE",
+	} {
+		if got := TierNamed(in); got != want {
+			t.Errorf("TierNamed(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if _, err := ParseTier("premıum"); err == nil {
+		t.Error(`ParseTier("premıum") accepted a dotless i`)
+	}
+}

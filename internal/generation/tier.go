@@ -56,6 +56,20 @@ func (t Tier) Valid() bool {
 	return false
 }
 
+// TierNamed is the tier s names, its ASCII letters in any case. Only
+// ASCII letters are folded: strings.ToUpper would turn "premıum" (a
+// dotless i) or "ENTERPRIſE" (a long s) into tiers the contract's
+// pattern does not accept.
+func TierNamed(s string) Tier {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return Tier(b)
+}
+
 // ParseTier reads a tier claim. An empty claim is FREE; anything else that
 // is not a tier is an error, so a typo in an identity provider's claim
 // mapping fails loudly instead of silently downgrading paying users.
@@ -63,7 +77,7 @@ func ParseTier(s string) (Tier, error) {
 	if s == "" {
 		return Free, nil
 	}
-	t := Tier(strings.ToUpper(strings.TrimSpace(s)))
+	t := TierNamed(strings.TrimSpace(s))
 	if !t.Valid() {
 		return "", fmt.Errorf("unknown tier %q: want one of ENTERPRISE, PREMIUM, PRO, FREE", s)
 	}

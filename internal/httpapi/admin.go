@@ -78,7 +78,7 @@ func (a *api) adminBulk(w http.ResponseWriter, r *http.Request, c identity.Calle
 		return
 	}
 	req := service.BulkRequest{Action: service.BulkAction(body.Action), Filter: body.Filter, DryRun: body.DryRun == nil || *body.DryRun}
-	req.Filter.Tier = generation.Tier(strings.ToUpper(string(req.Filter.Tier)))
+	req.Filter.Tier = generation.TierNamed(string(req.Filter.Tier))
 	ans, err := a.ops.StartBulk(r.Context(), c, req)
 	if err != nil {
 		a.fail(w, r, err)
@@ -198,7 +198,7 @@ func (a *api) adminList(w http.ResponseWriter, r *http.Request, c identity.Calle
 	}
 	f := service.Filter{
 		Status: generation.Status(strings.ToLower(q.Get("status"))),
-		Tier:   generation.Tier(strings.ToUpper(q.Get("tier"))),
+		Tier:   generation.TierNamed(q.Get("tier")),
 		UserID: q.Get("user"),
 	}
 	p, err := a.ops.AdminList(r.Context(), c, f, limit, q.Get("cursor"))
@@ -238,7 +238,7 @@ func (a *api) adminQueues(w http.ResponseWriter, r *http.Request, c identity.Cal
 
 func (a *api) adminPause(paused bool) handler {
 	return func(w http.ResponseWriter, r *http.Request, c identity.Caller) {
-		tier := generation.Tier(strings.ToUpper(r.PathValue("tier")))
+		tier := generation.TierNamed(r.PathValue("tier"))
 		if err := a.ops.SetPaused(r.Context(), c, tier, paused); err != nil {
 			a.fail(w, r, err)
 			return
@@ -250,7 +250,7 @@ func (a *api) adminPause(paused bool) handler {
 // tiersParam reads the tier query parameter: one tier, or every tier when
 // it is absent or "all".
 func tiersParam(s string) ([]generation.Tier, error) {
-	switch t := generation.Tier(strings.ToUpper(s)); {
+	switch t := generation.TierNamed(s); {
 	case s == "" || strings.EqualFold(s, "all"):
 		return generation.Tiers[:], nil
 	case t.Valid():
