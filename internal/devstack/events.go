@@ -33,7 +33,7 @@ const eventRetries = 10
 // environment's (app.Env.Events): the log and EVENTS_WEBHOOK_URL, or the
 // bus of EVENT_BUS_NAME. The events are published apart from the writes,
 // so nothing a request or a job does waits for them.
-func (s *Stack) startEvents(ctx context.Context, env *app.Env) error {
+func (s *Stack) startEvents(ctx context.Context, env *app.Env, noStream bool) error {
 	pub, err := env.Events()
 	if err != nil {
 		return err
@@ -41,6 +41,9 @@ func (s *Stack) startEvents(ctx context.Context, env *app.Env) error {
 	if s.Store != nil {
 		log := s.Store.Changes()
 		s.events.Go(func() { s.publishChanges(ctx, log, pub) })
+		return nil
+	}
+	if noStream {
 		return nil
 	}
 	cfg, err := env.AWS()

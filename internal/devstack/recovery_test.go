@@ -84,7 +84,7 @@ func TestDynamoDBAndSQSOnTwoEmulators(t *testing.T) {
 	cfg.Port, cfg.Pipeline, cfg.RateLimit, cfg.WorkerTimeout = 0, fast.Pipeline, fast.RateLimit, fast.WorkerTimeout
 	cfg.QueueSettings.VisibilityTimeout = fast.QueueSettings.VisibilityTimeout
 	cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay = fast.FakeTextDelay, fast.FakeFirstDelay, fast.FakeCompleteDelay
-	s, err := devstack.Start(context.Background(), cfg, devstack.Options{})
+	s, err := devstack.Start(context.Background(), cfg, devstack.Options{NoEventStream: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -330,7 +330,14 @@ func scenarioServesThePageAndDemoUsers(t *testing.T, b backend) {
 			t.Errorf("/api/dev/token%s = %d %q (%v), want %s's token", query, resp.StatusCode, raw, err, want)
 		}
 	}
-	if resp, err := http.Get(s.URL + "/api/dev/token?tier=GOLD"); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("/api/dev/token?tier=GOLD = %v, %v; want 404", resp, err)
+	// As every route that takes a tier: 400 unknown_tier.
+	resp, err = http.Get(s.URL + "/api/dev/token?tier=GOLD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(string(raw), "unknown_tier") {
+		t.Errorf("/api/dev/token?tier=GOLD = %d %q; want 400 unknown_tier", resp.StatusCode, raw)
 	}
 }

@@ -26,7 +26,8 @@ func (g *gatedSuno) Submit(ctx context.Context, req generation.Request, callback
 func scenarioShutdownFinishesTheJobInFlight(t *testing.T, b backend) {
 	gate := &gatedSuno{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	cfg, opt := b.config(t, devstack.Options{
-		WrapSuno: func(next service.Suno) service.Suno { gate.Suno = next; return gate },
+		WrapSuno:      func(next service.Suno) service.Suno { gate.Suno = next; return gate },
+		NoEventStream: true,
 	})
 	s, err := devstack.Start(context.Background(), cfg, opt)
 	if err != nil {

@@ -47,6 +47,7 @@ func scenarioWebSocketLimits(t *testing.T, b backend) {
 	// A flood of messages: the burst is answered, the rest refused.
 	ws := open[1]
 	before := len(ws.events(""))
+	began := time.Now()
 	for range 60 {
 		ws.send(t, `{"action":"ping"}`)
 	}
@@ -60,8 +61,12 @@ func scenarioWebSocketLimits(t *testing.T, b backend) {
 			limited++
 		}
 	}
-	if pongs < 15 || pongs > 30 || limited < 30 || pongs+limited != 60 {
-		t.Fatalf("60 pings at once: %d pongs, %d rate_limited; want about the burst of 20 answered (the dial used one), the rest refused", pongs, limited)
+	// The bucket refills at 5 a second while the flood is answered: on a
+	// loaded emulator that takes seconds, and each one lets 5 more in.
+	took := time.Since(began)
+	most := 20 + int(5*took.Seconds()) + 1
+	if pongs < 15 || pongs > most || limited == 0 || pongs+limited != 60 {
+		t.Fatalf("60 pings at once, answered in %s: %d pongs, %d rate_limited; want the burst of 20 answered (the dial used one) and at most %d, the rest refused", took.Round(time.Millisecond), pongs, limited, most)
 	}
 
 	// A token that expires ends its connection.
