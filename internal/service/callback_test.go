@@ -286,3 +286,50 @@ func TestCallbackBeforeTheTaskIDIsSaved(t *testing.T) {
 		t.Fatalf("the redelivered generate job changed the completed song: %+v", got)
 	}
 }
+
+// TestTheEndIsPushedOnce: the callback and the sweeper both find Suno
+// done. When the sweeper, holding the song as it was at saving, completes
+// it between the callback's saving write and its completing write, the
+// callback's write finds the song completed and changes nothing a page
+// sees: one generation:complete reaches the page, not two (as on moto,
+// where writes are slow and songs were pushed their end twice).
+func TestTheEndIsPushedOnce(t *testing.T) {
+	h := newHarness(t)
+	g := h.create(generation.Pro, "two paths to the end")
+	h.mustRunNext(generation.Pro, service.JobGenerate)
+	taskID := h.suno.submissions()[0].TaskID
+	h.suno.setTask(taskID, generation.TaskDone)
+	caller := callerOf(generation.Pro)
+	peer := h.attach("c-1")
+	if err := h.store.PutConnection(h.ctx, service.Connection{ID: "c-1", UserID: caller.UserID, Tier: caller.Tier,
+		ConnectedAt: h.clock.Now(), ExpiresAt: h.clock.Now().Add(time.Hour)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	racing := true
+	h.store.setOnSave(func(next generation.Generation, _ generation.Status) {
+		if racing && next.Status == generation.Completed {
+			racing = false // the sweeper's own write passes
+			h.clock.Advance(2 * testDeadline)
+			if r, err := h.roles.Sweeper.Sweep(h.ctx); err != nil || r.Finished != 1 {
+				t.Errorf("the sweep: %+v, %v; want the song finished", r, err)
+			}
+		}
+	})
+	if err := h.callback(taskID, doneReport(taskID)); err != nil {
+		t.Fatalf("callback: %v", err)
+	}
+	if racing {
+		t.Fatal("the callback never wrote the end: the test raced nothing")
+	}
+	mustBe(t, h.get(g.ID), generation.Completed, 100)
+	got, _ := peer.state()
+	ends := 0
+	for _, m := range got {
+		if mustEvent(t, m).Event == service.EventComplete {
+			ends++
+		}
+	}
+	if ends != 1 {
+		t.Fatalf("the page got %d generation:complete events, want 1: %q", ends, got)
+	}
+}

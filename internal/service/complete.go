@@ -26,11 +26,15 @@ type completion struct {
 // completed logs, counts and pushes it; a copy that fixes up a generation
 // completed earlier only stores the copies' URLs.
 func (f *flow) complete(ctx context.Context, g generation.Generation, c completion) (generation.Generation, error) {
-	completedBefore := g.Status == generation.Completed
+	// Decided on the state the write applies to, not on g: another path
+	// may complete the generation between g's read and this write, and
+	// then this write only fixes it up (it must not push a second end).
+	var completes bool
 	next, err := f.update(ctx, g, func(g *generation.Generation) error {
 		if g.TaskID != c.taskID {
 			return generation.ErrNoChange // superseded by a later attempt
 		}
+		completes = g.Status != generation.Completed
 		now := f.now()
 		if c.archived {
 			return g.Saved(c.tracks, now)
@@ -51,7 +55,7 @@ func (f *flow) complete(ctx context.Context, g generation.Generation, c completi
 	if err != nil {
 		return next, err
 	}
-	if !completedBefore {
+	if completes {
 		f.logStep(ctx, next, stepCompleted, "taskId", next.TaskID, "archived", next.Archived)
 		f.count(ctx, next, metrics.One(metrics.Completed))
 		f.push.push(ctx, next)
