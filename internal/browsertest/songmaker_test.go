@@ -23,8 +23,10 @@ import (
 // a remove are confirmed first; a failed song says what happened in plain
 // words and offers "Try again" only where it can help; a song held while
 // the fake Suno is down for maintenance, and one of a paused tier, say why
-// they wait; no operators' data; no console error or failed request; and
-// axe-core finds no serious or critical accessibility violation.
+// they wait; the "Your plan" card shows the server's counts (GET
+// /api/quota), asked when a song is created or ends, never on a timer; no
+// operators' data; no console error or failed request; and axe-core finds
+// no serious or critical accessibility violation.
 func TestBrowserSongMaker(t *testing.T) {
 	axe := axeSource(t)
 	h := startHarness(t, func(cfg *devstack.Config) {
@@ -55,6 +57,8 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 	at := fmt.Sprintf("at %d px: ", width)
 	b.do(at+"set the window size", 10*time.Second, chromedp.EmulateViewport(int64(width), int64(height), chromedp.EmulateScale(1)))
 	h.signIn(b, user+" (")
+	token := tokens[user]
+	h.planShows(b, at+"after sign-in: ", token, 0, 0)
 
 	// 1. The form first, then the songs, with nothing between; nothing
 	// scrolls sideways.
@@ -80,6 +84,7 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 	// does, so that the switch can be checked afterwards.
 	streamed := create(b, at, "A song to hear while it is made [fake:slow=6s]")
 	li := itemExpr(streamed)
+	h.planShows(b, at+"while the first song is made: ", token, 1, 1)
 	eval[bool](b, `(() => {
 		window.__audio = [];
 		const li = `+li+`;
@@ -115,6 +120,7 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 	if !strings.Contains(final, "/media/") || !b.onStackHost(final) {
 		b.errorf("%safter completion the player's source is %s, want the stack's kept copy (/media/...)", at, final)
 	}
+	h.planShows(b, at+"once the first song is done: ", token, 0, 1)
 	type sample struct {
 		Src    string  `json:"src"`
 		Source string  `json:"source"`
@@ -162,6 +168,9 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 		chromedp.Click(cssIn(slow, "button.gen-cancel")),
 		chromedp.Click(cssIn(slow, "button.gen-confirm-yes")))
 	waitFor[bool](b, at+"the song to be cancelled", 10*time.Second, li+`?.dataset.status === "cancelled"`)
+	// Cancelled while Suno made it, it keeps its slot until Suno's time for
+	// it is up (2 minutes here): the card counts it, as the create's check.
+	h.planShows(b, at+"after cancelling a song at Suno: ", token, 1, 2)
 	if shown := eval[bool](b, li+`.querySelector(".gen-progress-row").getClientRects().length > 0`); shown {
 		b.errorf("%sa cancelled song still shows a progress bar", at)
 	}
@@ -245,6 +254,10 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 		`(() => { const p = `+itemExpr(held)+`?.querySelector(".gen-place:not([hidden])")?.textContent ?? ""; return p.includes("in line") && p; })()`)
 	t.Logf("%sthe held song says %q and %q (%s after its hold)", at,
 		eval[string](b, itemExpr(held)+`.querySelector(".gen-message").textContent`), place, time.Since(heldAt).Round(time.Millisecond))
+	// Seven songs created; in progress whatever the server counts (the
+	// held song, songs still being made, the cancelled one's slot while
+	// Suno's time for it lasts), which the page must show.
+	h.planShows(b, at+"with a song held: ", token, -1, 7)
 
 	// 7. The page as it is now (held, failed, completed songs) is what
 	// the screenshot shows and axe checks.
@@ -266,10 +279,20 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 	if len(requests) < 10 {
 		b.errorf("%sthe recorder saw only %d requests: %v", at, len(requests), requests)
 	}
+	asked := 0
 	for _, r := range requests {
 		if strings.Contains(r, "/api/queue/stats") || strings.Contains(r, "/api/admin/") {
 			b.errorf("%sa user's page asked for operators' data: %s", at, r)
 		}
+		if strings.Contains(r, "/api/quota") {
+			asked++
+		}
+	}
+	// Sign-in, and each of the seven creates and their ends (a cancel is
+	// answered, then pushed): at most about twice each, never a poll.
+	t.Logf("%sthe page asked for the plan's counts %d times", at, asked)
+	if asked > 32 {
+		b.errorf("%sthe page asked for the plan's counts %d times: it polls", at, asked)
 	}
 	for _, r := range responses {
 		b.errorf("%san error response: %s", at, r)
@@ -285,6 +308,56 @@ func songMaker(h *harness, b *browser, axe string, tokens map[string]string, wid
 	if len(errs) > 0 {
 		b.errorf("%sconsole errors: %v", at, errs)
 	}
+}
+
+// planShows waits until the "Your plan" card shows what GET /api/quota
+// answers for token, in the page's words ("2 of 10 songs in progress",
+// "5 of 200 songs today", "Songs today: no limit"), and the server counts
+// open songs in progress (any, when open is negative) and today songs
+// made today.
+func (h *harness) planShows(b *browser, at, token string, open, today int) {
+	b.t.Helper()
+	type limit struct {
+		Used, Limit *int
+	}
+	var q struct {
+		Tier        string
+		Open, Daily limit
+	}
+	words := func(l limit, what string) string {
+		if l.Limit == nil || l.Used == nil {
+			return "Songs " + what + ": no limit"
+		}
+		return fmt.Sprintf("%d of %d songs %s", *l.Used, *l.Limit, what)
+	}
+	var page map[string]string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code := h.api(http.MethodGet, "/api/quota", token, &q); code != http.StatusOK {
+			b.fatalf("%sGET /api/quota: %d", at, code)
+		}
+		counted := (open < 0 || q.Open.Used == nil || *q.Open.Used == open) && (q.Daily.Used == nil || *q.Daily.Used == today)
+		want := map[string]string{"open": words(q.Open, "in progress"), "today": words(q.Daily, "today")}
+		page = eval[map[string]string](b, `({open: document.getElementById("quota-open").textContent,
+			today: document.getElementById("quota-today").textContent})`)
+		if counted && page["open"] == want["open"] && page["today"] == want["today"] {
+			b.t.Logf("%sthe plan card says %q and %q", at, page["open"], page["today"])
+			return
+		}
+		if time.Now().After(deadline) {
+			b.errorf("%sthe plan card says %q and %q; GET /api/quota answers %s open %s, daily %s (want %d open, %d today): want the page to show the server's counts",
+				at, page["open"], page["today"], q.Tier, fmtLimit(q.Open.Used, q.Open.Limit), fmtLimit(q.Daily.Used, q.Daily.Limit), open, today)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func fmtLimit(used, limit *int) string {
+	if used == nil || limit == nil {
+		return "{}"
+	}
+	return fmt.Sprintf("%d of %d", *used, *limit)
 }
 
 // fakeTrouble puts the fake Suno into a trouble mode ("ok" ends it).

@@ -71,6 +71,16 @@ func (s *Store) readQuota(ctx context.Context, userID string) (quotaState, error
 	return st, nil
 }
 
+// QuotaState implements service.Store: one strongly consistent GetItem of
+// the user's quota item, the read Create checks the quota against.
+func (s *Store) QuotaState(ctx context.Context, userID string) (service.QuotaState, error) {
+	st, err := s.readQuota(ctx, userID)
+	if err != nil {
+		return service.QuotaState{}, err
+	}
+	return service.QuotaState{Open: st.open, Held: st.held, Creates: st.creates}, nil
+}
+
 // quotaUpdate counts a create of g against its owner's quota item, on
 // condition that the item is still at the version st was read at.
 func (s *Store) quotaUpdate(g generation.Generation, st quotaState, q service.Quota, now time.Time) types.TransactWriteItem {

@@ -37,6 +37,9 @@ type Songs interface {
 	Cancel(ctx context.Context, c identity.Caller, id string) (generation.Generation, error)
 	Delete(ctx context.Context, c identity.Caller, id string) error
 	Stats(ctx context.Context) (service.Stats, error)
+	// Quota returns the caller's own quota: their tier's limits and their
+	// use of them.
+	Quota(ctx context.Context, c identity.Caller) (service.QuotaView, error)
 	// Places returns the place in line of each pending generation, by id.
 	Places(ctx context.Context, gens ...generation.Generation) map[string]service.Place
 }
@@ -82,6 +85,7 @@ func New(routes Routes, authn Authenticator, log *slog.Logger) http.Handler {
 		}))
 		mux.HandleFunc("DELETE /api/generation/{id}", a.authed(a.remove))
 		mux.HandleFunc("GET /api/queue/stats", a.authed(a.stats))
+		mux.HandleFunc("GET /api/quota", a.authed(a.quota))
 	}
 	if a.ops != nil {
 		a.adminRoutes(mux)
@@ -472,6 +476,17 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request, _ identity.Caller) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s)
+}
+
+// quota answers the caller's own quota: whose it is and what tier's
+// limits come from the token, never from the request.
+func (a *api) quota(w http.ResponseWriter, r *http.Request, c identity.Caller) {
+	q, err := a.songs.Quota(r.Context(), c)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, q)
 }
 
 func (a *api) callback(w http.ResponseWriter, r *http.Request) {

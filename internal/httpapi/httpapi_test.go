@@ -35,13 +35,19 @@ func newFixture(t testing.TB) fixture {
 
 // newFixtureWith is the API on fresh memory adapters, with limits.
 func newFixtureWith(lim httpapi.Limits) fixture {
+	return newFixtureConfig(lim, service.Config{})
+}
+
+// newFixtureConfig is the API on fresh memory adapters, with limits and
+// the service configured by cfg.
+func newFixtureConfig(lim httpapi.Limits, cfg service.Config) fixture {
 	store := memory.NewStore()
 	queues := memory.NewQueues(memory.QueueConfig{})
 	roles := service.MustAssemble(service.Ports{
 		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(), Controls: store, DeadLetters: queues,
 		Account:   memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
 		Callbacks: service.CallbackSigner{Key: service.StaticKey([]byte("0123456789abcdef"))},
-	}, service.Config{})
+	}, cfg)
 	tokens := auth.HS256{Secret: []byte(secret)}
 	routes := httpapi.Routes{Songs: roles.API, Operators: roles.Operators, Callbacks: roles.Callbacks, Limits: lim}
 	return fixture{h: httpapi.New(routes, httpapi.BearerAuth{Verifier: tokens}, nil), store: store, queues: queues, tokens: tokens}
@@ -172,6 +178,7 @@ func TestBadTokensGet401(t *testing.T) {
 	routes := [][2]string{
 		{"POST", "/api/generation/create"}, {"GET", "/api/generation/status/x"},
 		{"POST", "/api/generation/x/cancel"}, {"GET", "/api/generation"}, {"GET", "/api/queue/stats"},
+		{"GET", "/api/quota"},
 	}
 	for name, h := range headers {
 		for _, r := range routes {

@@ -62,6 +62,7 @@ func TestOneUserOverTheLimitLeavesOthersServed(t *testing.T) {
 	isRateLimited(t, f.from("192.0.2.7:4000", "POST", "/api/generation/create", hog), "2")
 	f.nothingChanged(t)
 	isRateLimited(t, f.from("192.0.2.7:4001", "GET", "/api/queue/stats", hog), "2")
+	isRateLimited(t, f.from("192.0.2.7:4001", "GET", "/api/quota", hog), "2")
 	if rec := f.from("192.0.2.7:4002", "GET", "/api/generation", quiet); rec.Code != http.StatusOK {
 		t.Fatalf("another user from the same address: %d %s", rec.Code, rec.Body)
 	}

@@ -180,6 +180,16 @@ func (s *Store) Save(_ context.Context, g generation.Generation, from generation
 	return clone(g), nil
 }
 
+// QuotaState implements service.Store: userID's quota state, as Create
+// checks it.
+func (s *Store) QuotaState(_ context.Context, userID string) (service.QuotaState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return service.QuotaState{
+		Open: s.open[userID], Held: slices.Clone(s.held[userID]), Creates: slices.Clone(s.creates[userID]),
+	}, nil
+}
+
 type cursor struct {
 	CreatedAt time.Time `json:"c"`
 	ID        string    `json:"i"`

@@ -15,7 +15,8 @@ import (
 // an idempotency key replays the first generation (or, once that was
 // deleted, answers ErrKeyDeleted until the key expires), a song cancelled
 // at Suno keeps its open slot until its SlotUntil, and the open and daily
-// quotas hold exactly, under concurrency too.
+// quotas hold exactly, under concurrency too, and QuotaState reads what
+// they count.
 func storeCreate(t *testing.T, newStore StoreFactory) {
 	ctx := context.Background()
 
@@ -270,6 +271,85 @@ func storeCreate(t *testing.T, newStore StoreFactory) {
 		time.Sleep(time.Until(refusedBy.Add(qe.RetryAfter)) + 50*time.Millisecond)
 		if _, created, err := s.Create(ctx, newGeneration("daily", generation.Pro, base), "", q); err != nil || !created {
 			t.Fatalf("create once the oldest left the window: %v %v", created, err)
+		}
+	})
+
+	t.Run("QuotaStateIsWhatCreateCounts", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		state := func(user string) service.QuotaState {
+			t.Helper()
+			st, err := s.QuotaState(ctx, user)
+			if err != nil {
+				t.Fatalf("QuotaState(%s): %v", user, err)
+			}
+			return st
+		}
+		if st := state("counted"); st.Open != 0 || len(st.Held) != 0 || len(st.Creates) != 0 {
+			t.Fatalf("QuotaState of a user who never created = %+v, want the zero state", st)
+		}
+		q := service.Quota{Open: 3, Daily: 5, Window: time.Hour}
+		before := time.Now().Truncate(time.Millisecond)
+		var gens []generation.Generation
+		for range 3 {
+			g := newGeneration("counted", generation.Pro, base)
+			g.HoldsQuota = true
+			stored, created, err := s.Create(ctx, g, "", q)
+			if err != nil || !created {
+				t.Fatalf("create: %v %v", created, err)
+			}
+			gens = append(gens, stored)
+		}
+		after := time.Now()
+		st := state("counted")
+		if st.Open != 3 || len(st.Held) != 0 || len(st.Creates) != 3 {
+			t.Fatalf("QuotaState after 3 creates = %+v, want 3 open and 3 creates", st)
+		}
+		for i, at := range st.Creates {
+			if at.Before(before) || at.After(after) || (i > 0 && at.Before(st.Creates[i-1])) {
+				t.Errorf("QuotaState's creates = %v, want times from %s to %s, oldest first", st.Creates, before, after)
+			}
+		}
+		// The open quota is full: Use counts it full, and Create agrees.
+		if use := q.Use(st, time.Now()); use.Open != 3 || use.Daily != 3 {
+			t.Errorf("Use of %+v = %+v, want 3 open and 3 today", st, use)
+		}
+		var qe *service.QuotaError
+		extra := newGeneration("counted", generation.Pro, base)
+		extra.HoldsQuota = true
+		if _, _, err := s.Create(ctx, extra, "", q); !errors.As(err, &qe) || qe.Limit != "open" {
+			t.Fatalf("a fourth open create: %v, want the open quota", err)
+		}
+		if st := state("counted"); st.Open != 3 || len(st.Creates) != 3 {
+			t.Errorf("QuotaState after a refused create = %+v, want it unchanged", st)
+		}
+
+		// One cancelled while Suno makes it keeps its slot, held; one
+		// cancelled while queued frees its slot at once.
+		held := gens[0]
+		must(t, held.Claim(1, base, time.Minute))
+		held = save(t, s, held, generation.Pending)
+		must(t, held.Submitted("task", base, time.Minute))
+		held = save(t, s, held, generation.Processing)
+		must(t, held.Cancel(base))
+		held.SlotUntil = time.Now().Add(time.Hour)
+		save(t, s, held, generation.Processing)
+		queued := gens[1]
+		must(t, queued.Cancel(base))
+		save(t, s, queued, generation.Pending)
+		st = state("counted")
+		if st.Open != 1 || len(st.Held) != 1 || len(st.Creates) != 3 {
+			t.Fatalf("QuotaState after two cancels = %+v, want 1 open, 1 held and 3 creates", st)
+		}
+		if d := st.Held[0].Sub(held.SlotUntil); d < 0 || d > time.Millisecond {
+			t.Errorf("held slot until %s, want %s (rounded up at most to the millisecond)", st.Held[0], held.SlotUntil)
+		}
+		if use := q.Use(st, time.Now()); use.Open != 2 || use.Daily != 3 || !use.DailyFreeAt.IsZero() {
+			t.Errorf("Use of %+v = %+v, want 2 open (one held) and 3 today, not full", st, use)
+		}
+		// Another user's quota is their own.
+		if st := state("other"); st.Open != 0 || len(st.Held) != 0 || len(st.Creates) != 0 {
+			t.Errorf("QuotaState of another user = %+v, want the zero state", st)
 		}
 	})
 }

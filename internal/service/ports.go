@@ -54,6 +54,7 @@ type Store interface {
 	// Counts returns how many generations are in each status, per tier.
 	Counts(ctx context.Context) (map[generation.Tier]StatusCounts, error)
 	LineReader
+	QuotaReader
 	BulkStore
 	AuditLog
 	// Delayed returns how many pending generations of each tier wait until
@@ -156,6 +157,27 @@ type Page struct {
 
 // StatusCounts counts generations by status.
 type StatusCounts map[generation.Status]int64
+
+// QuotaReader reads what counts against a user's quota, for the user to
+// see: the state Create checks a quota against.
+type QuotaReader interface {
+	// QuotaState returns userID's quota state as Create reads it (strongly
+	// consistent: a create or an end just answered is in it); the zero
+	// state for a user who never created anything. Held slots that have
+	// ended and creates that have left the window may be in it: Quota.Use
+	// leaves them out, as Quota.Admit does.
+	QuotaState(ctx context.Context, userID string) (QuotaState, error)
+}
+
+// QuotaState is a user's quota as a store keeps it: Open unfinished
+// generations holding a slot, the release times of the slots Held by songs
+// cancelled while Suno was making them, and the recent Creates, oldest
+// first (kept only while the user's tier has a daily quota).
+type QuotaState struct {
+	Open    int
+	Held    []time.Time
+	Creates []time.Time
+}
 
 // LineReader reads each tier's line: what a place in line is computed
 // from, without looking at the line itself.

@@ -40,16 +40,42 @@ const openRetryAfter = time.Minute
 // *QuotaError it is refused with. Stores call it inside their atomic
 // check, so the rule is one for every adapter.
 func (q Quota) Admit(open int, held, creates []time.Time, now time.Time) error {
-	if q.Open > 0 && open+len(Holding(held, now)) >= q.Open {
+	use := q.Use(QuotaState{Open: open, Held: held, Creates: creates}, now)
+	if q.Open > 0 && use.Open >= q.Open {
 		return &QuotaError{Limit: "open", Max: q.Open, RetryAfter: openRetryAfter}
 	}
-	if q.Daily > 0 {
-		recent := q.Recent(creates, now)
-		if len(recent) >= q.Daily {
-			return &QuotaError{Limit: "daily", Max: q.Daily, RetryAfter: recent[len(recent)-q.Daily].Add(q.window()).Sub(now)}
-		}
+	if q.Daily > 0 && use.Daily >= q.Daily {
+		return &QuotaError{Limit: "daily", Max: q.Daily, RetryAfter: use.DailyFreeAt.Sub(now)}
 	}
 	return nil
+}
+
+// QuotaUse is how much of a Quota a user has used at a moment, counted as
+// Admit counts it.
+type QuotaUse struct {
+	// Open is the slots taken: unfinished generations holding one, and
+	// slots still held by songs cancelled while Suno was making them.
+	Open int
+	// Daily is the creates in the window, at most Quota.Daily; 0 when the
+	// quota has no daily limit (stores keep no create times then).
+	Daily int
+	// DailyFreeAt is when the next create fits the daily limit, once
+	// Daily has reached it: when the oldest counted create leaves the
+	// window. Zero while the limit is not reached.
+	DailyFreeAt time.Time
+}
+
+// Use is how much of q the user whose store state is st has used at now.
+func (q Quota) Use(st QuotaState, now time.Time) QuotaUse {
+	use := QuotaUse{Open: st.Open + len(Holding(st.Held, now))}
+	if q.Daily > 0 {
+		recent := q.Recent(st.Creates, now)
+		use.Daily = len(recent)
+		if len(recent) >= q.Daily {
+			use.DailyFreeAt = recent[len(recent)-q.Daily].Add(q.window())
+		}
+	}
+	return use
 }
 
 func (q Quota) window() time.Duration {

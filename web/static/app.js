@@ -1,5 +1,5 @@
 // SongQueue's page: sign-in, the create form, the live list of the user's
-// generations with their quota and, for operators, the operator view with
+// generations, the user's plan (quota.js) and, for operators, the operator view with
 // the queue stats.
 // Contracts: DESIGN.md sections 3 to 5 and 10. Every API call and the
 // WebSocket go through songqueue-client.js, the module other frontends use.
@@ -10,6 +10,7 @@ import { el, shorten } from "./dom.js";
 import { GenerationList, describeChange, displayName } from "./generations.js";
 import { DEFAULT_MODEL, MODELS, charCount, limitsFor, requestBody, validate } from "./limits.js";
 import { actionError, createError } from "./messages.js";
+import { QuotaCard } from "./quota.js";
 import { createClient } from "./songqueue-client.js";
 import { SUMMARY_COUNTS, StatsPanel } from "./stats.js";
 
@@ -50,10 +51,19 @@ const list = new GenerationList({
   onCancel: cancel,
   onRemove: removeGeneration,
   onTryAgain: tryAgain,
-  onChange: () => showQuota(),
 });
 // A waiting song's "about m min" counts down between the server's updates.
 setInterval(() => list.tick(), 30_000);
+
+// The user's plan: the server's counts, asked at sign-in and when one of
+// the user's songs is created or ends (quota.js).
+const quota = new QuotaCard(() => client.quota(), {
+  open: $("quota-open"),
+  today: $("quota-today"),
+  next: $("quota-next"),
+  tier: $("quota-tier"),
+  error: $("quota-error"),
+});
 
 // One view for the page's life; each operator's session starts and stops it.
 const operator = new OperatorView((...args) => client.request(...args), {
@@ -177,6 +187,7 @@ async function startSession(token, { focus }) {
   // Whatever ran for an earlier session stops first.
   state.realtime?.close();
   state.stats?.stop();
+  quota.stop();
   operator.stop();
   state.removed.clear();
   const session = ++state.session;
@@ -198,6 +209,7 @@ async function startSession(token, { focus }) {
   if (left < 2 ** 31 - 1) state.expiryTimer = setTimeout(() => signOut("Your session expired. Sign in again."), left);
 
   list.clear();
+  quota.start();
   await loadList(null);
   if (session !== state.session) return;
 
@@ -225,6 +237,7 @@ function signOut(message = "") {
   state.realtime = null;
   state.stats?.stop();
   state.stats = null;
+  quota.stop();
   operator.stop();
   state.removed.clear();
   clearTimeout(state.expiryTimer);
@@ -338,6 +351,7 @@ async function cancel(id) {
     const change = list.applyEvent("generation:cancelled", { generationId: id, status: res?.status || "cancelled" });
     if (change) announce(describeChange(change));
     state.stats?.refresh();
+    quota.refresh();
   } catch (e) {
     if (session !== state.session) return;
     const g = list.get(id);
@@ -404,17 +418,16 @@ function onGenerationEvent(name, data) {
   // Not in the list yet (made in another tab, or older than the first
   // page), or playable from Suno's stream, which no event carries.
   if (change.created || list.wantsTracks(id)) refresh(id);
+  // A song made elsewhere, one that ended, or one an operator's retry
+  // started again: the plan's counts moved.
+  if (change.created || (change.before && OPEN.has(change.before.status) !== OPEN.has(change.g.status))) quota.refresh();
   // "Created 'x'" is old news once x has ended: its card says how.
   if (id === state.createdId && ["completed", "failed", "cancelled"].includes(change.g.status)) showCreated(null);
   announce(describeChange(change));
 }
 
-/** The user's songs in progress and made in the last 24 hours, as listed. */
-function showQuota() {
-  const { open, today } = list.counts(Date.now());
-  $("quota-open").textContent = String(open);
-  $("quota-today").textContent = String(today);
-}
+/** The statuses that count as in progress against the plan. */
+const OPEN = new Set(["pending", "processing"]);
 
 const CONNECTION_TEXT = {
   idle: "Not connected",
@@ -542,11 +555,13 @@ async function onCreate(e) {
     showCreated(g.id, `Created '${name}'. Follow it in your songs.`);
     announce(`Song '${name}' queued.`);
     state.stats?.refresh();
+    quota.refresh();
   } catch (err) {
     if (session !== state.session) return;
     // Only an unknown outcome keeps the key; a clear refusal does not.
     const unknownOutcome = err.status === 0 || err.status >= 500;
     if (!unknownOutcome) state.pendingCreate = null;
+    if (err.status === 429 && err.code === "quota_exceeded") quota.refresh();
     errorBox.replaceChildren(el("p", {}, createError(err)));
     errorBox.hidden = false;
   } finally {
@@ -587,6 +602,7 @@ async function tryAgain(g) {
     created.refs.title.focus();
     announce(`Song '${name}' is being made again, as a new song at the top of your list.`);
     state.stats?.refresh();
+    quota.refresh();
   } catch (e) {
     if (session !== state.session) return;
     const text = createError(e);

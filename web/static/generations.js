@@ -588,21 +588,6 @@ export class GenerationList {
     this.emptyEl.hidden = this.items.size > 0;
     this.onChange?.();
   }
-
-  /**
-   * What counts against the user's quota, as far as the list knows: the
-   * songs in progress, and those created in the 24 hours before now.
-   */
-  counts(now) {
-    let open = 0;
-    let today = 0;
-    for (const g of this.items.values()) {
-      if (g.placeholder) continue;
-      if (CANCELLABLE.has(g.status)) open++;
-      if (now - Date.parse(g.createdAt) < 24 * 3600_000) today++;
-    }
-    return { open, today };
-  }
 }
 
 /** One track's row: cover, title and player, built once and updated in place. */

@@ -104,6 +104,37 @@ export function createError(e) {
   return e?.status === 0 || e?.status >= 500 ? `${text} Creating the same song again is safe: it will not be made twice.` : text;
 }
 
+/**
+ * The "Your plan" card's lines for GET /api/quota's answer (songqueue-client.js
+ * quota()): {open, today, next}. open and today give the plan's numbers
+ * ("2 of 10 songs in progress", "5 of 100 songs today") or say there is
+ * no limit; next, once a limit is reached, when the next song can be
+ * created ("" before). now is the time in ms.
+ */
+export function quotaText(q, now = Date.now()) {
+  const open = limitOf(q?.open);
+  const daily = limitOf(q?.daily);
+  const out = {
+    open: open ? `${open.used} of ${open.limit} songs in progress` : "Songs in progress: no limit",
+    today: daily ? `${daily.used} of ${daily.limit} songs today` : "Songs today: no limit",
+    next: "",
+  };
+  if (daily && daily.used >= daily.limit) {
+    const at = Date.parse(q.daily.nextFreeAt ?? "");
+    const wait = Number.isFinite(at) ? waitText(Math.max(1, (at - now) / 1000)) : "";
+    out.next = `You have made as many songs today as your plan allows. You can create the next one ${wait || "later today"}.`;
+  } else if (open && open.used >= open.limit) {
+    out.next = "You have as many songs in progress as your plan allows. You can create another when one of them finishes, or after you cancel one.";
+  }
+  return out;
+}
+
+/** {used, limit} of one limit of GET /api/quota, or null when the plan has none. */
+function limitOf(l) {
+  const ok = (n) => typeof n === "number" && Number.isFinite(n) && n >= 0;
+  return l && ok(l.used) && ok(l.limit) && l.limit > 0 ? { used: l.used, limit: l.limit } : null;
+}
+
 function waitText(seconds) {
   if (typeof seconds !== "number" || !(seconds > 0)) return "";
   if (seconds < 60) return `in ${Math.ceil(seconds)} s`;

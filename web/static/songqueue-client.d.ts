@@ -113,6 +113,25 @@ export interface QueueStats extends TierStats {
   byTier: Partial<Record<Tier, TierStats>>;
 }
 
+/** A limit of GET /api/quota: used of limit, or {} when the tier has no such limit (nothing is counted then). */
+export interface QuotaUse {
+  used?: number;
+  limit?: number;
+}
+
+/** GET /api/quota: the caller's own quota, counted as a create's check counts it. */
+export interface Quota {
+  tier: Tier;
+  /** Unfinished songs, and slots held by songs cancelled while Suno was making them. */
+  open: QuotaUse;
+  /** Creates in the last windowHours (24) hours. */
+  daily: QuotaUse & {
+    windowHours?: number;
+    /** Only once used has reached limit: when the next create fits (RFC 3339). */
+    nextFreeAt?: string;
+  };
+}
+
 /**
  * An API failure. status is 0 when the server could not be reached (or a
  * CORS refusal, which a browser does not tell apart); code is the API's
@@ -183,6 +202,8 @@ export interface SongQueueClient {
   remove(generationId: string, options?: CallOptions): Promise<void>;
   /** GET /api/queue/stats. */
   stats(options?: CallOptions): Promise<QueueStats>;
+  /** GET /api/quota: the caller's own limits and how much of them they use. */
+  quota(options?: CallOptions): Promise<Quota>;
   /** The WebSocket, connecting at once unless autoConnect is false (then call connect()). Each call makes a new connection. */
   realtime(options?: RealtimeOptions): RealtimeClient;
   /** realtime() that always connects at once. */

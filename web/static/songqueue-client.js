@@ -178,6 +178,7 @@ export function createClient(options = {}) {
       await request("DELETE", `/api/generation/${id(generationId)}`, { signal });
     },
     stats: ({ signal } = {}) => request("GET", "/api/queue/stats", { signal }),
+    quota: ({ signal } = {}) => request("GET", "/api/quota", { signal }),
     realtime,
     connect: (rtOptions = {}) => realtime({ ...rtOptions, autoConnect: true }),
   };

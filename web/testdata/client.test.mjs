@@ -68,6 +68,7 @@ test("the other routes", async () => {
     { body: { generationId: "x", status: "cancelled" } },
     { status: 204 },
     { body: { waiting: 1, byTier: {} } },
+    { body: { tier: "PRO", open: { used: 1, limit: 10 }, daily: {} } },
   ]);
   const client = createClient({ apiBase: "http://api.test", token: "tok", fetch });
   assert.equal((await client.getStatus("a/b")).status, "processing");
@@ -76,6 +77,7 @@ test("the other routes", async () => {
   assert.equal((await client.cancel("x")).status, "cancelled");
   assert.equal(await client.remove("x"), undefined);
   assert.equal((await client.stats()).waiting, 1);
+  assert.equal((await client.quota()).open.used, 1);
   assert.deepEqual(
     fetch.calls.map((c) => `${c.method} ${c.url}`),
     [
@@ -85,6 +87,7 @@ test("the other routes", async () => {
       "POST http://api.test/api/generation/x/cancel",
       "DELETE http://api.test/api/generation/x",
       "GET http://api.test/api/queue/stats",
+      "GET http://api.test/api/quota",
     ],
   );
   assert.ok(fetch.calls.every((c) => c.headers.Authorization === "Bearer tok"));

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-const { actionError, createError, failureOf, stageText } = await import(process.env.SONGQUEUE_MESSAGES);
+const { actionError, createError, failureOf, quotaText, stageText } = await import(process.env.SONGQUEUE_MESSAGES);
 
 // A person's words: no code, no address, no program error.
 function plain(text) {
@@ -73,4 +73,33 @@ test("a refused create names the limit and when it frees", () => {
   const lost = createError(Object.assign(new Error("fetch failed"), { status: 0 }));
   assert.match(lost, /safe/);
   for (const status of [400, 409, 413, 500]) plain(createError(Object.assign(new Error("invalid_prompt: x"), { status })));
+});
+
+test("the plan's card gives the server's numbers in plain words", () => {
+  const now = Date.parse("2026-12-06T12:00:00Z");
+  const pro = (open, daily, nextFreeAt) => ({
+    tier: "PRO",
+    open: { used: open, limit: 10 },
+    daily: { used: daily, limit: 100, windowHours: 24, ...(nextFreeAt ? { nextFreeAt } : {}) },
+  });
+  assert.deepEqual(quotaText(pro(2, 5), now), { open: "2 of 10 songs in progress", today: "5 of 100 songs today", next: "" });
+  // A limit the plan does not have is an empty object.
+  assert.deepEqual(quotaText({ tier: "ENTERPRISE", open: {}, daily: {} }, now), {
+    open: "Songs in progress: no limit",
+    today: "Songs today: no limit",
+    next: "",
+  });
+  // A limit reached says when the next song can be made.
+  const full = quotaText(pro(10, 5), now);
+  assert.equal(full.open, "10 of 10 songs in progress");
+  plain(full.next);
+  assert.match(full.next, /in progress/);
+  const day = quotaText(pro(3, 100, "2026-12-06T13:30:00Z"), now);
+  assert.equal(day.today, "100 of 100 songs today");
+  plain(day.next);
+  assert.match(day.next, /in about 90 min/);
+  assert.match(quotaText(pro(3, 100), now).next, /later today/);
+  // Nonsense from a server is no number.
+  assert.equal(quotaText({ open: { used: "2", limit: 10 }, daily: { used: 1, limit: 0 } }, now).open, "Songs in progress: no limit");
+  assert.equal(quotaText(null, now).today, "Songs today: no limit");
 });
