@@ -168,7 +168,7 @@ func scenarioCrashBetweenCopyAndCompletion(t *testing.T, b backend) {
 	u := user(t, s, "crashy", generation.Free)
 	sock := u.dial()
 	id := u.create("saved twice, kept once")
-	sock.waitFinal(t, id, 20*time.Second)
+	sock.waitFinal(t, id, time.Minute) // seconds alone; a loaded emulator's writes take more
 	quiet()
 	st := u.status(id)
 	if st["status"] != "completed" || st["archived"] != true {
