@@ -28,8 +28,22 @@ WITH_MOTO = set -e; \
 	  else echo "moto unavailable: the AWS tests will skip" >&2; fi; \
 	fi;
 
+# The local stack's scenarios (internal/devstack) run beside the other
+# packages on a moto of their own: moto runs DynamoDB requests one at a
+# time (scripts/moto_server.py), and with every package on one server its
+# scenarios waited behind the others' transactions until they failed their
+# timing. Each half runs one package at a time, so two test binaries run at
+# once, as go test's default does on two cores. An AWS_ENDPOINT_URL you set
+# is used for both.
 test-go: axe
-	@$(WITH_MOTO) $(GO) test -race -count=1 ./...
+	@given=$${AWS_ENDPOINT_URL:+yes}; $(WITH_MOTO) \
+	stack_endpoint=$$AWS_ENDPOINT_URL; \
+	if [ -z "$$given" ] && [ -n "$$AWS_ENDPOINT_URL" ] && own=$$(MOTO_INSTANCE=moto-devstack scripts/moto.sh start); then \
+	  stack_endpoint=$$own; trap 'scripts/moto.sh stop; MOTO_INSTANCE=moto-devstack scripts/moto.sh stop' EXIT; \
+	fi; \
+	AWS_ENDPOINT_URL=$$stack_endpoint $(GO) test -race -count=1 ./internal/devstack/ & stack=$$!; \
+	status=0; $(GO) test -race -count=1 -p 1 $$($(GO) list ./... | grep -v '/internal/devstack$$') || status=$$?; \
+	wait $$stack || status=$$?; exit $$status
 
 ## axe: axe-core, pinned and checksum-verified, for the browser test's accessibility check
 # Without the registry the fetch fails; outside CI the check then skips,

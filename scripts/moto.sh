@@ -5,6 +5,7 @@
 #   scripts/moto.sh start     install, start moto on a free loopback port,
 #                             wait until it answers, print its endpoint
 #   scripts/moto.sh stop      stop the moto that start started
+#   MOTO_INSTANCE=name ...    the same for another server, named name
 #
 # Typical use (what make test does):
 #   export AWS_ENDPOINT_URL=$(scripts/moto.sh start); go test ./...; scripts/moto.sh stop
@@ -13,9 +14,12 @@ set -euo pipefail
 MOTO_VERSION=5.2.5
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$root/.venv
-pidfile=$venv/moto.pid
-portfile=$venv/moto.port
-logfile=$venv/moto.log
+# MOTO_INSTANCE names a second server beside the first (its own port, pid
+# and log): make test gives the local stack's scenarios one of their own.
+instance=${MOTO_INSTANCE:-moto}
+pidfile=$venv/$instance.pid
+portfile=$venv/$instance.port
+logfile=$venv/$instance.log
 
 install() {
 	if [ -x "$venv/bin/python" ] &&
