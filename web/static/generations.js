@@ -69,16 +69,14 @@ export function describeChange({ g, before, created }) {
 export class GenerationList {
   /**
    * onCancel(id) and onRemove(id) are called once a Cancel or Remove is
-   * confirmed; onTryAgain(g) when "Try again" is pressed on a failed song;
-   * onChange() after any song is shown, changed or taken out.
+   * confirmed; onTryAgain(g) when "Try again" is pressed on a failed song.
    */
-  constructor({ listEl, emptyEl, onCancel, onRemove, onTryAgain, onChange }) {
+  constructor({ listEl, emptyEl, onCancel, onRemove, onTryAgain }) {
     this.listEl = listEl;
     this.emptyEl = emptyEl;
     this.onCancel = onCancel;
     this.onRemove = onRemove;
     this.onTryAgain = onTryAgain;
-    this.onChange = onChange;
     this.items = new Map();
   }
 
@@ -553,7 +551,6 @@ export class GenerationList {
       (!again && document.activeElement === r.tryAgain);
     if (lost) r.title.focus(); // the button is about to vanish under the keyboard user's focus
     this.renderTracks(g, name);
-    this.onChange?.();
   }
 
   /**
@@ -586,7 +583,6 @@ export class GenerationList {
 
   updateEmpty() {
     this.emptyEl.hidden = this.items.size > 0;
-    this.onChange?.();
   }
 }
 
