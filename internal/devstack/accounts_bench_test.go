@@ -57,9 +57,6 @@ func accountsThroughput(b *testing.B, n int, tierOf func(i int) generation.Tier)
 	cfg.Pipeline.Quotas = nil
 	cfg.Requests = app.RequestLimits{} // one user's backlog is created at once
 	cfg.RateLimit.Rate, cfg.RateLimit.Window = perAccount, time.Second
-	// The margin covers the jitter between a grant and the fake's count of
-	// the arrival, which does not shrink with the window: as at Suno's 10 s.
-	cfg.RateLimit.Margin = 50 * time.Millisecond
 	cfg.Concurrency = 8
 	cfg.FakeTextDelay, cfg.FakeFirstDelay, cfg.FakeCompleteDelay = 50*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond
 	for i := range n {

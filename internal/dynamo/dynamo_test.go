@@ -149,7 +149,7 @@ func TestTTLAttributes(t *testing.T) {
 	}
 
 	l := dynamo.NewLimiter(c.DynamoDB, n.Generations, "suno", ratelimit.Policy{Rate: 10}, func() time.Time { return now })
-	if g, err := l.Take(ctx, generation.Free, 0); err != nil || !g.OK {
+	if g, err := l.Take(ctx, ratelimit.Ask{Tier: generation.Free}); err != nil || !g.OK {
 		t.Fatalf("Take = %v, %v", g.OK, err)
 	}
 	item = getItem(t, c.DynamoDB, n.Generations, map[string]types.AttributeValue{dynamo.AttrGenerationID: &types.AttributeValueMemberS{Value: "limiter#suno"}})
@@ -193,7 +193,7 @@ func TestLimiterRequests(t *testing.T) {
 	ctx := context.Background()
 	counter.Reset()
 	for i := range 4 {
-		if g, err := l.Take(ctx, generation.Enterprise, 0); err != nil || !g.OK {
+		if g, err := l.Take(ctx, ratelimit.Ask{Tier: generation.Enterprise}); err != nil || !g.OK {
 			t.Fatalf("take %d: %v %v", i, g.OK, err)
 		}
 	}
@@ -201,7 +201,7 @@ func TestLimiterRequests(t *testing.T) {
 		t.Errorf("4 tokens cost %d requests (%v), want 4", got, counter.Snapshot())
 	}
 	counter.Reset()
-	if g, _ := l.Take(ctx, generation.Enterprise, 0); g.OK {
+	if g, _ := l.Take(ctx, ratelimit.Ask{Tier: generation.Enterprise}); g.OK {
 		t.Fatal("fifth token of a bucket of 4 granted")
 	}
 	if got := counter.Total(); got != 0 {
@@ -210,7 +210,7 @@ func TestLimiterRequests(t *testing.T) {
 	// Another worker, which has seen nothing, needs one request to learn.
 	policy := ratelimit.Policy{Rate: 10, Burst: 4}
 	other := dynamo.NewLimiter(c.DynamoDB, n.Generations, "suno", policy, clock.Now)
-	if g, _ := other.Take(ctx, generation.Enterprise, 0); g.OK || g.RetryAfter != policy.Interval() {
+	if g, _ := other.Take(ctx, ratelimit.Ask{Tier: generation.Enterprise}); g.OK || g.RetryAfter != policy.Interval() {
 		t.Fatalf("other worker: ok %v wait %s; want refused for one interval, %s", g.OK, g.RetryAfter, policy.Interval())
 	}
 	if got := counter.Total(); got != 1 {

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
@@ -69,14 +68,14 @@ func NewLimiter(db *dynamodb.Client, table, name string, p ratelimit.Policy, now
 }
 
 // Take implements service.RateLimiter.
-func (l *Limiter) Take(ctx context.Context, tier generation.Tier, waited time.Duration) (service.Grant, error) {
+func (l *Limiter) Take(ctx context.Context, a ratelimit.Ask) (service.Grant, error) {
 	now := l.now()
 	seen := l.seen.Load()
 	if seen == nil {
 		seen = &seenWindow{}
 	}
 	for range takeRounds {
-		next, ok, wait := l.policy.Decide(seen.state, now, tier, waited)
+		next, ok, wait := l.policy.Decide(seen.state, now, a)
 		if !ok {
 			// The stored window holds at least the grants seen, so this is
 			// a refusal whatever it is now; wait may be a little short,

@@ -45,7 +45,7 @@ func TestLimiterWindowItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		g, err := l.Take(ctx, generation.Pro, 0)
+		g, err := l.Take(ctx, ratelimit.Ask{Tier: generation.Pro})
 		if err != nil || !g.OK {
 			t.Fatalf("take %d: %v %v", i, g.OK, err)
 		}
@@ -88,7 +88,7 @@ func TestLimiterContention(t *testing.T) {
 	take := func(l *dynamo.Limiter, wantRequests int) {
 		t.Helper()
 		counter.Reset()
-		if g, err := l.Take(ctx, generation.Enterprise, 0); err != nil || !g.OK {
+		if g, err := l.Take(ctx, ratelimit.Ask{Tier: generation.Enterprise}); err != nil || !g.OK {
 			t.Fatalf("take: %v %v", g.OK, err)
 		}
 		if got := counter.Snapshot(); got["DynamoDB.UpdateItem"] != wantRequests || counter.Total() != wantRequests {
@@ -108,14 +108,14 @@ func TestLimiterContention(t *testing.T) {
 		take(a, 1)
 	}
 	counter.Reset()
-	if g, _ := a.Take(ctx, generation.Enterprise, 0); g.OK {
+	if g, _ := a.Take(ctx, ratelimit.Ask{Tier: generation.Enterprise}); g.OK {
 		t.Fatal("an eleventh token in one second")
 	}
 	if got := counter.Total(); got != 0 {
 		t.Errorf("a refusal the worker could prove cost %d requests", got)
 	}
 	counter.Reset()
-	if g, _ := b.Take(ctx, generation.Enterprise, 0); g.OK {
+	if g, _ := b.Take(ctx, ratelimit.Ask{Tier: generation.Enterprise}); g.OK {
 		t.Fatal("an eleventh token in one second")
 	}
 	if got := counter.Total(); got != 1 {
@@ -156,7 +156,7 @@ func TestLimiterLostAnswer(t *testing.T) {
 	l := dynamo.NewLimiter(c.DynamoDB, n.Generations, "suno", p, clock.Now)
 	counter.Reset()
 	for i := range 2 {
-		if g, err := l.Take(ctx, generation.Enterprise, 0); err != nil || !g.OK || !g.BreakerKnown {
+		if g, err := l.Take(ctx, ratelimit.Ask{Tier: generation.Enterprise}); err != nil || !g.OK || !g.BreakerKnown {
 			t.Fatalf("take %d: ok %v, breaker known %v, %v", i, g.OK, g.BreakerKnown, err)
 		}
 	}
@@ -166,7 +166,7 @@ func TestLimiterLostAnswer(t *testing.T) {
 	if got := counter.Snapshot()["DynamoDB.UpdateItem"]; got != 3 {
 		t.Errorf("2 tokens, one answer lost, cost %d UpdateItem, want 3", got)
 	}
-	if g, _ := l.Take(ctx, generation.Enterprise, 0); g.OK {
+	if g, _ := l.Take(ctx, ratelimit.Ask{Tier: generation.Enterprise}); g.OK {
 		t.Error("a third token in a window of 2")
 	}
 	item := getItem(t, c.DynamoDB, n.Generations, map[string]types.AttributeValue{dynamo.AttrGenerationID: &types.AttributeValueMemberS{Value: "limiter#suno"}})

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
@@ -31,10 +30,10 @@ func NewLimiter(p ratelimit.Policy, now func() time.Time) *Limiter {
 }
 
 // Take implements service.RateLimiter.
-func (l *Limiter) Take(_ context.Context, tier generation.Tier, waited time.Duration) (service.Grant, error) {
+func (l *Limiter) Take(_ context.Context, a ratelimit.Ask) (service.Grant, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	window, ok, wait := l.policy.Decide(l.window, l.now(), tier, waited)
+	window, ok, wait := l.policy.Decide(l.window, l.now(), a)
 	if ok {
 		l.window = window
 	}

@@ -45,7 +45,7 @@ type reference struct {
 }
 
 func (r *reference) take(now time.Time, tier generation.Tier, waited time.Duration) (bool, time.Duration) {
-	s, ok, wait := r.p.Decide(r.s, now, tier, waited)
+	s, ok, wait := r.p.Decide(r.s, now, ratelimit.Ask{Tier: tier, Waited: waited})
 	if ok {
 		r.s = s
 	}
@@ -54,7 +54,7 @@ func (r *reference) take(now time.Time, tier generation.Tier, waited time.Durati
 
 func take(t *testing.T, l service.RateLimiter, tier generation.Tier, waited time.Duration) (bool, time.Duration) {
 	t.Helper()
-	g, err := l.Take(context.Background(), tier, waited)
+	g, err := l.Take(context.Background(), ratelimit.Ask{Tier: tier, Waited: waited})
 	if err != nil {
 		t.Fatalf("Take(%s): %v", tier, err)
 	}
@@ -275,7 +275,7 @@ func Limiter(t *testing.T, newLimiter LimiterFactory) {
 			l := worker()
 			wg.Go(func() {
 				for range 5 {
-					g, err := l.Take(context.Background(), generation.Enterprise, 0)
+					g, err := l.Take(context.Background(), ratelimit.Ask{Tier: generation.Enterprise})
 					if err != nil {
 						t.Error(err)
 						return
@@ -328,7 +328,7 @@ func Limiter(t *testing.T, newLimiter LimiterFactory) {
 				wg.Go(func() {
 					for range 3 {
 						tier := generation.Tiers[rng.IntN(len(generation.Tiers))]
-						g, err := l.Take(context.Background(), tier, time.Duration(rng.IntN(3000))*time.Millisecond)
+						g, err := l.Take(context.Background(), ratelimit.Ask{Tier: tier, Waited: time.Duration(rng.IntN(3000)) * time.Millisecond})
 						if err != nil {
 							t.Error(err)
 							return

@@ -13,10 +13,12 @@
 // is at least Window + Margin old. So no window of length Window ever holds
 // more than Limit grants, counted exactly (to the microsecond), and under
 // a backlog each slot of the window is used again as soon as it frees: the
-// rate is Limit per Window + Margin (+ a Stagger, below), 0.99 of the limit
-// at 20 per 10 s and at 10 per 1 s. Margin (default Window/200, at most 50
-// ms) absorbs the jitter between our grant and Suno's count of the
-// arrival, which is what put a 21st submission into one of Suno's windows.
+// rate is Limit per Window + Margin (+ a Stagger, below): 0.99 of the
+// limit at 20 per 10 s, 0.98 at 10 per 1 s. Margin (default Window/50, at
+// most 50 ms) absorbs the jitter between our grant and Suno's count of the
+// arrival, which is what put a 21st submission into one of Suno's windows;
+// 5 ms at 1 s was too little for four accounts' workers on a busy 2-core
+// machine (the fake Suno refused one submission in 480 with 430).
 //
 // A fractional Rate above 1 counts as its whole part (a window cannot hold
 // half a submission); below 1 it is one per Window/Rate. A Limit above 100
@@ -52,13 +54,16 @@
 // seconds). So under a mixed backlog the window stays full of the highest
 // tier waiting, and a lower tier's job cannot take its token however early
 // it asks. A tier alone, or once the tiers above have gone quiet, fills the
-// whole window: nothing is kept for a tier that is not asking. The cost
-// is at a change of tier: when the tier above runs out of jobs, the one
-// below stays at its ceiling for Presence, so up to Limit − ceiling slots
-// stay empty meanwhile. A backlog of 20 jobs per tier, served one tier
-// after another, so reaches 0.93 of the limit at 20 per 10 s and 0.81 at
-// 10 per 1 s; with 60 per tier, 0.99, as aging has lifted the ceilings by
-// the time each tier's turn comes.
+// whole window: nothing is kept for a tier that is not asking.
+//
+// Presence ends sooner when the asker knows better. The state remembers
+// which tiers each rank's grants went to while it was present, and an Ask
+// may name the tiers that have no song waiting at all (Ask.Idle, from the
+// store's exact counts of pending songs): a rank whose tiers are all idle
+// is not present, whatever its last grant. Without it, when the tier above
+// runs out of jobs the one below would stay at its ceiling for Presence,
+// leaving up to Limit − ceiling slots empty at every change of tier (a
+// backlog of 30 jobs per tier at 10 per 1 s lost a tenth of its tokens so).
 //
 // Turns. Shares and ceilings cannot order every token (at 1 per second the
 // burst is 1 and all ceilings are 1), so the jobs also take turns at each
@@ -112,8 +117,8 @@ type Policy struct {
 	Burst int
 	// Margin is how much longer than Window a slot of the window stays
 	// taken after its grant, for the jitter between a grant and Suno's
-	// count of the submission. 0 means Window/200, at most 50 ms (50 ms at
-	// 10 s, 5 ms at 1 s); negative means none.
+	// count of the submission. 0 means Window/50, at most 50 ms (50 ms at
+	// 10 s, 20 ms at 1 s); negative means none.
 	Margin time.Duration
 	// AgingGrants is how many submissions' worth of waiting (AgingGrants ×
 	// Interval) promotes a job one tier; 0 means DefaultAgingGrants.
@@ -122,6 +127,36 @@ type Policy struct {
 	// one tier instead of AgingGrants.
 	AgingStep time.Duration
 }
+
+// Ask is a job's request for a token.
+type Ask struct {
+	Tier generation.Tier
+	// Waited is how long the job has waited, which promotes it (Aging).
+	Waited time.Duration
+	// Idle are the tiers known to have no song waiting for a token; the
+	// zero value knows of none. A rank present only through idle tiers
+	// caps nobody (see Ceilings).
+	Idle Tiers
+}
+
+// Tiers is a set of tiers.
+type Tiers uint8
+
+// allTiers is every tier: what a state written before the tiers of each
+// rank were kept says of them.
+const allTiers = Tiers(1<<ranks - 1)
+
+// TiersOf is the set of ts.
+func TiersOf(ts ...generation.Tier) Tiers {
+	var s Tiers
+	for _, t := range ts {
+		s |= 1 << t.Rank()
+	}
+	return s
+}
+
+// Has reports whether t is in s.
+func (s Tiers) Has(t generation.Tier) bool { return s&(1<<t.Rank()) != 0 }
 
 // DefaultPolicy is DESIGN.md's: 10 submissions a second, a promotion per
 // DefaultAgingGrants submissions of waiting.
@@ -207,7 +242,7 @@ func (p Policy) MarginOf() time.Duration {
 		return 0
 	}
 	_, w := p.Limit()
-	return min(w/200, maxMargin)
+	return min(w/50, maxMargin)
 }
 
 // Stagger is the unit of the jobs' turns at a token that frees (Turn):
@@ -280,6 +315,9 @@ type State struct {
 	// Served is the time of the last grant to each effective rank, 0 for
 	// none.
 	Served [ranks]int64
+	// ServedTiers are the tiers of the jobs granted at each rank since it
+	// was last absent (no grant for Presence).
+	ServedTiers [ranks]Tiers
 }
 
 // ranks is the number of effective ranks, one per tier.
@@ -293,11 +331,12 @@ func (p Policy) Presence() time.Duration {
 	return max(minPresence, p.Interval()*3/2)
 }
 
-// Decide takes a token from the window s at now for a job of tier that has
-// waited so long. It returns the new state when a token is granted, or how
-// long to wait otherwise: when the job's turn at the next token begins, if
-// nobody takes it first. Times count in whole microseconds.
-func (p Policy) Decide(s State, now time.Time, tier generation.Tier, waited time.Duration) (next State, ok bool, retryAfter time.Duration) {
+// Decide takes a token from the window s at now for the job that asks. It
+// returns the new state when a token is granted, or how long to wait
+// otherwise: when the job's turn at the next token begins, if nobody takes
+// it first. Times count in whole microseconds.
+func (p Policy) Decide(s State, now time.Time, a Ask) (next State, ok bool, retryAfter time.Duration) {
+	tier, waited := a.Tier, a.Waited
 	n, span := p.Limit()
 	g := s.Grants
 	if len(g) > n {
@@ -325,7 +364,7 @@ func (p Policy) Decide(s State, now time.Time, tier generation.Tier, waited time
 	free := leaves(n)
 	present := int64(math.MinInt64) // until when a higher rank is present
 	for r := range rank {
-		if s.Served[r] != 0 {
+		if s.Served[r] != 0 && s.ServedTiers[r]&^a.Idle != 0 {
 			present = max(present, s.Served[r]*1000+int64(p.Presence()))
 		}
 	}
@@ -359,7 +398,11 @@ func (p Policy) Decide(s State, now time.Time, tier generation.Tier, waited time
 	}
 	keep := g[max(0, len(g)-n+1):]
 	next.Grants = append(append(make([]int64, 0, len(keep)+1), keep...), t)
-	next.Served = s.Served
+	next.Served, next.ServedTiers = s.Served, s.ServedTiers
+	if s.Served[rank]*1000+int64(p.Presence()) < t*1000 {
+		next.ServedTiers[rank] = 0 // absent since: its tiers start anew
+	}
+	next.ServedTiers[rank] |= TiersOf(tier)
 	next.Served[rank] = max(next.Served[rank], t)
 	return next, true, 0
 }
@@ -382,8 +425,10 @@ func (p Policy) Used(s State, now time.Time) int {
 // as its time and the others as their distance from the grant before,
 // separated by dots; then a semicolon and each rank's last grant as its
 // distance back from the newest grant (empty for none), separated by
-// dots; all in base 36 ("" for the zero State). Suno's 20 per 10 s takes
-// about 120 bytes.
+// dots; all in base 36; then a semicolon and each rank's served tiers, one
+// hexadecimal digit each ("" for the zero State). Suno's 20 per 10 s takes
+// about 125 bytes. A state written before the served tiers were kept (no
+// third part) reads as every tier served at every rank.
 func (s State) Encode() string {
 	if len(s.Grants) == 0 && s.Served == [ranks]int64{} {
 		return ""
@@ -406,6 +451,10 @@ func (s State) Encode() string {
 			b.WriteString(strconv.FormatInt(newest-t, 36))
 		}
 	}
+	b.WriteByte(';')
+	for _, ts := range s.ServedTiers {
+		b.WriteString(strconv.FormatUint(uint64(ts), 16))
+	}
 	return b.String()
 }
 
@@ -420,6 +469,23 @@ func DecodeState(text string) (State, error) {
 	grants, served, ok := strings.Cut(text, ";")
 	if !ok {
 		return State{}, errState
+	}
+	served, tiers, withTiers := strings.Cut(served, ";")
+	if withTiers {
+		if len(tiers) != ranks {
+			return State{}, errState
+		}
+		for r := range ranks {
+			v, err := strconv.ParseUint(tiers[r:r+1], 16, 8) // one digit: at most allTiers
+			if err != nil {
+				return State{}, errState
+			}
+			s.ServedTiers[r] = Tiers(v)
+		}
+	} else {
+		for r := range s.ServedTiers {
+			s.ServedTiers[r] = allTiers
+		}
 	}
 	var prev int64
 	if grants != "" {

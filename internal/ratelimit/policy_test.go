@@ -11,7 +11,7 @@ import (
 
 // take asks p for a token in the window *s, keeping the new state.
 func take(p Policy, s *State, now time.Time, tier generation.Tier, waited time.Duration) (bool, time.Duration) {
-	next, ok, wait := p.Decide(*s, now, tier, waited)
+	next, ok, wait := p.Decide(*s, now, Ask{Tier: tier, Waited: waited})
 	if ok {
 		*s = next
 	}
@@ -40,8 +40,8 @@ func TestLimitShapes(t *testing.T) {
 	if m := (Policy{Rate: 20, Window: 10 * time.Second}).MarginOf(); m != 50*time.Millisecond {
 		t.Errorf("margin at 10 s: %s, want 50ms", m)
 	}
-	if m := (Policy{Rate: 10}).MarginOf(); m != 5*time.Millisecond {
-		t.Errorf("margin at 1 s: %s, want 5ms", m)
+	if m := (Policy{Rate: 10}).MarginOf(); m != 20*time.Millisecond {
+		t.Errorf("margin at 1 s: %s, want 20ms", m)
 	}
 	if m := (Policy{Rate: 10, Margin: -1}).MarginOf(); m != 0 {
 		t.Errorf("negative margin: %s, want none", m)
@@ -278,7 +278,7 @@ func TestAloneATierUsesTheWholeWindow(t *testing.T) {
 		if n != 20 {
 			t.Errorf("%s took %d in a second, want the whole window, 20", tier, n)
 		}
-		_, _, wait := p.Decide(s, now, tier, 0)
+		_, _, wait := p.Decide(s, now, Ask{Tier: tier})
 		if want := p.window() + p.MarginOf() + p.Turn(tier, 0) - now.Sub(start); wait != want {
 			t.Errorf("%s then waits %s, want %s", tier, wait, want)
 		}
@@ -314,6 +314,52 @@ func TestBelowAHigherTierATierStopsAtItsCeiling(t *testing.T) {
 	}
 }
 
+// TestATierWithNothingWaitingCapsNobody: a rank whose tiers the asker
+// knows to have no song waiting (Ask.Idle) is not present, however recent
+// its last grant, so at a change of tier the one below fills the whole
+// window at once; a rank that another tier was also granted at (a job aged
+// into it) stays present until that tier is idle too.
+func TestATierWithNothingWaitingCapsNobody(t *testing.T) {
+	p := Policy{Rate: 10, Window: time.Second, Burst: 10}
+	start := time.Unix(1000, 0)
+	// Within a window nothing frees: what PRO takes is what it may fill.
+	fill := func(s State, idle Tiers) int {
+		n := 0
+		for now := start; now.Before(start.Add(p.Window)); now = now.Add(10 * time.Millisecond) {
+			if next, ok, _ := p.Decide(s, now, Ask{Tier: generation.Pro, Idle: idle}); ok {
+				s = next
+				n++
+			}
+		}
+		return n
+	}
+	var s State
+	take(p, &s, start, generation.Enterprise, 0)
+	if n := fill(s, TiersOf(generation.Enterprise)); n != 9 {
+		t.Errorf("with ENTERPRISE idle, PRO took %d of the 9 slots left, want all", n)
+	}
+	if n := fill(s, TiersOf(generation.Premium)); n != p.Ceiling(generation.Pro, 0)-1 {
+		t.Errorf("with ENTERPRISE waiting, PRO took %d, want its ceiling less ENTERPRISE's grant, %d", n, p.Ceiling(generation.Pro, 0)-1)
+	}
+	// A PREMIUM job aged into ENTERPRISE's rank was granted there too.
+	take(p, &s, start, generation.Premium, p.Aging())
+	if s.ServedTiers[0] != TiersOf(generation.Enterprise, generation.Premium) {
+		t.Fatalf("rank 0 served %b, want ENTERPRISE and PREMIUM", s.ServedTiers[0])
+	}
+	if n := fill(s, TiersOf(generation.Enterprise)); n != p.Ceiling(generation.Pro, 0)-2 {
+		t.Errorf("with aged PREMIUM jobs waiting at rank 0, PRO took %d, want its ceiling less the two grants, %d", n, p.Ceiling(generation.Pro, 0)-2)
+	}
+	if n := fill(s, TiersOf(generation.Enterprise, generation.Premium)); n != 8 {
+		t.Errorf("with both idle, PRO took %d of the 8 slots left, want all", n)
+	}
+	// Once the rank has been absent for Presence, its tiers start anew.
+	later := start.Add(p.Presence() + p.Window + time.Second)
+	next, ok, _ := p.Decide(s, later, Ask{Tier: generation.Enterprise})
+	if !ok || next.ServedTiers[0] != TiersOf(generation.Enterprise) {
+		t.Errorf("a grant after the rank was absent: ok %v, rank 0 served %b, want ENTERPRISE only", ok, next.ServedTiers[0])
+	}
+}
+
 // TestHigherTiersTakeMoreAtOnce: from an empty window ENTERPRISE takes
 // the whole burst at once, the others their share of what is beyond the
 // first token (¾, ½, ¼; their turn comes just after the last one's), so
@@ -344,14 +390,14 @@ func TestARefusalHoldsInLaterStates(t *testing.T) {
 			now = now.Add(time.Duration(rng.IntN(300)) * time.Millisecond)
 			tier := generation.Tiers[rng.IntN(4)]
 			waited := time.Duration(rng.IntN(40)) * time.Second
-			_, ok, _ := p.Decide(s, now, tier, waited)
+			_, ok, _ := p.Decide(s, now, Ask{Tier: tier, Waited: waited})
 			later := s
 			for range rng.IntN(4) {
-				if n, ok, _ := p.Decide(later, now.Add(-time.Duration(rng.IntN(500))*time.Millisecond), generation.Enterprise, time.Hour); ok {
+				if n, ok, _ := p.Decide(later, now.Add(-time.Duration(rng.IntN(500))*time.Millisecond), Ask{Tier: generation.Enterprise, Waited: time.Hour}); ok {
 					later = n
 				}
 			}
-			if _, okLater, _ := p.Decide(later, now, tier, waited); !ok && okLater {
+			if _, okLater, _ := p.Decide(later, now, Ask{Tier: tier, Waited: waited}); !ok && okLater {
 				t.Fatalf("%+v: refused in %v but granted in the later %v", p, s.Grants, later.Grants)
 			}
 			take(p, &s, now, generation.Tiers[rng.IntN(4)], 0)
@@ -363,13 +409,17 @@ func TestStateEncoding(t *testing.T) {
 	for _, s := range []State{
 		{},
 		{Grants: []int64{1_700_000_000_123_456}, Served: [4]int64{0, 0, 0, 1_700_000_000_123_456}},
-		{Grants: []int64{5, 5, 9, 1_000_000, 1_000_001}, Served: [4]int64{1_000_001, 5, 0, 1_000_000}},
+		{Grants: []int64{5, 5, 9, 1_000_000, 1_000_001}, Served: [4]int64{1_000_001, 5, 0, 1_000_000}, ServedTiers: [4]Tiers{3, 15, 0, 8}},
 	} {
 		text := s.Encode()
 		got, err := DecodeState(text)
-		if err != nil || !slices.Equal(got.Grants, s.Grants) || got.Served != s.Served {
+		if err != nil || !slices.Equal(got.Grants, s.Grants) || got.Served != s.Served || got.ServedTiers != s.ServedTiers {
 			t.Errorf("%v encoded %q decoded %v, %v", s, text, got, err)
 		}
+	}
+	// A state written before the served tiers were kept: every tier.
+	if got, err := DecodeState("5.0.4;0.ffff5..1"); err != nil || got.ServedTiers != [4]Tiers{15, 15, 15, 15} {
+		t.Errorf("a state without served tiers decoded %v, %v; want every tier at every rank", got, err)
 	}
 	p := Policy{Rate: 20, Window: 10 * time.Second}
 	var s State
@@ -381,7 +431,7 @@ func TestStateEncoding(t *testing.T) {
 	if n := len(s.Encode()); n > 130 {
 		t.Errorf("the state of 20 per 10 s encodes in %d bytes: %s", n, s.Encode())
 	}
-	for _, bad := range []string{"x!", "10.-5;...", ".", "10", "10;1.2", "a;z"} {
+	for _, bad := range []string{"x!", "10.-5;...", ".", "10", "10;1.2", "a;z", "10;...;000", "10;...;00g0"} {
 		if _, err := DecodeState(bad); err == nil {
 			t.Errorf("DecodeState(%q) = no error", bad)
 		}

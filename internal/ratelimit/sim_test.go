@@ -94,7 +94,7 @@ type windowBucket struct {
 }
 
 func (b *windowBucket) take(now time.Time, tier generation.Tier, waited time.Duration) (bool, time.Duration) {
-	s, ok, wait := b.p.Decide(b.s, now, tier, waited)
+	s, ok, wait := b.p.Decide(b.s, now, Ask{Tier: tier, Waited: waited})
 	if ok {
 		b.s = s
 	}

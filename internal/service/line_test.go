@@ -246,3 +246,47 @@ func TestAPausedTiersSongSaysWhyItWaits(t *testing.T) {
 		t.Errorf("after the resume: %s, reason %q; want processing, no reason", g.Status, g.WaitReason)
 	}
 }
+
+// TestATierThatRanOutStopsCappingTheTiersBelow: while ENTERPRISE is
+// present a PRO song may fill the window only to PRO's ceiling (7 of 10),
+// which keeps slots for ENTERPRISE songs that wait in the queue. The
+// worker tells the limiter which tiers have no song waiting (the store's
+// counts), so once ENTERPRISE's last song has gone PRO fills the window at
+// once; with one ENTERPRISE song still waiting it stays at its ceiling.
+func TestATierThatRanOutStopsCappingTheTiersBelow(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		enterprise int // songs created; the first is submitted
+		want       int // PRO songs submitted of nine, in a window
+	}{
+		{"ENTERPRISE ran out", 1, 9},
+		{"ENTERPRISE still waiting", 2, 6},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, func(h *harness) {
+				h.rate = ratelimit.Policy{Rate: 10, Window: time.Second, Burst: 10}
+				h.cfg.Line = service.LinePolicy{Limit: h.rate, Accounts: 1}
+			})
+			for i := range c.enterprise {
+				h.create(generation.Enterprise, fmt.Sprintf("enterprise %d", i))
+			}
+			h.mustRunNext(generation.Enterprise, service.JobGenerate)
+			var pro []generation.Generation
+			for i := range 9 {
+				pro = append(pro, h.create(generation.Pro, fmt.Sprintf("pro %d", i)))
+			}
+			// One ask an interval, all within the window of ENTERPRISE's
+			// grant.
+			for _, g := range pro {
+				h.clock.Advance(100 * time.Millisecond)
+				job := service.Job{Kind: service.JobGenerate, GenerationID: g.ID, Tier: g.Tier, UserID: g.UserID, Attempt: 1, EnqueuedAt: g.CreatedAt}
+				if err := h.roles.Worker.HandleJob(h.ctx, job); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := len(h.suno.submissions()) - 1; got != c.want {
+				t.Errorf("PRO songs submitted in ENTERPRISE's window: %d, want %d", got, c.want)
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/media"
+	"github.com/songqueue/songqueue/internal/ratelimit"
 )
 
 // Errors every adapter reports in the same way.
@@ -277,10 +278,10 @@ type Notifier interface {
 
 // RateLimiter hands out a Suno account's submission tokens.
 type RateLimiter interface {
-	// Take takes a token for a job of tier that has been waiting for
-	// waited. When none is free to that tier the grant is not OK and says
-	// how long to wait before asking again.
-	Take(ctx context.Context, tier generation.Tier, waited time.Duration) (Grant, error)
+	// Take takes a token for the job that asks (package ratelimit's
+	// policy). When none is free to it the grant is not OK and says how
+	// long to wait before asking again.
+	Take(ctx context.Context, a ratelimit.Ask) (Grant, error)
 }
 
 // Grant is the answer to Take. A token comes with the account's breaker

@@ -9,6 +9,7 @@ import (
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/metrics"
+	"github.com/songqueue/songqueue/internal/ratelimit"
 )
 
 // generate runs one attempt: claim, submit, hand over to the poll job.
@@ -213,7 +214,8 @@ func (w *Worker) takeToken(ctx context.Context, acc SunoAccount, tier generation
 		deadline = w.now()
 	}
 	for {
-		grant, err := acc.Account.Take(ctx, tier, w.now().Sub(enqueuedAt))
+		ask := ratelimit.Ask{Tier: tier, Waited: w.now().Sub(enqueuedAt), Idle: w.line.idle(ctx)}
+		grant, err := acc.Account.Take(ctx, ask)
 		if err != nil {
 			return Grant{}, fmt.Errorf("rate limiter: %w", err)
 		}
