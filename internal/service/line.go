@@ -86,23 +86,28 @@ func (l *line) fresh(ctx context.Context) (map[generation.Tier]LineCounts, error
 	return c, nil
 }
 
-// idleFresh is how old a reading of the line counts may be for the limiter
-// when a tier had so few songs waiting that they may all have gone since.
+// idleFresh is how old a reading of the line counts may be to say that a
+// tier has no song waiting, and so how often a worker turned away by the
+// limiter reads them again: at most four times a second.
 const idleFresh = 250 * time.Millisecond
 
 // idle names the tiers with no song pending, for the limiter
 // (ratelimit.Ask.Idle): a tier that has just run out of songs then stops
 // capping the tiers below at once, rather than Presence after its last
-// grant. The counts are read again when older than lineFresh, or than
-// idleFresh while a tier had few enough songs waiting for the accounts to
-// have submitted them all since: at a change of tier, not all the time.
-// When they cannot be read no tier is named, and the ceilings hold as if
-// every tier had songs waiting.
-func (l *line) idle(ctx context.Context) ratelimit.Tiers {
+// grant. Only a reading younger than idleFresh names any: an older one
+// may miss songs created since, and a tier named idle wrongly lets the
+// tiers below take the slots its songs need. With refresh an older
+// reading is replaced first, for a job the limiter has just turned away.
+// When the counts cannot be read no tier is named, and the ceilings hold
+// as if every tier had songs waiting.
+func (l *line) idle(ctx context.Context, refresh bool) ratelimit.Tiers {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if age := now.Sub(l.readAt); l.counts == nil || age >= lineFresh || (age >= idleFresh && l.mayHaveRunOut(age)) {
+	if l.counts == nil || now.Sub(l.readAt) >= idleFresh {
+		if !refresh {
+			return 0
+		}
 		c, err := l.fresh(ctx)
 		if err != nil {
 			return 0
@@ -116,21 +121,6 @@ func (l *line) idle(ctx context.Context) ratelimit.Tiers {
 		}
 	}
 	return idle
-}
-
-// mayHaveRunOut reports whether a tier that had songs pending at the last
-// reading, age ago, had few enough for the accounts to have submitted
-// them all since: a window's worth at once, then their rate.
-func (l *line) mayHaveRunOut(age time.Duration) bool {
-	n, _ := l.policy.Limit.Limit()
-	accounts := float64(l.policy.Accounts)
-	most := accounts * (float64(n) + l.policy.Limit.Sustained()*age.Seconds())
-	for _, c := range l.counts {
-		if c.Pending > 0 && float64(c.Pending) <= most {
-			return true
-		}
-	}
-	return false
 }
 
 // ticket is the number a new generation of tier takes in its tier's line:

@@ -214,8 +214,16 @@ func (w *Worker) takeToken(ctx context.Context, acc SunoAccount, tier generation
 		deadline = w.now()
 	}
 	for {
-		ask := ratelimit.Ask{Tier: tier, Waited: w.now().Sub(enqueuedAt), Idle: w.line.idle(ctx)}
+		ask := ratelimit.Ask{Tier: tier, Waited: w.now().Sub(enqueuedAt), Idle: w.line.idle(ctx, false)}
 		grant, err := acc.Account.Take(ctx, ask)
+		if err == nil && !grant.OK {
+			// Turned away, perhaps only for a tier above that has run out
+			// of songs: ask again if the counts say so.
+			if idle := w.line.idle(ctx, true); idle != ask.Idle {
+				ask.Idle = idle
+				grant, err = acc.Account.Take(ctx, ask)
+			}
+		}
 		if err != nil {
 			return Grant{}, fmt.Errorf("rate limiter: %w", err)
 		}
