@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 10s
 export CGO_ENABLED ?= 1
 
-.PHONY: dev test test-go fuzz bench soak lint fmt vet axe
+.PHONY: dev test test-go fuzz bench soak flood lint fmt vet axe
 
 ## dev: run the whole system on this machine (embedded defaults, fake Suno)
 # Ctrl-C reaches the stack, which finishes the jobs in flight and exits 0;
@@ -59,6 +59,10 @@ SOAK_GENERATIONS ?= 10000
 soak:
 	@out=$$(mktemp); SOAK_GENERATIONS=$(SOAK_GENERATIONS) $(GO) test -count=1 -timeout 30m -v -run 'TestAccounting' ./internal/devstack >$$out 2>&1; \
 	status=$$?; grep -E '^(--- |\s+accounting_test|ok|FAIL)' $$out; rm -f $$out; exit $$status
+
+## flood: creates a second under a 64-client flood, the local stack beside the seed's route
+flood:
+	@scripts/flood.sh
 
 ## bench: the benchmarks (worker time per generation, ...)
 bench: bench-lambda
