@@ -262,6 +262,13 @@ func (f *Function) Stop() {
 	}
 }
 
+// freePorts returns n free loopback ports, none of them handed out
+// before in this test process. Functions start concurrently, and the
+// kernel may hand a port that one emulator is about to listen on to
+// another check: the second emulator then fails to listen, while the
+// first answers on its address, so the check that it listens passes and
+// its invocations reach another function (seen: hello answering with the
+// sweeper's report).
 func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -269,17 +276,30 @@ func freePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
+	handedOut.mu.Lock()
+	defer handedOut.mu.Unlock()
 	var ports []int
-	for range n {
+	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ls = append(ls, l) // held until all n are found: no repeats
+		p := l.Addr().(*net.TCPAddr).Port
+		if handedOut.ports[p] {
+			continue
+		}
+		handedOut.ports[p] = true
+		ports = append(ports, p)
 	}
 	return ports, nil
 }
+
+// handedOut are the ports freePorts has returned in this test process.
+var handedOut = struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // syncBuffer is a bytes.Buffer safe for the two writers of a process.
 type syncBuffer struct {
