@@ -80,7 +80,7 @@ func Callback(ctx context.Context, e *Env) (*service.Callbacks, error) {
 	if err != nil {
 		return nil, err
 	}
-	return service.NewCallbacks(service.CallbackPorts{Core: a.core(), Queue: e.wrapQueue(queues), Accounts: accounts, Callbacks: signer}, e.pipeline(a.archives(false)))
+	return service.NewCallbacks(service.CallbackPorts{Core: a.core(), Queue: e.wrapQueue(queues), Accounts: service.TaskAccountsOf(accounts), Callbacks: signer}, e.pipeline(a.archives(false)))
 }
 
 // WebSocket assembles the WebSocket function: the generations (for sync),
@@ -101,7 +101,7 @@ func WebSocket(ctx context.Context, e *Env) (*service.Realtime, error) {
 	// The management API tells a connection whose token has expired so,
 	// and closes it.
 	notifier := a.core().Notifier
-	return service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Notifier: notifier, Messages: a.buckets()}, e.Pipeline()), nil
+	return service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Notifier: notifier, Messages: a.buckets()}, e.Pipeline())
 }
 
 // Worker assembles the worker function: DynamoDB (generations, the rate
@@ -126,7 +126,7 @@ func Sweeper(ctx context.Context, e *Env) (*service.Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	return service.NewSweeper(service.SweeperPorts{Core: a.core(), Queue: e.wrapQueue(queues), Controls: a.store(), Accounts: accounts}, e.pipeline(a.archives(false)))
+	return service.NewSweeper(service.SweeperPorts{Core: a.core(), Queue: e.wrapQueue(queues), Controls: a.store(), Accounts: service.SweptAccountsOf(accounts)}, e.pipeline(a.archives(false)))
 }
 
 // sunoRole is what the roles that talk to Suno (callback, worker,

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -46,6 +47,7 @@ func newFixtureConfig(lim httpapi.Limits, cfg service.Config) fixture {
 	roles := service.MustAssemble(service.Ports{
 		Store: store, Connections: store, Queue: queues, Notifier: memory.NewHub(), Controls: store, DeadLetters: queues,
 		Account:   memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
+		Suno:      unreachableSuno{},
 		Callbacks: service.CallbackSigner{Key: service.StaticKey([]byte("0123456789abcdef"))},
 	}, cfg)
 	tokens := auth.HS256{Secret: []byte(secret)}
@@ -371,3 +373,16 @@ func TestConformanceFindings(t *testing.T) {
 		}
 	}
 }
+
+// unreachableSuno is a Suno these tests of the HTTP layer never reach.
+type unreachableSuno struct{}
+
+var errUnreachableSuno = errors.New("these tests do not reach Suno")
+
+func (unreachableSuno) Submit(context.Context, generation.Request, string) (string, error) {
+	return "", errUnreachableSuno
+}
+func (unreachableSuno) Task(context.Context, string) (generation.TaskReport, error) {
+	return generation.TaskReport{}, errUnreachableSuno
+}
+func (unreachableSuno) Credits(context.Context) (int, error) { return 0, errUnreachableSuno }

@@ -22,7 +22,6 @@ import (
 	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/memory"
 	"github.com/songqueue/songqueue/internal/metrics"
-	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sqsqueue"
 )
@@ -475,11 +474,14 @@ func TestUnderRIE(t *testing.T) {
 	t.Run("sweeper", func(t *testing.T) {
 		// A generation created three hours ago whose job was lost.
 		past := time.Now().Add(-3 * time.Hour)
-		svc := service.MustAssemble(service.Ports{
-			Store: f.store, Connections: f.store, Controls: f.store, Queue: sqsqueue.New(f.clients.SQS, f.res.Queues), DeadLetters: sqsqueue.New(f.clients.SQS, f.res.Queues),
-			Notifier: memory.NewHub(), Account: memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil),
+		queues := sqsqueue.New(f.clients.SQS, f.res.Queues)
+		api, err := service.NewAPI(service.APIPorts{
+			Core: service.NewCore(f.store, f.store, memory.NewHub()), Queue: queues, DeadLetters: queues,
 		}, service.Config{Now: func() time.Time { return past }})
-		stuck, err := svc.API.Create(ctx, identity.Caller{UserID: "u-stuck", Tier: generation.Free}, generation.Request{Prompt: "stuck"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stuck, err := api.Create(ctx, identity.Caller{UserID: "u-stuck", Tier: generation.Free}, generation.Request{Prompt: "stuck"}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -113,7 +113,10 @@ func TestTemplateLimitsPerCaller(t *testing.T) {
 	})
 	rec := &recordingBuckets{}
 	store := memory.NewStore()
-	rt := service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Messages: rec}, service.Config{})
+	rt, err := service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Notifier: memory.NewHub(), Messages: rec}, service.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := rt.HandleMessage(context.Background(), identity.Caller{UserID: "u", Tier: generation.Free}, "L0SM9cO/vHcCIhw=", []byte(`{"action":"ping"}`)); err != nil {
 		t.Fatal(err)
 	}

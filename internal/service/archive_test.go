@@ -38,7 +38,7 @@ func TestArchiveFetchesOnlyFromMediaHosts(t *testing.T) {
 	fetcher := &countingFetcher{}
 	svc := service.MustAssemble(service.Ports{
 		Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: memory.NewHub(),
-		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil), Media: dir, Fetcher: fetcher,
+		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil), Suno: newScriptedSuno(), Media: dir, Fetcher: fetcher,
 	}, service.Config{MediaHosts: []string{"cdn.suno.test"}, ArchiveAttempts: 1, Archive: true})
 
 	now := time.Now()

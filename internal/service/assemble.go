@@ -1,10 +1,6 @@
 package service
 
 import (
-	"context"
-	"errors"
-
-	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/throttle"
 )
 
@@ -45,18 +41,12 @@ type Roles struct {
 	Sweeper   *Sweeper
 }
 
-// Assemble makes every role on p, each with the ports it uses. Ports
-// without a Suno client (tests of the API alone) assemble roles that
-// answer errNoSuno where they would call Suno.
+// Assemble makes every role on p, each with the ports it uses.
 func Assemble(p Ports, cfg Config) (*Roles, error) {
 	core := NewCore(p.Store, p.Connections, p.Notifier)
 	accounts := p.Accounts
-	if len(accounts) == 0 {
-		client := p.Suno
-		if client == nil {
-			client = noSuno{}
-		}
-		accounts = []SunoAccount{{Name: DefaultAccount, Account: p.Account, Suno: client}}
+	if len(accounts) == 0 && (p.Account != nil || p.Suno != nil) {
+		accounts = []SunoAccount{{Name: DefaultAccount, Account: p.Account, Suno: p.Suno}}
 	}
 	api, err := NewAPI(APIPorts{Core: core, Queue: p.Queue, DeadLetters: p.DeadLetters, Media: p.Media}, cfg)
 	if err != nil {
@@ -74,11 +64,19 @@ func Assemble(p Ports, cfg Config) (*Roles, error) {
 	}
 	checker := signer
 	checker.BaseURL = ""
-	callbacks, err := NewCallbacks(CallbackPorts{Core: core, Queue: p.Queue, Accounts: accounts, Callbacks: checker}, cfg)
+	callbacks, err := NewCallbacks(CallbackPorts{Core: core, Queue: p.Queue, Accounts: TaskAccountsOf(accounts), Callbacks: checker}, cfg)
 	if err != nil {
 		return nil, err
 	}
-	sweeper, err := NewSweeper(SweeperPorts{Core: core, Queue: p.Queue, Controls: p.Controls, Accounts: accounts}, cfg)
+	sweeper, err := NewSweeper(SweeperPorts{Core: core, Queue: p.Queue, Controls: p.Controls, Accounts: SweptAccountsOf(accounts)}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var messages MessageLimiter = p.Buckets
+	if p.Buckets == nil {
+		messages = throttle.NewMemory(cfg.Now)
+	}
+	realtime, err := NewRealtime(RealtimePorts{Store: p.Store, Connections: p.Connections, Notifier: p.Notifier, Messages: messages}, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +84,7 @@ func Assemble(p Ports, cfg Config) (*Roles, error) {
 		API:       api,
 		Operators: ops,
 		Callbacks: callbacks,
-		Realtime:  NewRealtime(RealtimePorts{Store: p.Store, Connections: p.Connections, Notifier: p.Notifier, Messages: p.Buckets}, cfg),
+		Realtime:  realtime,
 		Worker:    worker,
 		Sweeper:   sweeper,
 	}, nil
@@ -100,19 +98,6 @@ func MustAssemble(p Ports, cfg Config) *Roles {
 	}
 	return r
 }
-
-var errNoSuno = errors.New("no Suno client is wired")
-
-// noSuno is the client of Ports that give none.
-type noSuno struct{}
-
-func (noSuno) Submit(context.Context, generation.Request, string) (string, error) {
-	return "", errNoSuno
-}
-func (noSuno) Task(context.Context, string) (generation.TaskReport, error) {
-	return generation.TaskReport{}, errNoSuno
-}
-func (noSuno) Credits(context.Context) (int, error) { return 0, errNoSuno }
 
 // BreakersOf are the breakers of accounts, for the operators.
 func BreakersOf(accounts []SunoAccount) []AccountBreakers {

@@ -13,7 +13,7 @@ type CallbackPorts struct {
 	Queue Queue
 	// Accounts are the Suno accounts; a callback is confirmed with the
 	// client of the account that submitted the task.
-	Accounts []SunoAccount
+	Accounts []TaskAccount
 	// Callbacks checks the signed URL Suno calls.
 	Callbacks CallbackSigner
 }
@@ -26,7 +26,7 @@ type CallbackPorts struct {
 // look-up per replay while its attempt runs, and nothing after.
 type Callbacks struct {
 	*flow
-	accounts accounts
+	accounts accounts[TaskAccount]
 	signer   CallbackSigner
 }
 
@@ -87,7 +87,7 @@ func (c *Callbacks) Handle(ctx context.Context, auth CallbackAuth, report genera
 		return nil // a repeated "first": the complete callback or the poll tells the rest
 	}
 	lookCtx, cancel := context.WithTimeout(ctx, callbackLookup)
-	task, err := c.accounts.of(g.Account).Suno.Task(lookCtx, report.TaskID)
+	task, err := c.accounts.of(g.Account).Tasks.Task(lookCtx, report.TaskID)
 	cancel()
 	if err != nil {
 		// The attempt's poll job, sent when it was submitted, asks again

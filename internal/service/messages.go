@@ -15,15 +15,6 @@ type MessageLimiter interface {
 	Take(ctx context.Context, key string, l throttle.Limit) (throttle.Decision, error)
 }
 
-// messageLimiter is the limiter of p, or, when none is given, buckets in
-// this process alone.
-func messageLimiter(m MessageLimiter, cfg Config) MessageLimiter {
-	if m == nil {
-		return throttle.NewMemory(cfg.Now)
-	}
-	return m
-}
-
 // messageLimit is a connection's: MessageRate a second, MessageBurst at
 // once.
 func (s *Realtime) messageLimit() throttle.Limit {

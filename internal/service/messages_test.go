@@ -48,8 +48,8 @@ func TestMessageLimitHoldsAcrossInstances(t *testing.T) {
 	shared := throttle.NewMemory(clock.Now)
 	var together, apart []*service.Realtime
 	for range 3 {
-		together = append(together, service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Messages: shared}, cfg))
-		apart = append(apart, service.NewRealtime(service.RealtimePorts{Store: store, Connections: store}, cfg))
+		together = append(together, newRealtime(t, service.RealtimePorts{Store: store, Connections: store, Messages: shared}, cfg))
+		apart = append(apart, newRealtime(t, service.RealtimePorts{Store: store, Connections: store}, cfg))
 	}
 	if got := pings(t, together, "conn-1", 30); got != 4 {
 		t.Fatalf("30 pings over 3 instances sharing the buckets: %d answered; want the burst, 4", got)
@@ -76,8 +76,25 @@ func (failingBuckets) Take(context.Context, string, throttle.Limit) (throttle.De
 // through rather than failing them.
 func TestMessageLimitFailsOpen(t *testing.T) {
 	store := memory.NewStore()
-	rt := service.NewRealtime(service.RealtimePorts{Store: store, Connections: store, Messages: failingBuckets{}}, service.Config{MessageRate: 1, MessageBurst: 1, Logger: slog.New(slog.DiscardHandler)})
+	rt := newRealtime(t, service.RealtimePorts{Store: store, Connections: store, Messages: failingBuckets{}}, service.Config{MessageRate: 1, MessageBurst: 1, Logger: slog.New(slog.DiscardHandler)})
 	if got := pings(t, []*service.Realtime{rt}, "conn-1", 5); got != 5 {
 		t.Fatalf("%d of 5 answered", got)
 	}
+}
+
+// newRealtime is the WebSocket side on p, with a hub and buckets in this
+// process where p gives none.
+func newRealtime(t *testing.T, p service.RealtimePorts, cfg service.Config) *service.Realtime {
+	t.Helper()
+	if p.Notifier == nil {
+		p.Notifier = memory.NewHub()
+	}
+	if p.Messages == nil {
+		p.Messages = throttle.NewMemory(cfg.Now)
+	}
+	rt, err := service.NewRealtime(p, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
 }

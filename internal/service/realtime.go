@@ -18,10 +18,9 @@ type RealtimePorts struct {
 	Store       Store
 	Connections Connections
 	// Notifier tells a connection whose token has expired so, and closes
-	// it; without one such a connection is only forgotten and refused.
+	// it.
 	Notifier Notifier
-	// Messages keeps the connections' message buckets, shared by every
-	// instance (messages.go); nil keeps them in this process.
+	// Messages keeps the connections' message buckets (messages.go).
 	Messages MessageLimiter
 }
 
@@ -37,10 +36,13 @@ type Realtime struct {
 	messages MessageLimiter
 }
 
-// NewRealtime returns the WebSocket side on p.
-func NewRealtime(p RealtimePorts, cfg Config) *Realtime {
+// NewRealtime returns the WebSocket side on p, which must have every port.
+func NewRealtime(p RealtimePorts, cfg Config) (*Realtime, error) {
+	if p.Store == nil || p.Connections == nil || p.Notifier == nil || p.Messages == nil {
+		return nil, errors.New("the WebSocket side needs a store, the connections, a notifier and the message buckets")
+	}
 	cfg = cfg.withDefaults()
-	return &Realtime{store: p.Store, line: newLine(p.Store, cfg.Line, func() time.Time { return cfg.Now().UTC() }), conns: p.Connections, notifier: p.Notifier, cfg: cfg, messages: messageLimiter(p.Messages, cfg)}
+	return &Realtime{store: p.Store, line: newLine(p.Store, cfg.Line, func() time.Time { return cfg.Now().UTC() }), conns: p.Connections, notifier: p.Notifier, cfg: cfg, messages: p.Messages}, nil
 }
 
 func (s *Realtime) now() time.Time { return s.cfg.Now().UTC() }
@@ -167,15 +169,13 @@ func (s *Realtime) expired(ctx context.Context, c identity.Caller, connectionID 
 	ev := badAction("token_expired", "your token has expired; reconnect with a fresh one (?token=<JWT>)")
 	log := s.cfg.Logger.With("connection", connectionID, "userId", c.UserID)
 	log.InfoContext(ctx, "message on a connection whose token has expired: closed", "expired", c.Expires)
-	if s.notifier != nil {
-		if payload, err := json.Marshal(ev); err == nil {
-			if err := s.notifier.Post(ctx, connectionID, payload); err != nil && !errors.Is(err, ErrGone) {
-				log.WarnContext(ctx, "tell an expired connection", "err", err)
-			}
+	if payload, err := json.Marshal(ev); err == nil {
+		if err := s.notifier.Post(ctx, connectionID, payload); err != nil && !errors.Is(err, ErrGone) {
+			log.WarnContext(ctx, "tell an expired connection", "err", err)
 		}
-		if err := s.notifier.Close(ctx, connectionID); err != nil && !errors.Is(err, ErrGone) {
-			log.WarnContext(ctx, "close an expired connection", "err", err)
-		}
+	}
+	if err := s.notifier.Close(ctx, connectionID); err != nil && !errors.Is(err, ErrGone) {
+		log.WarnContext(ctx, "close an expired connection", "err", err)
 	}
 	if err := s.conns.DeleteConnection(context.WithoutCancel(ctx), connectionID); err != nil {
 		log.WarnContext(ctx, "forget an expired connection", "err", err)

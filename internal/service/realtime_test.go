@@ -258,7 +258,7 @@ func TestConnectionCapHoldsUnderABurst(t *testing.T) {
 	const limit, burst = 3, 10
 	store := memory.NewStore()
 	conns := &lockstepConnections{Store: store, n: burst, all: make(chan struct{})}
-	rt := service.NewRealtime(service.RealtimePorts{Store: store, Connections: conns, Notifier: memory.NewHub()},
+	rt := newRealtime(t, service.RealtimePorts{Store: store, Connections: conns, Notifier: memory.NewHub()},
 		service.Config{MaxConnectionsPerUser: limit, Logger: slog.New(slog.DiscardHandler)})
 	caller := callerOf(generation.Pro)
 	var wg sync.WaitGroup

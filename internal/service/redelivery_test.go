@@ -28,7 +28,7 @@ func TestRedeliveredPollSendsALostArchiveJob(t *testing.T) {
 	}
 	roles := service.MustAssemble(service.Ports{
 		Store: store, Connections: store, Controls: store, Queue: queues, DeadLetters: queues, Notifier: memory.NewHub(),
-		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil), Media: dir, Fetcher: &countingFetcher{},
+		Account: memory.NewLimiter(ratelimit.Policy{Rate: 100}, nil), Suno: newScriptedSuno(), Media: dir, Fetcher: &countingFetcher{},
 	}, service.Config{MediaHosts: []string{"cdn.suno.test"}, Archive: true})
 
 	now := time.Now()

@@ -17,7 +17,7 @@ type SweeperPorts struct {
 	Controls PauseReader
 	// Accounts are the Suno accounts: the sweeper asks each task's account
 	// how it is doing, and reads every account's credits on its schedule.
-	Accounts []SunoAccount
+	Accounts []SweptAccount
 }
 
 // Sweeper moves on the generations stuck past their deadline (a janitor,
@@ -25,7 +25,7 @@ type SweeperPorts struct {
 type Sweeper struct {
 	*flow
 	controls PauseReader
-	accounts accounts
+	accounts accounts[SweptAccount]
 	places   *placeNotices
 }
 
@@ -169,7 +169,7 @@ func (s *Sweeper) readCredits(ctx context.Context) map[string]int {
 		}
 		out[acc.Name] = credits
 		s.cfg.Metrics.RecordAccount(ctx, acc.Name, metrics.Sample{Name: metrics.SunoCredits, Value: float64(credits)})
-		if _, err := acc.Account.UpdateBreaker(ctx, func(b *health.Breaker) error {
+		if _, err := acc.Breakers.UpdateBreaker(ctx, func(b *health.Breaker) error {
 			b.SetCredits(credits, s.now())
 			return nil
 		}); err != nil {

@@ -31,7 +31,7 @@ type WorkerPorts struct {
 // concurrent use.
 type Worker struct {
 	*flow
-	accounts  accounts
+	accounts  accounts[SunoAccount]
 	turn      atomic.Uint64
 	controls  PauseReader
 	media     Media
