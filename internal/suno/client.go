@@ -100,8 +100,8 @@ type recordInfo struct {
 	ErrorMessage *string         `json:"errorMessage"`
 }
 
-// Record reads a task's status and tracks.
-func (c *Client) Record(ctx context.Context, taskID string) (generation.TaskReport, error) {
+// Task reads a task's status and tracks (record-info): the service's TaskReader.
+func (c *Client) Task(ctx context.Context, taskID string) (generation.TaskReport, error) {
 	if taskID == "" {
 		return generation.TaskReport{}, errors.New("suno: record-info: empty task id")
 	}

@@ -205,7 +205,7 @@ func TestNetworkErrorsAreWrappedAndSuspect(t *testing.T) {
 		t.Errorf("error %v is not an *UnreachableError", err)
 	}
 	checkClassified(t, err, generation.Transient, generation.OutageUnreachable, "suno_error")
-	_, err = c.Record(context.Background(), "t1")
+	_, err = c.Task(context.Background(), "t1")
 	if err == nil {
 		t.Fatal("Record from a closed server succeeded")
 	}
@@ -308,7 +308,7 @@ func TestRecord(t *testing.T) {
 				io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			got, err := NewClient(srv.URL, "k", nil).Record(context.Background(), "asked")
+			got, err := NewClient(srv.URL, "k", nil).Task(context.Background(), "asked")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,7 +336,7 @@ func TestRecordErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := answer(t, 200, tt.body).Record(context.Background(), "t1")
+			_, err := answer(t, 200, tt.body).Task(context.Background(), "t1")
 			if err == nil {
 				t.Fatal("Record succeeded")
 			}
@@ -348,7 +348,7 @@ func TestRecordErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewClient("http://unused", "k", nil).Record(context.Background(), ""); err == nil {
+	if _, err := NewClient("http://unused", "k", nil).Task(context.Background(), ""); err == nil {
 		t.Error("Record with an empty task id succeeded")
 	}
 }

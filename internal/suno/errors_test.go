@@ -116,7 +116,7 @@ func TestNetworkFailuresAreUnreachable(t *testing.T) {
 			_, err := c.Submit(ctx, generation.Request{Prompt: "p"}, "")
 			return err
 		}},
-		{"record", func(ctx context.Context, c *Client) error { _, err := c.Record(ctx, "t1"); return err }},
+		{"record", func(ctx context.Context, c *Client) error { _, err := c.Task(ctx, "t1"); return err }},
 		{"credits", func(ctx context.Context, c *Client) error { _, err := c.Credits(ctx); return err }},
 	}
 	for _, tt := range tests {
@@ -162,7 +162,7 @@ func TestCallerCancellationIsNotAnOutage(t *testing.T) {
 			_, err := c.Submit(ctx, generation.Request{Prompt: "p"}, "")
 			return err
 		},
-		"record":  func(ctx context.Context) error { _, err := c.Record(ctx, "t1"); return err },
+		"record":  func(ctx context.Context) error { _, err := c.Task(ctx, "t1"); return err },
 		"credits": func(ctx context.Context) error { _, err := c.Credits(ctx); return err },
 	}
 	for name, call := range calls {
@@ -286,7 +286,7 @@ func TestRecordErrorCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := answer(t, 200, tt.body).Record(context.Background(), "t1")
+			_, err := answer(t, 200, tt.body).Task(context.Background(), "t1")
 			if err == nil {
 				t.Fatal("Record succeeded")
 			}

@@ -96,7 +96,7 @@ func stageOf(s suno.TaskStatus) generation.TaskStage {
 }
 
 func (c *client) record(ctx context.Context, id string) (task, error) {
-	r, err := c.Client.Record(ctx, id)
+	r, err := c.Client.Task(ctx, id)
 	if err != nil {
 		return task{}, err
 	}
