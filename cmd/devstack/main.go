@@ -38,7 +38,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	stack, err := devstack.Start(ctx, cfg, devstack.Options{Logger: log, Metrics: rec, Page: web.Handler()})
+	stack, err := devstack.Start(ctx, cfg, devstack.Options{Options: app.Options{Logger: log, Metrics: rec}, Page: web.Handler()})
 	if err != nil {
 		return err
 	}

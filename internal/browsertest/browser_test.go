@@ -36,6 +36,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/app"
+
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -431,8 +433,8 @@ func startHarness(t *testing.T, tune func(*devstack.Config)) *harness {
 		tune(&cfg)
 	}
 	stack, err := devstack.Start(context.Background(), cfg, devstack.Options{
-		Page:   web.Handler(),
-		Logger: slog.New(slog.NewTextHandler(h.stackLog, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Page:    web.Handler(),
+		Options: app.Options{Logger: slog.New(slog.NewTextHandler(h.stackLog, &slog.HandlerOptions{Level: slog.LevelInfo}))},
 	})
 	if err != nil {
 		t.Fatalf("start stack: %v", err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
@@ -116,8 +117,8 @@ func runAccounting(t *testing.T, b backend, n int) accountingReport {
 		// mistaken for a dead worker.
 		c.WorkerTimeout, c.Pipeline.ClaimLease, c.QueueSettings.VisibilityTimeout = 20*time.Second, 25*time.Second, 30*time.Second
 	}, devstack.Options{
-		WrapQueue: func(q service.Queue) service.Queue { dup.Queue = q; return dup },
-		FakeSuno:  func(c *sunofake.Config) { c.DuplicateCallbacks = true },
+		Options:  app.Options{WrapQueue: func(q service.Queue) service.Queue { dup.Queue = q; return dup }},
+		FakeSuno: func(c *sunofake.Config) { c.DuplicateCallbacks = true },
 	})
 
 	// Two users of each tier, each with a connection open.

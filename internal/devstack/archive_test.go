@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
@@ -164,7 +165,7 @@ func scenarioCrashBetweenCopyAndCompletion(t *testing.T, b backend) {
 		c.QueueSettings.VisibilityTimeout = 5 * time.Second
 		c.Pipeline.ClaimLease, c.WorkerTimeout = 4800*time.Millisecond, 4500*time.Millisecond
 	},
-		devstack.Options{WrapMedia: func(m service.Media) service.Media { flaky.Media = m; return flaky }})
+		devstack.Options{Options: app.Options{WrapMedia: func(m service.Media) service.Media { flaky.Media = m; return flaky }}})
 	u := user(t, s, "crashy", generation.Free)
 	sock := u.dial()
 	id := u.create("saved twice, kept once")
@@ -195,7 +196,7 @@ func scenarioFailedCopyCompletesWithSunoURLs(t *testing.T, b backend) {
 		c.Pipeline.ArchiveAttempts = 3
 		c.Pipeline.ArchiveRetry = 2 * time.Second
 		c.SweepInterval = 500 * time.Millisecond
-	}, devstack.Options{WrapMedia: func(m service.Media) service.Media { flaky.Media = m; return flaky }})
+	}, devstack.Options{Options: app.Options{WrapMedia: func(m service.Media) service.Media { flaky.Media = m; return flaky }}})
 	u := user(t, s, "unlucky", generation.Premium)
 	id := u.create("storage is down")
 	st := u.waitStatus(id, "completed", statusIs("completed"), 15*time.Second)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/generation"
 )
@@ -32,7 +33,7 @@ func fairnessBetween(t *testing.T, b backend, hogID, quietID string) {
 	s := startStack(t, b, func(c *devstack.Config) {
 		c.RateLimit.Rate, c.RateLimit.Burst = 2, 2 // 2 a second
 		c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 10*time.Millisecond, 20*time.Millisecond, 30*time.Millisecond
-	}, devstack.Options{WrapSuno: clock.wrap})
+	}, devstack.Options{Options: app.Options{WrapSuno: clock.wrap}})
 	hog := user(t, s, hogID, generation.Free)
 	for i := range 40 {
 		hog.create(fmt.Sprintf("backlog song %d", i))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/generation"
 )
@@ -22,7 +23,7 @@ func TestPlaceInLineIsHonest(t *testing.T) {
 	s := startStack(t, backends[0], func(c *devstack.Config) {
 		c.RateLimit.Rate, c.RateLimit.Window = 10, time.Second
 		c.FakeTextDelay, c.FakeFirstDelay, c.FakeCompleteDelay = 10*time.Millisecond, 20*time.Millisecond, 30*time.Millisecond
-	}, devstack.Options{WrapSuno: rec.wrap})
+	}, devstack.Options{Options: app.Options{WrapSuno: rec.wrap}})
 
 	// 120 songs, 30 per tier from 5 users each, created in a mixed order.
 	type song struct {

@@ -155,7 +155,7 @@ func stream(t *testing.T, s *devstack.Stack, interval time.Duration, stop <-chan
 
 func scenarioSunoOutage(t *testing.T, b backend, mode sunofake.Mode) {
 	counter := &sunoCounts{}
-	s := startStack(t, b, outageConfig, devstack.Options{WrapSuno: counter.wrap})
+	s := startStack(t, b, outageConfig, devstack.Options{Options: app.Options{WrapSuno: counter.wrap}})
 	stop := make(chan struct{})
 	songs := stream(t, s, b.streamInterval(), stop)
 
@@ -374,12 +374,12 @@ func TestTwoWorkerProcessesShareOneBreaker(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	t.Cleanup(func() { srv.Close(); fake.Close() })
 	counter := &sunoCounts{}
-	first := startStack(t, b, func(c *devstack.Config) { outageConfig(c); c.SunoBaseURL = srv.URL }, devstack.Options{WrapSuno: counter.wrap})
+	first := startStack(t, b, func(c *devstack.Config) { outageConfig(c); c.SunoBaseURL = srv.URL }, devstack.Options{Options: app.Options{WrapSuno: counter.wrap}})
 	second := startStack(t, b, func(c *devstack.Config) {
 		outageConfig(c)
 		c.SunoBaseURL = srv.URL
 		c.Names = first.Config.Names
-	}, devstack.Options{WrapSuno: counter.wrap})
+	}, devstack.Options{Options: app.Options{WrapSuno: counter.wrap}})
 
 	if err := fake.SetTrouble("", sunofake.ModeMaintenance, 0); err != nil {
 		t.Fatal(err)

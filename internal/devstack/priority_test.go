@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
@@ -60,7 +61,7 @@ func scenarioHigherTiersOvertakeABacklogWithoutStarvingIt(t *testing.T, b backen
 		// emulator on a loaded machine): 2 a second for 30 jobs.
 		c.RateLimit.Rate, c.RateLimit.Burst = 3, 2 // 2 a second: at most 3 in any second
 		c.RateLimit.AgingStep = 20 * time.Second   // promotion (unit-tested in ratelimit) stays out of the way here
-	}, devstack.Options{WrapSuno: rec.wrap})
+	}, devstack.Options{Options: app.Options{WrapSuno: rec.wrap}})
 
 	free := user(t, s, "free-user", generation.Free)
 	boss := user(t, s, "boss", generation.Enterprise)

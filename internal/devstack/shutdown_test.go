@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/devstack"
 	"github.com/songqueue/songqueue/internal/generation"
 	"github.com/songqueue/songqueue/internal/service"
@@ -26,7 +27,7 @@ func (g *gatedSuno) Submit(ctx context.Context, req generation.Request, callback
 func scenarioShutdownFinishesTheJobInFlight(t *testing.T, b backend) {
 	gate := &gatedSuno{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	cfg, opt := b.config(t, devstack.Options{
-		WrapSuno:      func(next service.Suno) service.Suno { gate.Suno = next; return gate },
+		Options:       app.Options{WrapSuno: func(next service.Suno) service.Suno { gate.Suno = next; return gate }},
 		NoEventStream: true,
 	})
 	s, err := devstack.Start(context.Background(), cfg, opt)

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/songqueue/songqueue/internal/app"
 	"github.com/songqueue/songqueue/internal/auth"
@@ -31,32 +30,21 @@ import (
 	"github.com/songqueue/songqueue/internal/lambdaapp"
 	"github.com/songqueue/songqueue/internal/logging"
 	"github.com/songqueue/songqueue/internal/memory"
-	"github.com/songqueue/songqueue/internal/metrics"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/sunofake"
 )
 
 // Options are what a caller of Start may add to the configuration.
 type Options struct {
-	Logger *slog.Logger
-	// Metrics receives the application metrics; default debug lines on
-	// Logger (app.Telemetry makes both, for LOG_FORMAT).
-	Metrics metrics.Recorder
+	// Options are the environment's, as every function's: the logger
+	// (default JSON lines), the metrics (default debug lines on the
+	// logger), the clock, the AWS configuration (for tests that pick
+	// their emulator) and the decorators tests use.
+	app.Options
 	// Page serves the web page at /; nil serves a placeholder.
 	Page http.Handler
-	// WrapSuno decorates the Suno client, for tests that watch its calls.
-	WrapSuno func(service.Suno) service.Suno
-	// WrapQueue decorates the queue the service sends to (app.Options).
-	WrapQueue func(service.Queue) service.Queue
-	// WrapMedia decorates the media store (app.Options).
-	WrapMedia func(service.Media) service.Media
 	// FakeSuno adjusts the in-process fake's configuration.
 	FakeSuno func(*sunofake.Config)
-	// Now replaces the clock.
-	Now func() time.Time
-	// AWSConfig replaces the AWS configuration of the environment, for
-	// tests that pick their emulator.
-	AWSConfig *aws.Config
 	// NoEventStream leaves the generations table's stream unread on the
 	// AWS backend, for tests that do not listen to the domain events: a
 	// reader polls the emulator every second, and dozens of test stacks'
@@ -168,7 +156,8 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Stack, error) {
 		cfg.CallbackSecret.Value = randomKey()
 	}
 	hub := memory.NewHub()
-	appOpt := app.Options{Logger: log, Metrics: opt.Metrics, WrapSuno: opt.WrapSuno, WrapQueue: opt.WrapQueue, WrapMedia: opt.WrapMedia, Now: opt.Now, AWSConfig: opt.AWSConfig}
+	appOpt := opt.Options
+	appOpt.Logger = log
 	if cfg.Backend == app.AWS && cfg.WebSocketEndpoint == "" {
 		cfg.WebSocketEndpoint = base
 	}
