@@ -167,3 +167,32 @@ func TestRequestLimits(t *testing.T) {
 		t.Errorf("a rate without a burst: %v", err)
 	}
 }
+
+// TestTheRulesBetweenSettings: the crash design rests on worker timeout <
+// claim lease < visibility timeout, and a burst within the limit; a
+// configuration that breaks one is refused at start, naming the settings
+// and the fix.
+func TestTheRulesBetweenSettings(t *testing.T) {
+	for name, c := range map[string]struct {
+		vars map[string]string
+		want []string
+	}{
+		"worker outlives its lease":  {map[string]string{"WORKER_TIMEOUT": "2m", "CLAIM_LEASE": "90s"}, []string{"WORKER_TIMEOUT=2m0s", "CLAIM_LEASE=1m30s", "raise CLAIM_LEASE"}},
+		"lease outlives the message": {map[string]string{"CLAIM_LEASE": "200s", "QUEUE_VISIBILITY_TIMEOUT": "180s"}, []string{"CLAIM_LEASE=3m20s", "QUEUE_VISIBILITY_TIMEOUT=3m0s", "raise the visibility timeout"}},
+		"burst above the limit":      {map[string]string{"GENERATION_RATE_LIMIT": "5", "GENERATION_RATE_BURST": "6"}, []string{"GENERATION_RATE_BURST=6", "at most GENERATION_RATE_LIMIT"}},
+	} {
+		_, err := FromEnv(env(c.vars))
+		if err == nil {
+			t.Errorf("%s: %v accepted", name, c.vars)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", name, err, w)
+			}
+		}
+	}
+	if _, err := FromEnv(env(map[string]string{"WORKER_TIMEOUT": "60s", "CLAIM_LEASE": "90s", "QUEUE_VISIBILITY_TIMEOUT": "180s"})); err != nil {
+		t.Errorf("60s < 90s < 180s refused: %v", err)
+	}
+}
