@@ -294,6 +294,10 @@ func scenarioHeldPastMaxWaitFails(t *testing.T, b backend) {
 	if st["status"] != "pending" || st["waitReason"] != "suno_unavailable" || st["message"] == "" {
 		t.Fatalf("held song: %v", st)
 	}
+	// The statistics count it as held, not as waiting or delayed.
+	if _, stats := bob.do("GET", "/api/queue/stats", nil); stats["held"] != 1.0 || stats["waiting"] != 0.0 || stats["delayed"] != 0.0 {
+		t.Errorf("stats while one song is held: %v; want held 1, waiting 0, delayed 0", stats)
+	}
 	if a := bob.createFull("a second while the first is held", ""); a.code != http.StatusTooManyRequests {
 		t.Fatalf("the open quota of 1 answered %d to a second song while the first was held", a.code)
 	}

@@ -70,7 +70,8 @@ type item struct {
 	SubmittedAt string `dynamodbav:"submittedAt,omitempty"`
 	// WaitTier and WaitUntil are set only while the generation is pending
 	// and waiting, which keeps byWait sparse: counting the delayed ones
-	// reads only those.
+	// reads only those. A held one's WaitTier is its tier and "#held"
+	// (heldWaitTier), so that held and delayed are counted apart.
 	WaitTier  string `dynamodbav:"waitTier,omitempty"`
 	WaitUntil string `dynamodbav:"waitUntil,omitempty"`
 	// TierState places the generation in byState: its tier and "open"
@@ -127,7 +128,10 @@ func toItem(g generation.Generation) item {
 		it.OpenShard = openShardValue
 	}
 	it.SubmittedAt = formatTime(g.SubmittedAt)
-	if g.Status == generation.Pending && !g.WaitUntil.IsZero() {
+	switch {
+	case g.Held():
+		it.WaitTier, it.WaitUntil = heldWaitTier(g.Tier), formatTime(g.WaitUntil)
+	case g.Status == generation.Pending && !g.WaitUntil.IsZero():
 		it.WaitTier, it.WaitUntil = string(g.Tier), formatTime(g.WaitUntil)
 	}
 	it.TierState = tierState(g.Tier, g.Status)

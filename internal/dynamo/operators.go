@@ -228,6 +228,36 @@ func (s *Store) Delayed(ctx context.Context, now time.Time) (map[generation.Tier
 	return out, nil
 }
 
+// heldWaitTier is the byWait partition of a tier's held generations.
+func heldWaitTier(t generation.Tier) string { return string(t) + "#held" }
+
+// Held implements service.Store: a count of each tier's held partition of
+// byWait (keys only), which holds nothing but the held generations.
+func (s *Store) Held(ctx context.Context) (map[generation.Tier]int64, error) {
+	out := map[generation.Tier]int64{}
+	for _, t := range generation.Tiers {
+		in := &dynamodb.QueryInput{
+			TableName:                 aws.String(s.generations),
+			IndexName:                 aws.String(IndexByWait),
+			KeyConditionExpression:    aws.String("waitTier = :t"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(heldWaitTier(t))},
+			Select:                    types.SelectCount,
+		}
+		for {
+			res, err := s.db.Query(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("count held %s generations: %w", t, err)
+			}
+			out[t] += int64(res.Count)
+			if len(res.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = res.LastEvaluatedKey
+		}
+	}
+	return out, nil
+}
+
 // Delete implements service.Store: the generation, if still finished and at
 // its version, and its count, in one transaction.
 func (s *Store) Delete(ctx context.Context, g generation.Generation) error {

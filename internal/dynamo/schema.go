@@ -20,7 +20,8 @@
 //     so the sweeper reads only what is still open. GSI byWait (waitTier,
 //     waitUntil), keys only and sparse: only pending generations that wait
 //     (a backoff, a rate limit) carry it, so the queue statistics count
-//     the delayed ones exactly without reading the rest. GSI byState
+//     the delayed ones exactly without reading the rest; a held one's
+//     waitTier is "<TIER>#held", so the held are counted apart. GSI byState
 //     (tierState, createdKey), keys only: every generation by tier and
 //     open or final status, newest first, for operators. Keys-only projections
 //     write an index entry only when an index key changes (creation,

@@ -215,9 +215,17 @@ func (g *Generation) Spend(reason string, now time.Time) error {
 	return nil
 }
 
-// Delayed reports whether g is pending but waiting until later.
+// Delayed reports whether g is pending but waiting until later, and not
+// held (Held).
 func (g *Generation) Delayed(now time.Time) bool {
-	return g.Status == Pending && g.WaitUntil.After(now)
+	return g.Status == Pending && g.WaitUntil.After(now) && !g.Held()
+}
+
+// Held reports whether g is pending and held for a reason its owner is
+// told (WaitReason: Suno unavailable, out of credits, its tier paused),
+// whenever it is next looked at.
+func (g *Generation) Held() bool {
+	return g.Status == Pending && g.WaitReason != ""
 }
 
 // Submitted records Suno's task id. deadline bounds how long Suno may take.

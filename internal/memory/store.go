@@ -254,6 +254,19 @@ func (s *Store) Delayed(_ context.Context, now time.Time) (map[generation.Tier]i
 	return out, nil
 }
 
+// Held implements service.Store.
+func (s *Store) Held(context.Context) (map[generation.Tier]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[generation.Tier]int64{}
+	for _, g := range s.generations {
+		if g.Held() {
+			out[g.Tier]++
+		}
+	}
+	return out, nil
+}
+
 // Delete implements service.Store.
 func (s *Store) Delete(_ context.Context, g generation.Generation) error {
 	s.mu.Lock()

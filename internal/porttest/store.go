@@ -140,6 +140,20 @@ func wantConnections(t *testing.T, c service.Connections, user string, want ...s
 	}
 }
 
+// wantHeld checks Held for every tier; a tier want leaves out is 0.
+func wantHeld(t *testing.T, s service.Store, want map[generation.Tier]int64) {
+	t.Helper()
+	got, err := s.Held(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tier := range generation.Tiers {
+		if got[tier] != want[tier] {
+			t.Errorf("Held()[%s] = %d, want %d (all: %v)", tier, got[tier], want[tier], got)
+		}
+	}
+}
+
 // wantDelayed checks Delayed(now) for every tier; a tier want leaves out is
 // zero.
 func wantDelayed(t *testing.T, s service.Store, now time.Time, want map[generation.Tier]int64) {

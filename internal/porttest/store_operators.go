@@ -48,6 +48,23 @@ func storeOperators(t *testing.T, newStore StoreFactory) {
 		})
 	})
 
+	t.Run("HeldCountsHeldGenerationsApart", func(t *testing.T) {
+		t.Parallel()
+		s, _ := newStore(t)
+		create(t, s, newGeneration("u1", generation.Pro, base), "") // ready at once
+		held := create(t, s, newGeneration("u2", generation.Pro, base), "")
+		must(t, held.Hold("suno_unavailable", "Suno is unavailable", base, base.Add(10*time.Second)))
+		held = save(t, s, held, generation.Pending)
+		wantHeld(t, s, map[generation.Tier]int64{generation.Pro: 1})
+		// Held, not delayed, whether its recheck is ahead or past.
+		wantDelayed(t, s, base, nil)
+		wantDelayed(t, s, base.Add(time.Minute), nil)
+		// Released by its claim.
+		must(t, held.Claim(1, base, time.Minute))
+		save(t, s, held, generation.Pending)
+		wantHeld(t, s, nil)
+	})
+
 	t.Run("DeleteFinished", func(t *testing.T) {
 		t.Parallel()
 		s, _ := newStore(t)

@@ -314,6 +314,9 @@ type TierStats struct {
 	Completed int64 `json:"completed"`
 	Failed    int64 `json:"failed"`
 	Delayed   int64 `json:"delayed"`
+	// Held are pending songs held while Suno is unavailable or out of
+	// credits, or their tier is paused (their waitReason).
+	Held      int64 `json:"held"`
 	Cancelled int64 `json:"cancelled"`
 	// Total counts generations; dead letters are messages, not in it.
 	Total int64 `json:"total"`
@@ -326,6 +329,7 @@ func (t *TierStats) add(o TierStats) {
 	t.Completed += o.Completed
 	t.Failed += o.Failed
 	t.Delayed += o.Delayed
+	t.Held += o.Held
 	t.Cancelled += o.Cancelled
 	t.Total += o.Total
 	t.Dead += o.Dead
@@ -345,6 +349,10 @@ func (s *API) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("delayed generations: %w", err)
 	}
+	held, err := s.store.Held(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("held generations: %w", err)
+	}
 	dead, err := s.dead.DeadCount(ctx)
 	if err != nil {
 		return Stats{}, fmt.Errorf("dead letters: %w", err)
@@ -352,19 +360,21 @@ func (s *API) Stats(ctx context.Context) (Stats, error) {
 	out := Stats{ByTier: make(map[generation.Tier]TierStats, len(generation.Tiers))}
 	for _, t := range generation.Tiers {
 		c := counts[t]
-		// The two reads are not one snapshot: a generation claimed between
+		// The reads are not one snapshot: a generation claimed between
 		// them must not make waiting negative.
-		d := min(delayed[t], c[generation.Pending])
+		h := min(held[t], c[generation.Pending])
+		d := min(delayed[t], c[generation.Pending]-h)
 		ts := TierStats{
-			Waiting:   c[generation.Pending] - d,
+			Waiting:   c[generation.Pending] - d - h,
 			Delayed:   d,
+			Held:      h,
 			Active:    c[generation.Processing],
 			Completed: c[generation.Completed],
 			Failed:    c[generation.Failed],
 			Cancelled: c[generation.Cancelled],
 			Dead:      dead[t],
 		}
-		ts.Total = ts.Waiting + ts.Delayed + ts.Active + ts.Completed + ts.Failed + ts.Cancelled
+		ts.Total = ts.Waiting + ts.Delayed + ts.Held + ts.Active + ts.Completed + ts.Failed + ts.Cancelled
 		out.ByTier[t] = ts
 		out.add(ts)
 	}

@@ -59,9 +59,12 @@ type Store interface {
 	BulkStore
 	AuditLog
 	// Delayed returns how many pending generations of each tier wait until
-	// after now (generation.Delayed): the part of the pending count that is
-	// not ready to run.
+	// after now, held ones aside (generation.Delayed): a backoff or a rate
+	// limit.
 	Delayed(ctx context.Context, now time.Time) (map[generation.Tier]int64, error)
+	// Held returns how many pending generations of each tier are held
+	// (generation.Held): Suno unavailable, out of credits, a paused tier.
+	Held(ctx context.Context) (map[generation.Tier]int64, error)
 	// Delete removes g, which must be finished and still at g.Version;
 	// otherwise ErrConflict (or ErrNotFound when it is gone).
 	Delete(ctx context.Context, g generation.Generation) error

@@ -11,8 +11,8 @@ const FALLBACK_POLL_MS = 30_000;
 const MIN_GAP_MS = 1_000;
 const TIERS = ["ENTERPRISE", "PREMIUM", "PRO", "FREE"];
 // The summary's counts (one <dd id="stat-KEY"> each) and the table's columns.
-export const SUMMARY_COUNTS = ["waiting", "active", "completed", "failed", "delayed", "cancelled", "total", "deadLetters"];
-const TABLE_COUNTS = ["waiting", "active", "completed", "failed", "delayed"];
+export const SUMMARY_COUNTS = ["waiting", "active", "completed", "failed", "delayed", "held", "cancelled", "total", "deadLetters"];
+const TABLE_COUNTS = ["waiting", "active", "completed", "failed", "delayed", "held"];
 
 export class StatsPanel {
   /** load(): the stats (client.stats()); els: {summary: {waiting: <dd>, …}, tbody, updated, error, panel} */
