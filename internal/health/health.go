@@ -212,9 +212,10 @@ func (b *Breaker) ProbeFailed(now time.Time, o generation.Outage, message string
 }
 
 // Reopen schedules the next probe at now, for an operator who knows Suno
-// is back; a closed breaker stays closed.
+// is back; a closed breaker stays closed, and a probe under way is left to
+// finish (clearing its lease would let a second worker probe beside it).
 func (b *Breaker) Reopen(now time.Time) bool {
-	if b.Current() == Closed {
+	if b.Current() == Closed || (b.State == Probing && !now.After(b.ProbeUntil)) {
 		return false
 	}
 	b.State = Open

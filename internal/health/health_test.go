@@ -109,6 +109,17 @@ func TestReopenMakesTheProbeDueNow(t *testing.T) {
 	if !b.Reopen(t0.Add(time.Second)) || !b.ProbeDue(t0.Add(time.Second)) {
 		t.Fatalf("after reopen: %+v; want the probe due now", b)
 	}
+	// A probe under way is left alone: one probe at a time.
+	at := t0.Add(2 * time.Second)
+	if !b.ClaimProbe(at, p) {
+		t.Fatalf("no probe started: %+v", b)
+	}
+	if b.Reopen(at.Add(time.Second)) || b.ProbeDue(at.Add(time.Second)) {
+		t.Fatalf("reopen during a probe: %+v; want the probe left to finish", b)
+	}
+	if !b.Reopen(at.Add(p.ProbeLease + time.Second)) {
+		t.Fatalf("reopen after the probe's lease lapsed refused: %+v", b)
+	}
 }
 
 // Every wait reason has a plain message.

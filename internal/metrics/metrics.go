@@ -46,7 +46,7 @@ const (
 	NotArchived    Name = "NotArchived"    // a generation's files could not be copied after the last try
 	Held           Name = "Held"           // a song started waiting for Suno (unavailable, out of credits) or a paused tier
 	Released       Name = "Released"       // a held song was submitted
-	SunoAvailable  Name = "SunoAvailable"  // 1 when a Suno account's breaker closes, 0 when it opens or a probe fails
+	SunoAvailable  Name = "SunoAvailable"  // 1 when a Suno account's breaker closes, 0 when it opens or a probe fails; the sweeper's every run, 1 if closed
 	SunoCredits    Name = "SunoCredits"    // an account's remaining credits, as last read
 	// SunoSubmissions counts the submissions of one Suno account: the
 	// tokens of its rate window it used.

@@ -157,24 +157,36 @@ func (s *Sweeper) sweepOne(ctx context.Context, g generation.Generation, paused 
 
 // readCredits reads every account's credits on the sweeper's schedule:
 // the SunoCredits metric (an alarm watches it), and what the credit
-// reserve decides by. A failed read is logged; the sweep goes on.
+// reserve decides by. A failed read is logged; the sweep goes on. Each
+// account's SunoAvailable goes with it, from its breaker, so that the
+// unavailability alarm has a sample every run, not only when a probe
+// answers (probes back off to a minute and more apart).
 func (s *Sweeper) readCredits(ctx context.Context) map[string]int {
 	out := make(map[string]int, len(s.accounts.list))
 	for _, acc := range s.accounts.list {
 		credits, err := acc.Suno.Credits(ctx)
+		var b health.Breaker
 		if err != nil {
 			s.log.WarnContext(ctx, "read Suno's credits", "account", acc.Name, "err", err)
 			out[acc.Name] = -1
+			b, err = acc.Breakers.Breaker(ctx)
+		} else {
+			out[acc.Name] = credits
+			s.cfg.Metrics.RecordAccount(ctx, acc.Name, metrics.Sample{Name: metrics.SunoCredits, Value: float64(credits)})
+			b, err = acc.Breakers.UpdateBreaker(ctx, func(b *health.Breaker) error {
+				b.SetCredits(credits, s.now())
+				return nil
+			})
+		}
+		if err != nil {
+			s.log.WarnContext(ctx, "Suno account's breaker", "account", acc.Name, "err", err)
 			continue
 		}
-		out[acc.Name] = credits
-		s.cfg.Metrics.RecordAccount(ctx, acc.Name, metrics.Sample{Name: metrics.SunoCredits, Value: float64(credits)})
-		if _, err := acc.Breakers.UpdateBreaker(ctx, func(b *health.Breaker) error {
-			b.SetCredits(credits, s.now())
-			return nil
-		}); err != nil {
-			s.log.WarnContext(ctx, "record Suno's credits", "account", acc.Name, "err", err)
+		available := 0.0
+		if b.Current() == health.Closed {
+			available = 1
 		}
+		s.cfg.Metrics.RecordAccount(ctx, acc.Name, metrics.Sample{Name: metrics.SunoAvailable, Value: available})
 	}
 	return out
 }

@@ -3,12 +3,16 @@ package service_test
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/songqueue/songqueue/internal/generation"
+	"github.com/songqueue/songqueue/internal/health"
 	"github.com/songqueue/songqueue/internal/identity"
 	"github.com/songqueue/songqueue/internal/memory"
+	"github.com/songqueue/songqueue/internal/metrics"
 	"github.com/songqueue/songqueue/internal/ratelimit"
 	"github.com/songqueue/songqueue/internal/service"
 	"github.com/songqueue/songqueue/internal/suno"
@@ -66,4 +70,69 @@ func TestSweepMovesStuckGenerationsOn(t *testing.T) {
 	if g, _ := store.Get(ctx, lost.Generation.ID); g.Status != generation.Completed {
 		t.Fatalf("status = %s, want completed", g.Status)
 	}
+}
+
+// TestEverySweepSaysWhetherEachAccountIsAvailable: the sweeper records
+// each account's SunoAvailable at every run (1 while its breaker is
+// closed, 0 while open), so the unavailability alarm has a sample every
+// period, not only when a probe answers.
+func TestEverySweepSaysWhetherEachAccountIsAvailable(t *testing.T) {
+	ctx := context.Background()
+	store := memory.NewStore()
+	queues := memory.NewQueues(memory.QueueConfig{})
+	up, down := memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil), memory.NewLimiter(ratelimit.Policy{Rate: 10}, nil)
+	if _, err := down.UpdateBreaker(ctx, func(b *health.Breaker) error {
+		b.Failed(time.Now(), "g", generation.OutageMaintenance, "maintenance", health.DefaultPolicy())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec := &accountSamples{}
+	sweeper, err := service.NewSweeper(service.SweeperPorts{
+		Core: service.NewCore(store, store, memory.NewHub()), Queue: queues, Controls: store,
+		Accounts: []service.SweptAccount{{Name: "up", Suno: newScriptedSuno(), Breakers: up}, {Name: "down", Suno: newScriptedSuno(), Breakers: down}},
+	}, service.Config{Metrics: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := sweeper.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec.values("up", metrics.SunoAvailable); !slices.Equal(got, []float64{1, 1}) {
+		t.Errorf("the closed account's SunoAvailable over two sweeps: %v, want [1 1]", got)
+	}
+	if got := rec.values("down", metrics.SunoAvailable); !slices.Equal(got, []float64{0, 0}) {
+		t.Errorf("the open account's SunoAvailable over two sweeps: %v, want [0 0]", got)
+	}
+}
+
+// accountSamples records the samples about accounts.
+type accountSamples struct {
+	mu      sync.Mutex
+	samples map[string][]metrics.Sample
+}
+
+func (r *accountSamples) Record(context.Context, string, string, ...metrics.Sample) {}
+
+func (r *accountSamples) RecordAccount(_ context.Context, account string, samples ...metrics.Sample) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.samples == nil {
+		r.samples = map[string][]metrics.Sample{}
+	}
+	r.samples[account] = append(r.samples[account], samples...)
+}
+
+func (r *accountSamples) values(account string, name metrics.Name) []float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []float64
+	for _, s := range r.samples[account] {
+		if s.Name == name {
+			out = append(out, s.Value)
+		}
+	}
+	return out
 }
