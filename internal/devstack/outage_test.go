@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -241,6 +242,30 @@ func scenarioSunoOutage(t *testing.T, b backend, mode sunofake.Mode) {
 	}
 	t.Logf("%s: %d held songs drained in %s after recovery; mean submission rank E %.1f, P %.1f, PRO %.1f, F %.1f", mode, len(held), last.Sub(upAt).Round(10*time.Millisecond),
 		mean(rank[generation.Enterprise]), mean(rank[generation.Premium]), mean(rank[generation.Pro]), mean(rank[generation.Free]))
+	// The drain never went faster than the limiter allows: no window of
+	// the limit's length held more submissions than the limit.
+	var after []time.Time
+	for _, d := range finished {
+		if d.submitted.After(upAt) {
+			after = append(after, d.submitted)
+		}
+	}
+	slices.SortFunc(after, time.Time.Compare)
+	limit, window := s.Config.RateLimit.Limit()
+	most := 0
+	for i, j := 0, 0; i < len(after); i++ {
+		for after[i].Sub(after[j]) >= window {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	if len(after) > 1 {
+		t.Logf("%s: %d submissions after recovery at %.1f a second (the limit: %d per %s), at most %d in any %s", mode, len(after),
+			float64(len(after)-1)/after[len(after)-1].Sub(after[0]).Seconds(), limit, window, most, window)
+	}
+	if most > limit {
+		t.Errorf("%d submissions in one window of %s after recovery; the limit is %d", most, window, limit)
+	}
 	// On the emulator the order is blurred by its latency and by SQS's
 	// whole-second delays, with a backlog too small to contend for tokens;
 	// the memory backend measures the service.
