@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -202,30 +203,7 @@ func (s *Store) fill(ctx context.Context, p *partition, pageSize int) error {
 // Delayed implements service.Store: per tier, one count of byWait, which
 // holds only waiting generations, past their wait or not.
 func (s *Store) Delayed(ctx context.Context, now time.Time) (map[generation.Tier]int64, error) {
-	out := map[generation.Tier]int64{}
-	for _, t := range generation.Tiers {
-		in := &dynamodb.QueryInput{
-			TableName:              aws.String(s.generations),
-			IndexName:              aws.String(IndexByWait),
-			KeyConditionExpression: aws.String("waitTier = :t AND waitUntil > :now"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":t": str(string(t)), ":now": str(formatTime(now)),
-			},
-			Select: types.SelectCount,
-		}
-		for {
-			res, err := s.db.Query(ctx, in)
-			if err != nil {
-				return nil, fmt.Errorf("count delayed %s generations: %w", t, err)
-			}
-			out[t] += int64(res.Count)
-			if len(res.LastEvaluatedKey) == 0 {
-				break
-			}
-			in.ExclusiveStartKey = res.LastEvaluatedKey
-		}
-	}
-	return out, nil
+	return s.countWaiting(ctx, "delayed", func(t generation.Tier) string { return string(t) }, "waitTier = :t AND waitUntil > :now", map[string]types.AttributeValue{":now": str(formatTime(now))})
 }
 
 // heldWaitTier is the byWait partition of a tier's held generations.
@@ -234,19 +212,27 @@ func heldWaitTier(t generation.Tier) string { return string(t) + "#held" }
 // Held implements service.Store: a count of each tier's held partition of
 // byWait (keys only), which holds nothing but the held generations.
 func (s *Store) Held(ctx context.Context) (map[generation.Tier]int64, error) {
+	return s.countWaiting(ctx, "held", heldWaitTier, "waitTier = :t", nil)
+}
+
+// countWaiting counts, for each tier, the byWait entries of the partition
+// partition(tier) that cond selects (:t is the partition).
+func (s *Store) countWaiting(ctx context.Context, what string, partition func(generation.Tier) string, cond string, values map[string]types.AttributeValue) (map[generation.Tier]int64, error) {
 	out := map[generation.Tier]int64{}
 	for _, t := range generation.Tiers {
+		vals := map[string]types.AttributeValue{":t": str(partition(t))}
+		maps.Copy(vals, values)
 		in := &dynamodb.QueryInput{
 			TableName:                 aws.String(s.generations),
 			IndexName:                 aws.String(IndexByWait),
-			KeyConditionExpression:    aws.String("waitTier = :t"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(heldWaitTier(t))},
+			KeyConditionExpression:    aws.String(cond),
+			ExpressionAttributeValues: vals,
 			Select:                    types.SelectCount,
 		}
 		for {
 			res, err := s.db.Query(ctx, in)
 			if err != nil {
-				return nil, fmt.Errorf("count held %s generations: %w", t, err)
+				return nil, fmt.Errorf("count %s %s generations: %w", what, t, err)
 			}
 			out[t] += int64(res.Count)
 			if len(res.LastEvaluatedKey) == 0 {
