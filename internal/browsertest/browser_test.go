@@ -969,7 +969,7 @@ func TestBrowserOperatorView(t *testing.T) {
 	// admin's stats panel (operators' data, in the operator view) counts
 	// it at the view's next refresh (every 5 s).
 	waitFor[bool](admin, "the stats panel to show the FREE row", 10*time.Second, `!Number.isNaN(`+statsCell("FREE", "completed")+`)`)
-	statsBefore := eval[map[string]float64](admin, `({waiting: `+statsCell("FREE", "waiting")+`, delayed: `+statsCell("FREE", "delayed")+`, completed: `+statsCell("FREE", "completed")+`, failed: `+statsCell("FREE", "failed")+`})`)
+	statsBefore := eval[map[string]float64](admin, `({waiting: `+statsCell("FREE", "waiting")+`, delayed: `+statsCell("FREE", "delayed")+`, held: `+statsCell("FREE", "held")+`, completed: `+statsCell("FREE", "completed")+`, failed: `+statsCell("FREE", "failed")+`})`)
 	const pausedPrompt = "A patient song for a paused queue"
 	free.do("submit a FREE song", 10*time.Second,
 		chromedp.SendKeys(chromedp.ID("prompt"), pausedPrompt),
@@ -978,8 +978,9 @@ func TestBrowserOperatorView(t *testing.T) {
 	pausedID := waitFor[string](free, "the FREE song to be listed", 10*time.Second,
 		`document.querySelector("ol#generations > li.gen-item")?.dataset.generationId`)
 	createdAt := time.Now()
-	waitFor[bool](admin, "the stats panel to count the new FREE song as waiting", 7*time.Second, fmt.Sprintf(
-		`%s + %s === %v`, statsCell("FREE", "waiting"), statsCell("FREE", "delayed"), statsBefore["waiting"]+statsBefore["delayed"]+1))
+	waitFor[bool](admin, "the stats panel to count the new FREE song as held (its tier is paused)", 7*time.Second, fmt.Sprintf(
+		`%s === %v && %s + %s === %v`, statsCell("FREE", "held"), statsBefore["held"]+1,
+		statsCell("FREE", "waiting"), statsCell("FREE", "delayed"), statsBefore["waiting"]+statsBefore["delayed"]))
 	t.Logf("stats counted the new song %s after the create", time.Since(createdAt).Round(time.Millisecond))
 	if it := free.item(pausedID); it.Status != "pending" || it.CancelHidden {
 		free.fatalf("the new song on a paused tier shows %+v, want pending with Cancel", it)

@@ -24,7 +24,7 @@ func admin(t *testing.T, s *devstack.Stack) client {
 }
 
 // tierStats is one tier's (or the total's) counts from GET /api/queue/stats.
-type tierStats struct{ Waiting, Delayed, Active, Completed, Failed, Cancelled, Total int }
+type tierStats struct{ Waiting, Delayed, Held, Active, Completed, Failed, Cancelled, Total int }
 
 func (c client) stats() (total tierStats, byTier map[generation.Tier]tierStats) {
 	c.t.Helper()
@@ -34,7 +34,7 @@ func (c client) stats() (total tierStats, byTier map[generation.Tier]tierStats) 
 	}
 	read := func(m map[string]any) tierStats {
 		n := func(k string) int { f, _ := m[k].(float64); return int(f) }
-		return tierStats{n("waiting"), n("delayed"), n("active"), n("completed"), n("failed"), n("cancelled"), n("total")}
+		return tierStats{n("waiting"), n("delayed"), n("held"), n("active"), n("completed"), n("failed"), n("cancelled"), n("total")}
 	}
 	byTier = map[generation.Tier]tierStats{}
 	tiers, _ := body["byTier"].(map[string]any)
@@ -206,8 +206,8 @@ func scenarioPausedTierSubmitsNothingUntilResumed(t *testing.T, b backend) {
 			t.Errorf("%q reached Suno %d times while its tier was paused", prompts[i], n)
 		}
 	}
-	if _, byTier := pro.stats(); byTier[generation.Pro] != (tierStats{Waiting: 3, Total: 3}) {
-		t.Errorf("stats while paused: PRO %+v; want 3 waiting", byTier[generation.Pro])
+	if _, byTier := pro.stats(); byTier[generation.Pro] != (tierStats{Held: 3, Total: 3}) {
+		t.Errorf("stats while paused: PRO %+v; want 3 held (tier_paused)", byTier[generation.Pro])
 	}
 	resumeVia := ops
 	if second != nil {
