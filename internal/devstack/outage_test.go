@@ -266,8 +266,8 @@ func scenarioSunoOutage(t *testing.T, b backend, mode sunofake.Mode) {
 	if len(after) > 1 {
 		rate := float64(len(after)-1) / after[len(after)-1].Sub(after[0]).Seconds()
 		t.Logf("%s: %d submissions after recovery at %.1f a second (the limit: %d per %s), at most %d in any %s", mode, len(after), rate, limit, window, most, window)
-		if most := float64(limit) / window.Seconds(); rate > most {
-			t.Errorf("the drain after recovery went at %.2f a second, over the limit's %.2f", rate, most)
+		if allowed := float64(limit) / window.Seconds(); rate > allowed {
+			t.Errorf("the drain after recovery went at %.2f a second, over the limit's %.2f", rate, allowed)
 		}
 	}
 	// On the emulator the order is blurred by its latency and by SQS's
